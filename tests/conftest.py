@@ -1,0 +1,135 @@
+"""Shared fixtures: an offline, isolated Ultralytics environment and a real coco8 training that records the LR the
+optimizer actually used at every step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Before anything imports Ultralytics: no network, and a private settings dir with a local "Arial.ttf" so the font
+# check does not reach out.
+_CFG_DIR = Path(tempfile.mkdtemp(prefix="yolo_lr_cfg_"))
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ["YOLO_CONFIG_DIR"] = str(_CFG_DIR)
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+os.environ.pop("YOLO_LR_DISABLE", None)
+(_CFG_DIR / "Ultralytics").mkdir(parents=True, exist_ok=True)
+import matplotlib  # noqa: E402
+
+shutil.copy(
+    Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", _CFG_DIR / "Ultralytics" / "Arial.ttf"
+)
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COCO8 = ROOT / "datasets" / "coco8" / "coco8.yaml"
+MODEL = "yolo26n.yaml"
+# Tiny and fast: 4 train images, batch=1 -> 4 batches per epoch; nbs=1 -> accumulate=1, one optimizer step per batch.
+FAST = dict(imgsz=64, batch=1, nbs=1, workers=0, device="cpu", plots=False, amp=False, verbose=False, seed=0)
+
+
+def yolo_env() -> dict:
+    """Environment for subprocesses (stock `yolo` CLI): offline, same isolated config dir."""
+    env = dict(os.environ)
+    env.update(YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(_CFG_DIR), YOLO_AUTOINSTALL="false")
+    env.pop("YOLO_LR_DISABLE", None)
+    return env
+
+
+def venv_bin(name: str) -> str:
+    """A console script of the environment running the tests (the stock `yolo`, or `yolo-lr`)."""
+    path = Path(sys.executable).parent / name
+    assert path.exists(), f"{name} is not installed next to {sys.executable}; install the project (README)"
+    return str(path)
+
+
+@dataclass
+class Step:
+    """One optimizer step as the optimizer saw it."""
+
+    epoch: int
+    ni: int  # batch index over the run (Ultralytics' ni)
+    lr: dict[str, list[float]]  # param_group name -> LRs of the groups with that name
+    momentum: float | None
+
+
+@dataclass
+class Run:
+    steps: list[Step] = field(default_factory=list)
+    save_dir: Path | None = None
+    trainer: object = None
+    nb: int = 0
+
+    def lrs(self, group: str = "weight") -> list[float]:
+        return [s.lr[group][0] for s in self.steps]
+
+
+def attach_recorder(model, run: Run) -> None:
+    """Record the param-group LRs at the moment optimizer.step() runs: the LR that really updated the weights."""
+    counter = {"i": -1}
+
+    def on_train_epoch_start(trainer):
+        counter["i"] = -1
+
+    def on_train_batch_start(trainer):
+        counter["i"] += 1
+
+    def on_train_start(trainer):
+        run.trainer, run.save_dir, run.nb = trainer, Path(trainer.save_dir), len(trainer.train_loader)
+        opt = trainer.optimizer
+        original = opt.step
+
+        def step(*args, **kwargs):
+            lr: dict[str, list[float]] = {}
+            for g in opt.param_groups:
+                lr.setdefault(g.get("param_group", "?"), []).append(g["lr"])
+            g0 = opt.param_groups[0]
+            mom = g0.get("momentum", (g0.get("betas") or (None,))[0])
+            nb = len(trainer.train_loader)
+            run.steps.append(Step(trainer.epoch, counter["i"] + nb * trainer.epoch, lr, mom))
+            return original(*args, **kwargs)
+
+        opt.step = step
+
+    model.add_callback("on_train_epoch_start", on_train_epoch_start)
+    model.add_callback("on_train_batch_start", on_train_batch_start)
+    model.add_callback("on_train_start", on_train_start)
+
+
+@pytest.fixture
+def train(tmp_path):
+    """Train yolo26n on the bundled coco8 for real and return the recorded steps.
+
+    Usage: ``run = train(epochs=3, lr_policy="cosine")``; extra callbacks via ``callbacks={"event": fn}``.
+    """
+    import yolo_lr  # noqa: F401  (registers keys and callbacks before the model exists)
+    from ultralytics import YOLO
+
+    def _train(model: str = MODEL, callbacks: dict | None = None, strip_plugin: bool = False, **kwargs) -> Run:
+        run = Run()
+        m = YOLO(model)
+        if strip_plugin:  # a model that never saw the plugin's callbacks: native Ultralytics
+            from yolo_lr.adapter import callbacks as plugin
+
+            for event, fn in plugin.items():
+                m.callbacks[event] = [f for f in m.callbacks[event] if f is not fn]
+        attach_recorder(m, run)
+        for event, fn in (callbacks or {}).items():
+            m.add_callback(event, fn)
+        args = {**FAST, "data": str(COCO8), "project": str(tmp_path / "runs"), "name": "train", **kwargs}
+        m.train(**args)
+        return run
+
+    return _train
+
+
+def read_csv(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
