@@ -1,0 +1,265 @@
+"""Reduce-on-plateau as a pure state machine on an LR factor.
+
+:class:`Plateau` makes exactly the decisions of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` on an optimizer whose
+LR is 1.0, but it owns no optimizer: it only tracks a multiplier (``factor``) that the caller applies on top of the
+schedule. Being plain data, its state saves to JSON and resumes mid-patience without changing any later decision.
+
+This module depends on the standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+__all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "infer_mode"]
+
+MODES = ("min", "max")
+"""Allowed values of ``lr_plateau_mode``."""
+
+THRESHOLD_MODES = ("rel", "abs")
+"""Allowed values of ``lr_plateau_threshold_mode``."""
+
+_COUNTERS = ("best", "num_bad_epochs", "cooldown_counter", "factor", "last_epoch")
+
+
+def infer_mode(metric_name: str) -> str:
+    """Whether a metric should be minimised or maximised, judged by its name.
+
+    Args:
+        metric_name: e.g. ``"metrics/mAP50-95(B)"``, ``"fitness"`` or ``"val/box_loss"``.
+
+    Returns:
+        ``"min"`` if the name contains ``"loss"`` (case-insensitive), else ``"max"``.
+    """
+    return "min" if "loss" in metric_name.lower() else "max"
+
+
+def _real(value: Any, key: str) -> float:
+    """Return ``value`` as a float, or raise ValueError naming ``key`` if it is not a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _count(value: Any, key: str) -> int:
+    """Return ``value`` as a non-negative int (integral floats accepted), or raise ValueError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
+    if not isinstance(value, Integral) and not (math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+class Plateau:
+    """Multiply a factor by ``factor`` when a metric stops improving (torch's ReduceLROnPlateau on a bare number).
+
+    Per :meth:`step` with value ``v`` (all as in torch)::
+
+        improved = v > best * (1 + threshold)   # mode max, rel    | v > best + threshold   # max, abs
+                   v < best * (1 - threshold)   # mode min, rel    | v < best - threshold   # min, abs
+        if improved: best = v; num_bad = 0  else: num_bad += 1
+        if cooldown_counter > 0: cooldown_counter -= 1; num_bad = 0
+        if num_bad > patience:
+            new = max(self.factor * factor, min_factor)
+            if self.factor - new > eps: self.factor = new
+            cooldown_counter = cooldown; num_bad = 0
+
+    ``best`` starts at -inf (max) or +inf (min). Unlike torch, a NaN or infinite value is never an improvement (it
+    counts as a bad epoch), so one diverged validation cannot become an unbeatable ``best``.
+
+    Args:
+        mode: ``"max"`` or ``"min"`` (``lr_plateau_mode``).
+        factor: Reduction multiplier, in (0, 1) (``lr_plateau_factor``).
+        patience: Bad epochs tolerated before reducing, integer >= 0 (``lr_plateau_patience``).
+        cooldown: Epochs after a reduction during which bad epochs are not counted, integer >= 0
+            (``lr_plateau_cooldown``).
+        threshold: Minimum improvement, >= 0 (``lr_plateau_threshold``).
+        threshold_mode: ``"rel"`` or ``"abs"`` (``lr_plateau_threshold_mode``).
+        min_factor: Floor of the factor, in [0, 1] (``lr_plateau_min_factor``).
+        eps: Reductions smaller than this are skipped (torch's ``eps``).
+
+    Attributes:
+        factor: Current multiplier, starting at 1.0.
+        best: Best value seen so far (±inf before the first finite value).
+        num_bad_epochs: Consecutive steps without improvement (reset by cooldown and by reductions).
+        cooldown_counter: Steps of cooldown left.
+        last_epoch: Number of :meth:`step` calls so far.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "max",
+        factor: float = 0.1,
+        patience: int = 10,
+        cooldown: int = 0,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        min_factor: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        self._configure(
+            mode=mode,
+            factor=factor,
+            patience=patience,
+            cooldown=cooldown,
+            threshold=threshold,
+            threshold_mode=threshold_mode,
+            min_factor=min_factor,
+            eps=eps,
+        )
+        self.factor = 1.0
+        self.best = self._worst()
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+
+    def _configure(
+        self,
+        *,
+        mode: str,
+        factor: float,
+        patience: int,
+        cooldown: int,
+        threshold: float,
+        threshold_mode: str,
+        min_factor: float,
+        eps: float,
+    ) -> None:
+        """Validate and store the settings."""
+        if mode not in MODES:
+            raise ValueError(f"lr_plateau_mode must be one of {', '.join(MODES)}; got {mode!r}")
+        reduce = _real(factor, "lr_plateau_factor")
+        if not 0.0 < reduce < 1.0:
+            raise ValueError(f"lr_plateau_factor must be in (0, 1), got {factor!r}")
+        thr = _real(threshold, "lr_plateau_threshold")
+        if not thr >= 0.0:
+            raise ValueError(f"lr_plateau_threshold must be >= 0, got {threshold!r}")
+        if threshold_mode not in THRESHOLD_MODES:
+            raise ValueError(
+                f"lr_plateau_threshold_mode must be one of {', '.join(THRESHOLD_MODES)}; got {threshold_mode!r}"
+            )
+        floor = _real(min_factor, "lr_plateau_min_factor")
+        if not 0.0 <= floor <= 1.0:
+            raise ValueError(f"lr_plateau_min_factor must be in [0, 1], got {min_factor!r}")
+        e = _real(eps, "eps")
+        if not e >= 0.0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        self.mode = mode
+        self.reduce_factor = reduce
+        self.patience = _count(patience, "lr_plateau_patience")
+        self.cooldown = _count(cooldown, "lr_plateau_cooldown")
+        self.threshold = thr
+        self.threshold_mode = threshold_mode
+        self.min_factor = floor
+        self.eps = e
+
+    def _worst(self) -> float:
+        """Initial ``best``: the worst possible value for the mode."""
+        return -math.inf if self.mode == "max" else math.inf
+
+    @property
+    def in_cooldown(self) -> bool:
+        """True while reductions are suspended after the last one."""
+        return self.cooldown_counter > 0
+
+    def is_better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by more than the threshold (always False for NaN/±inf ``value``)."""
+        value = float(value)
+        if not math.isfinite(value):
+            return False
+        if self.mode == "min":
+            if self.threshold_mode == "rel":
+                return value < best * (1.0 - self.threshold)
+            return value < best - self.threshold
+        if self.threshold_mode == "rel":
+            return value > best * (self.threshold + 1.0)
+        return value > best + self.threshold
+
+    def step(self, value: float) -> bool:
+        """Feed one epoch's metric.
+
+        Args:
+            value: The watched metric (a NaN or infinite value counts as no improvement).
+
+        Returns:
+            True iff the factor was reduced by this call.
+        """
+        value = float(value)
+        self.last_epoch += 1
+        if self.is_better(value, self.best):
+            self.best = value
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during cooldown are ignored
+        if self.num_bad_epochs <= self.patience:
+            return False
+        self.cooldown_counter = self.cooldown
+        self.num_bad_epochs = 0
+        new = max(self.factor * self.reduce_factor, self.min_factor)
+        if self.factor - new > self.eps:
+            self.factor = new
+            return True
+        return False
+
+    def settings(self) -> dict[str, Any]:
+        """Constructor kwargs that reproduce these settings."""
+        return {
+            "mode": self.mode,
+            "factor": self.reduce_factor,
+            "patience": self.patience,
+            "cooldown": self.cooldown,
+            "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
+            "min_factor": self.min_factor,
+            "eps": self.eps,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Full state as strict JSON-serialisable data.
+
+        Returns:
+            ``{"best", "num_bad_epochs", "cooldown_counter", "factor", "last_epoch", "settings"}`` where ``settings``
+            holds the constructor kwargs and ``best`` is None while no finite value has been seen (so the dict never
+            contains ±inf and survives ``json.dumps(..., allow_nan=False)``).
+        """
+        return {
+            "best": self.best if math.isfinite(self.best) else None,
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
+            "factor": self.factor,
+            "last_epoch": self.last_epoch,
+            "settings": self.settings(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state produced by :meth:`state_dict` (settings included, as torch does).
+
+        Raises:
+            ValueError: Missing keys or invalid settings.
+        """
+        missing = [k for k in (*_COUNTERS, "settings") if k not in state]
+        if missing:
+            raise ValueError(f"plateau state is missing {', '.join(missing)}")
+        self._configure(**state["settings"])
+        best = state["best"]
+        self.best = self._worst() if best is None else float(best)
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.factor = float(state["factor"])
+        self.last_epoch = int(state["last_epoch"])
+
+    def __repr__(self) -> str:
+        """Compact description for logs."""
+        return (
+            f"Plateau(mode={self.mode!r}, factor={self.factor:g}, best={self.best:g}, "
+            f"num_bad_epochs={self.num_bad_epochs}, cooldown_counter={self.cooldown_counter}, "
+            f"settings={self.settings()})"
+        )
