@@ -133,3 +133,16 @@ def read_csv(path: Path) -> list[dict]:
 
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory) -> str:
+    """A checkpoint produced here (1 epoch on coco8): the 'pretrained weights' that fine-tuning tests start from."""
+    import yolo_lr  # noqa: F401
+    from ultralytics import YOLO
+
+    project = tmp_path_factory.mktemp("pretrain")
+    YOLO(MODEL).train(data=str(COCO8), epochs=1, project=str(project), name="base", **FAST)
+    weights = project / "base" / "weights" / "last.pt"
+    assert weights.exists()
+    return str(weights)

@@ -56,7 +56,7 @@ def test_warmup_cosine_per_step(train):
 
 def test_lr_csv_matches_optimizer_and_results_csv(train):
     """lr.csv holds exactly the LRs the optimizer used; results.csv lr/pg* is the epoch's last step; lr.png drawn."""
-    run = train(epochs=2, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy="cosine")
+    run = train(epochs=2, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy="cosine", plots=True)
     rows = read_csv(run.save_dir / "lr.csv")
     assert len(rows) == len(run.steps)
     cols = [c for c in rows[0] if c.startswith("lr/")]
@@ -74,6 +74,11 @@ def test_lr_csv_matches_optimizer_and_results_csv(train):
         assert float(res["lr/pg0"]) == pytest.approx(last.lr["weight"][0], rel=1e-5)
         assert float(res["lr/pg2"]) == pytest.approx(last.lr["bias"][0], rel=1e-5)
     assert (run.save_dir / "lr.png").stat().st_size > 5000
+
+
+def test_plots_false_skips_lr_png(train):
+    run = train(epochs=2, lr_policy="cosine", plots=False)
+    assert (run.save_dir / "lr.csv").exists() and not (run.save_dir / "lr.png").exists()
 
 
 def test_step_decay(train):

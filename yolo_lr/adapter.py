@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from yolo_lr.config import LRSettings, is_active, resolve, validate
-from yolo_lr.policies import warmup_weight
+from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
 CSV_NAME, STATE_NAME, PLOT_NAME = "lr.csv", "lr_state.json", "lr.png"
 _ATTR = "yolo_lr"  # trainer attribute holding the controller of that run
+BACKBONE = "yolo_lr_backbone"  # param-group key marking the backbone part of a split group
 
 
 def _logger():
@@ -61,6 +62,8 @@ class LRController:
         self.last_lrs: list[float] | None = None
         self.save_dir: Path | None = None
         self.loss_metric_checked = False
+        self.groups: list[Group] = []  # the optimizer's groups as the schedule sees them
+        self.frozen: list = []  # backbone parameters this plugin froze (until lr_unfreeze_epoch)
 
     # ---------------------------------------------------------------------------------------------------- lifecycle
     def setup(self, trainer) -> None:
@@ -77,6 +80,8 @@ class LRController:
 
             optimizer_step._yolo_lr = True
             trainer.optimizer_step = optimizer_step
+        self.groups = _groups(trainer.optimizer)
+        self._finetune_setup(trainer)
         if trainer.start_epoch > 0:
             self._restore(trainer)
         elif _rank() in {-1, 0}:
@@ -92,45 +97,42 @@ class LRController:
         self.nw = _warmup_iterations(trainer, self.nb)
         self.rows = []  # an epoch repeated (NaN recovery, OOM retry) replaces its rows
         self.pending_epoch = trainer.epoch
+        self.groups = _groups(trainer.optimizer)  # NaN recovery may have reloaded the optimizer
+        if self.frozen and self.settings.unfreeze_epoch is not None and trainer.epoch >= self.settings.unfreeze_epoch:
+            for p in self.frozen:
+                p.requires_grad_(True)
+            _logger().info(f"yolo_lr: epoch {trainer.epoch + 1}: backbone unfrozen ({len(self.frozen)} tensors)")
+            self.frozen = []
 
     def apply(self, trainer) -> None:
         """Set every param group's LR (and momentum, for policies that cycle it) for the step about to happen."""
         s, epoch, i, nb = self.settings, trainer.epoch, max(self.batch_i, 0), self.nb
-        ni = i + nb * epoch
-        t, horizon = self.time(epoch, i, nb, trainer.epochs)
-        mult = s.multiplier(t, horizon, self.plateau.factor if self.plateau else 1.0)
-        momentum = s.policy.momentum(t, horizon, trainer.args.momentum)
-        warm = bool(self.nw) and ni <= self.nw
-        w = warmup_weight(ni / self.nw, s.warmup_shape) if warm else 1.0
-        lrs = []
-        for g in trainer.optimizer.param_groups:
-            target = g["initial_lr"] * mult
-            if warm:
-                start = trainer.args.warmup_bias_lr if g.get("param_group") == "bias" else s.warmup_start * g["initial_lr"]
-                g["lr"] = start + (target - start) * w
-            else:
-                g["lr"] = target
+        lrs = group_lrs(
+            s,
+            self.groups,
+            epoch=epoch,
+            i=i,
+            nb=nb,
+            nw=self.nw,
+            epochs=trainer.epochs,
+            warmup_bias_lr=trainer.args.warmup_bias_lr,
+            plateau_factor=self.plateau.factor if self.plateau else 1.0,
+        )
+        momentum = None
+        if s.cycles_momentum:
+            momentum = s.policy.momentum(*policy_time(s, epoch, i, nb, trainer.epochs), trainer.args.momentum)
+        for g, lr in zip(trainer.optimizer.param_groups, lrs):
+            g["lr"] = lr
             if momentum is not None:
                 if "momentum" in g:
                     g["momentum"] = momentum
                 elif "betas" in g:
                     g["betas"] = (momentum, *tuple(g["betas"])[1:])
-            lrs.append(g["lr"])
         self.last_lrs = lrs
         g0 = trainer.optimizer.param_groups[0]
         mom = g0.get("momentum", (g0.get("betas") or (float("nan"),))[0])
         step = trainer.ema.updates + 1 if getattr(trainer, "ema", None) is not None else len(self.rows) + 1
-        self.rows.append([epoch, ni, step, *lrs, mom])
-
-    def time(self, epoch: int, i: int, nb: int, epochs: float) -> tuple[float, float]:
-        """Policy time (fractional epoch) of batch ``i`` and the horizon the policy decays over.
-
-        Per step, the horizon is the time of the run's last batch, so the final optimizer step uses exactly
-        lr0*lrf. Per epoch, time and horizon are Ultralytics' own (``lf(epoch)`` over ``epochs``).
-        """
-        if self.settings.interval == "epoch":
-            return float(epoch), float(epochs)
-        return epoch + i / nb, max(epochs - 1 / nb, 1e-9)
+        self.rows.append([epoch, i + nb * epoch, step, *lrs, mom])
 
     def epoch_end(self, trainer) -> None:
         """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers)."""
@@ -170,14 +172,35 @@ class LRController:
         self.plateau.load_state_dict(box[0])
 
     def finish(self, trainer) -> None:
-        """Draw lr.png from lr.csv (rank 0, end of training)."""
+        """Draw lr.png from lr.csv (rank 0, end of training), unless plots=False."""
         path = self.save_dir / CSV_NAME if self.save_dir else None
-        if path is None or not path.exists():
+        if path is None or not path.exists() or not trainer.args.plots:
             return
         try:
             plot_lr_csv(path, self.save_dir / PLOT_NAME, self.reductions)
         except Exception as e:  # noqa: BLE001 - a plot must never fail a finished training
             _logger().warning(f"yolo_lr: could not draw {PLOT_NAME}: {e}")
+
+    # -------------------------------------------------------------------------------------------------- fine-tuning
+    def _finetune_setup(self, trainer) -> None:
+        """Freeze the backbone until lr_unfreeze_epoch; warn when there are no pretrained weights to protect."""
+        s = self.settings
+        if not s.split_backbone:
+            return
+        if not _has_pretrained_weights(trainer.args):
+            _logger().warning(
+                f"yolo_lr: fine-tuning rules (lr_backbone_scale/lr_unfreeze_epoch) on model={trainer.args.model}, "
+                "which has no pretrained weights: freezing or slowing a randomly initialised backbone only hurts. "
+                "Fine-tune from a .pt checkpoint, or train from scratch without these keys."
+            )
+        if s.unfreeze_epoch and trainer.start_epoch < s.unfreeze_epoch:
+            groups = [g for g in trainer.optimizer.param_groups if g.get(BACKBONE)]
+            self.frozen = [p for g in groups for p in g["params"] if p.requires_grad]
+            for p in self.frozen:
+                p.requires_grad_(False)
+            _logger().info(
+                f"yolo_lr: backbone frozen ({len(self.frozen)} tensors) until epoch {s.unfreeze_epoch + 1}"
+            )
 
     # ------------------------------------------------------------------------------------------------------ metrics
     def metric_value(self, trainer) -> float:
@@ -268,7 +291,7 @@ class LRController:
             "epoch",
             "iteration",
             "step",
-            *(f"lr/pg{j}({g.get('param_group', j)})" for j, g in enumerate(groups)),
+            *(f"lr/pg{j}({g.get('param_group', j)}{'/backbone' if g.get(BACKBONE) else ''})" for j, g in enumerate(groups)),
             "momentum",
         ]
         req = self.requested
@@ -310,8 +333,55 @@ def _warmup_iterations(trainer, nb: int) -> int:
     """The trainer's own warmup length in batches (same rule as native warmup, so accumulate ramps align)."""
     if hasattr(trainer, "_get_warmup_iterations"):
         return int(trainer._get_warmup_iterations(nb))
-    we = min(trainer.args.warmup_epochs, max(trainer.epochs - 1, 0))
-    return round(we * nb) if we > 0 else 0
+    return warmup_iterations(trainer.args.warmup_epochs, trainer.epochs, nb)
+
+
+def _groups(optimizer) -> list[Group]:
+    return [Group(g.get("param_group", "?"), g["initial_lr"], bool(g.get(BACKBONE))) for g in optimizer.param_groups]
+
+
+def _has_pretrained_weights(args) -> bool:
+    def is_weights(v) -> bool:
+        return isinstance(v, (str, Path)) and str(v).endswith((".pt", ".pth"))
+
+    return is_weights(args.model) or is_weights(getattr(args, "pretrained", None))
+
+
+def backbone_layer_count(model, settings: LRSettings) -> int:
+    """How many leading ``model.N`` layers form the backbone: lr_backbone_layers, else the YAML's backbone section."""
+    if settings.backbone_layers:
+        return settings.backbone_layers
+    inner = getattr(model, "module", model)  # DDP
+    yaml = getattr(inner, "yaml", None) or {}
+    if not yaml.get("backbone"):
+        raise ValueError("yolo_lr: this model has no YAML 'backbone' section; set lr_backbone_layers=N")
+    return len(yaml["backbone"])
+
+
+def split_backbone_groups(optimizer, model, settings: LRSettings) -> int:
+    """Split every param group into its head part (kept in place) and a backbone part (appended, marked BACKBONE).
+
+    Runs right after Ultralytics builds the optimizer, on every rank and on resume alike, so the group structure
+    saved in checkpoints is the structure a resumed run rebuilds. Returns the number of backbone tensors.
+    """
+    import re
+
+    n = backbone_layer_count(model, settings)
+    pattern = re.compile(r"(?:^|\.)model\.(\d+)\.")
+    backbone = set()
+    for name, p in model.named_parameters():
+        m = pattern.search(name)
+        if m and int(m.group(1)) < n:
+            backbone.add(id(p))
+    parts = []
+    for g in optimizer.param_groups:
+        head = [p for p in g["params"] if id(p) not in backbone]
+        bb = [p for p in g["params"] if id(p) in backbone]
+        g["params"] = head
+        parts.append({**{k: v for k, v in g.items() if k != "params"}, "params": bb, BACKBONE: True})
+    for part in parts:
+        optimizer.add_param_group(part)
+    return len(backbone)
 
 
 def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = None) -> Path:
@@ -327,7 +397,7 @@ def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = N
     fig = Figure(figsize=(8, 4.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    seen = set()
+    seen, tops = set(), {}
     for j in lr_cols:  # identical curves (weight/bn) are drawn once, labelled together
         ys = tuple(float(r[j]) for r in data)
         if ys in seen:
@@ -335,6 +405,10 @@ def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = N
         seen.add(ys)
         same = [header[k] for k in lr_cols if tuple(float(r[k]) for r in data) == ys]
         ax.plot(it, ys, label=", ".join(same), linewidth=1.2)
+        tops["bias" in header[j]] = max(tops.get("bias" in header[j], 0.0), max(ys))
+    if tops.get(True, 0.0) > 3 * tops.get(False, math.inf):  # the bias warmup spike would flatten everything else
+        ax.set_ylim(0, 1.25 * tops[False])
+        ax.text(0.01, 0.97, f"bias warmup from {tops[True]:.3g} clipped", transform=ax.transAxes, fontsize=8, va="top")
     epoch_first = {}
     for r in data:
         epoch_first.setdefault(int(r[0]), int(r[1]))

@@ -150,6 +150,10 @@ KEYS: dict[str, Key] = {
     "lr_momentum_min": Key(None, _number(0, 1, True, True), "onecycle: momentum at the LR peak", "momentum_min"),
     "lr_decay_frac": Key(None, _number(0, 1, lo_open=True), "wsd: fraction of the run spent decaying", "decay_frac"),
     "lr_decay_shape": Key(None, _choice(DECAY_SHAPES), "wsd: decay shape", "decay_shape"),
+    "lr_backbone_scale": Key(None, _number(0, 10, lo_open=True), "fine-tuning: backbone LR = head LR x this (1)"),
+    "lr_unfreeze_epoch": Key(None, _number(0, integer=True), "fine-tuning: backbone frozen before this epoch (0-based)"),
+    "lr_unfreeze_warmup": Key(None, _number(0), "fine-tuning: epochs over which the backbone LR ramps after unfreezing"),
+    "lr_backbone_layers": Key(None, _number(1, integer=True), "fine-tuning: leading model layers that form the backbone"),
     "lr_plateau": Key(False, _boolean, "reduce the LR when a validation metric stops improving (on top of any policy)"),
     "lr_plateau_metric": Key(None, _metric_name, "metric watched for plateaus (default fitness)"),
     "lr_plateau_mode": Key(None, _choice(PLATEAU_MODES), "max or min; inferred from the metric name when unset"),
@@ -165,7 +169,9 @@ KEYS: dict[str, Key] = {
 POLICY_KEYS = {name: {k for k, spec in KEYS.items() if spec.param in params} for name, params in PARAMS.items()}
 PLATEAU_DEFAULTS = {"factor": 0.1, "patience": 10, "cooldown": 0, "threshold": 1e-4, "threshold_mode": "rel"}
 # Native Ultralytics keys whose values the policy depends on and that are checked when the plugin is active.
-_NATIVE_CHECKED = ("lr0", "lrf", "cos_lr", "warmup_epochs", "warmup_bias_lr", "warmup_momentum", "momentum", "epochs")
+_NATIVE_CHECKED = (
+    "lr0", "lrf", "cos_lr", "warmup_epochs", "warmup_bias_lr", "warmup_momentum", "momentum", "epochs", "freeze", "val"
+)
 
 
 def registry_defaults() -> dict[str, Any]:
@@ -232,6 +238,20 @@ class LRSettings:
     warmup_start: float
     plateau: PlateauSettings | None
     lrf: float
+    backbone_scale: float = 1.0
+    unfreeze_epoch: int | None = None
+    unfreeze_warmup: float = 0.0
+    backbone_layers: int | None = None
+
+    @property
+    def cycles_momentum(self) -> bool:
+        """True when the policy also drives momentum (one-cycle)."""
+        return type(self.policy).momentum is not Policy.momentum
+
+    @property
+    def split_backbone(self) -> bool:
+        """True when the backbone needs its own param groups (a scale, or a freeze before unfreeze_epoch)."""
+        return self.backbone_scale != 1.0 or bool(self.unfreeze_epoch)
 
     def multiplier(self, t: float, horizon: float, plateau_factor: float = 1.0) -> float:
         """Policy multiplier of the peak LR at fractional epoch ``t``, with a plateau factor applied.
@@ -250,6 +270,10 @@ class LRSettings:
         if extra:
             parts.append("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")")
         parts.append(f"warmup={self.warmup_shape} from {self.warmup_start:g}x")
+        if self.split_backbone:
+            frozen = f"frozen until epoch {self.unfreeze_epoch + 1}, " if self.unfreeze_epoch else ""
+            ramp = f" (ramp {self.unfreeze_warmup:g} ep)" if self.unfreeze_warmup and self.unfreeze_epoch else ""
+            parts.append(f"backbone={frozen}lr x{self.backbone_scale:g}{ramp}")
         p = self.plateau
         if p is None:
             parts.append("plateau=off")
@@ -316,6 +340,9 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         ms = cfg.get("lr_milestones")
         if name == "multistep" and ms and ms[-1] >= epochs:
             raise fail("lr_milestones", f"must lie inside the run (every milestone < epochs={epochs})")
+        unfreeze = cfg.get("lr_unfreeze_epoch")
+        if unfreeze is not None and unfreeze >= epochs:
+            raise fail("lr_unfreeze_epoch", f"must be smaller than epochs={epochs} (0-based epoch that starts unfrozen)")
         step = cfg.get("lr_step_size")
         if name == "step" and step is not None and step >= epochs:
             raise fail("lr_step_size", f"must be smaller than epochs={epochs}, or the LR never decays")
@@ -324,6 +351,10 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
             f"lr_policy=onecycle has its own rising phase; warmup_epochs={cfg['warmup_epochs']} adds a second ramp "
             "(set warmup_epochs=0 to use the one-cycle ramp alone)"
         )
+    if cfg.get("lr_unfreeze_epoch") and cfg.get("freeze"):
+        raise fail("freeze", "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one")
+    if cfg.get("lr_unfreeze_warmup") and not cfg.get("lr_unfreeze_epoch"):
+        warnings.append("lr_unfreeze_warmup is ignored without lr_unfreeze_epoch")
     plateau_on = bool(cfg.get("lr_plateau")) or name == "plateau"
     if not plateau_on:
         for k in KEYS:
@@ -375,4 +406,8 @@ def resolve(cfg: dict) -> LRSettings:
         warmup_start=float(cfg.get("lr_warmup_start") or 0.0),
         plateau=plateau,
         lrf=lrf,
+        backbone_scale=float(cfg.get("lr_backbone_scale") or 1.0),
+        unfreeze_epoch=None if cfg.get("lr_unfreeze_epoch") is None else int(cfg["lr_unfreeze_epoch"]),
+        unfreeze_warmup=float(cfg.get("lr_unfreeze_warmup") or 0.0),
+        backbone_layers=None if cfg.get("lr_backbone_layers") is None else int(cfg["lr_backbone_layers"]),
     )

@@ -9,7 +9,9 @@ If Ultralytics is already imported it registers at once; otherwise a post-import
    lr_policy=cosine`` and ``cfg=preset.yaml`` are accepted and the keys land in args.yaml and checkpoints (resume);
 2. appends the plugin's callbacks to ``default_callbacks``, so every model created afterwards carries them;
 3. wraps ``YAML.load`` to remember which file set a key, and the config checks in ``ultralytics.cfg`` so a bad
-   ``lr_*`` value fails inside ``get_cfg``/``entrypoint``: before the trainer creates a run directory.
+   ``lr_*`` value fails inside ``get_cfg``/``entrypoint``: before the trainer creates a run directory;
+4. wraps ``BaseTrainer.build_optimizer`` so the fine-tuning rules can split each param group into head and backbone
+   parts at construction (every rank builds the same groups, and a resumed run matches its checkpoint).
 
 Nothing here imports torch.
 """
@@ -20,18 +22,24 @@ import functools
 import importlib.abc
 import sys
 
-_UTILS, _CFG = "ultralytics.utils", "ultralytics.cfg"
+_UTILS, _CFG, _TRAINER = "ultralytics.utils", "ultralytics.cfg", "ultralytics.engine.trainer"
 
 
 def install() -> None:
     """Register now if Ultralytics is loaded, else when it loads. Safe to call any number of times."""
-    if _ready(_UTILS, "DEFAULT_CFG_DICT"):
-        _register_utils(sys.modules[_UTILS])
-    if _ready(_CFG, "get_cfg"):
-        _register_cfg(sys.modules[_CFG])
-    if not (_ready(_UTILS, "DEFAULT_CFG_DICT") and _ready(_CFG, "get_cfg")):
-        if not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
-            sys.meta_path.insert(0, _PostImportFinder({_UTILS: _register_utils, _CFG: _register_cfg}))
+    actions = {
+        _UTILS: ("DEFAULT_CFG_DICT", _register_utils),
+        _CFG: ("get_cfg", _register_cfg),
+        _TRAINER: ("BaseTrainer", _register_trainer),
+    }
+    pending = {}
+    for name, (attr, action) in actions.items():
+        if _ready(name, attr):
+            action(sys.modules[name])
+        else:
+            pending[name] = action
+    if pending and not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder(pending))
 
 
 def _ready(name: str, attr: str) -> bool:
@@ -143,3 +151,27 @@ def _register_cfg(cfg_module) -> None:
 
         check_cfg._yolo_lr = True
         cfg_module.check_cfg = check_cfg
+
+
+def _register_trainer(trainer_module) -> None:
+    """Fine-tuning: give the backbone its own param groups as the optimizer is built (all ranks, resume included)."""
+    cls = trainer_module.BaseTrainer
+    original = cls.build_optimizer
+    if getattr(original, "_yolo_lr", False):
+        return
+
+    @functools.wraps(original)
+    def build_optimizer(self, model, *args, **kwargs):
+        optimizer = original(self, model, *args, **kwargs)
+        from yolo_lr.config import is_active, resolve
+
+        if is_active(vars(self.args)):
+            settings = resolve(vars(self.args))
+            if settings.split_backbone:
+                from yolo_lr.adapter import split_backbone_groups
+
+                split_backbone_groups(optimizer, model, settings)
+        return optimizer
+
+    build_optimizer._yolo_lr = True
+    cls.build_optimizer = build_optimizer
