@@ -384,7 +384,7 @@ def split_backbone_groups(optimizer, model, settings: LRSettings) -> int:
     return len(backbone)
 
 
-def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = None) -> Path:
+def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = None, title: str | None = None) -> Path:
     """Draw LR vs iteration per param group from an lr.csv, with epoch boundaries and plateau reductions marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -421,7 +421,7 @@ def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = N
             ax.annotate("plateau", (epoch_first[e + 1], ax.get_ylim()[1]), color="tab:red", fontsize=8, va="top")
     ax.set_xlabel("iteration (batch); grey lines = epoch starts")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"yolo_lr: LR per optimizer step ({csv_path.parent.name})")
+    ax.set_title(title or f"yolo_lr: LR per optimizer step ({csv_path.parent.name})")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png_path)

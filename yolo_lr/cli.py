@@ -1,0 +1,355 @@
+"""The ``yolo-lr`` command: Ultralytics' ``yolo`` syntax (``key=value``) plus presets, previews and LR tools.
+
+Only ``train``/``val``/... import Ultralytics; ``plot``, ``show`` and ``presets`` read Ultralytics' default.yaml
+directly and start fast.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from yolo_lr.config import KEYS, LRConfigError, is_active, resolve, validate
+from yolo_lr.presets import coco8_yaml, load_policy, preset_dir, preset_names
+from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
+
+HELP = """\
+yolo-lr: learning-rate policies for Ultralytics YOLO. Arguments use Ultralytics' key=value syntax.
+
+Usage:
+  yolo-lr train  [cfg=PRESET|FILE] [key=value ...]   train; presets by name, any `yolo train` key, any lr_* key
+  yolo-lr val    [key=value ...]                      validate (same as `yolo val`)
+  yolo-lr plot   cfg=PRESET|FILE [epochs=N] [batches=NB] [key=value ...] [out=FILE.png]
+                                                      preview the LR curve without training (PNG + table + CSV)
+  yolo-lr show   cfg=PRESET|FILE [key=value ...]      the resolved settings, every lr_* key with its effective value
+  yolo-lr presets                                     list the shipped presets
+  yolo-lr help [COMMAND] | COMMAND --help             this text, or one command's help
+
+Examples:
+  yolo-lr train cfg=warmup_cosine model=yolo26n.yaml epochs=3 imgsz=64      (data defaults to the bundled coco8)
+  yolo-lr train cfg=finetune model=path/to/best.pt data=my.yaml epochs=30
+  yolo-lr plot cfg=restarts epochs=100 batches=50
+  yolo-lr show cfg=plateau lr_plateau_patience=3
+
+The stock `yolo` CLI works too once the plugin is installed: `yolo train cfg=configs/plateau.yaml ...`.
+Set YOLO_LR_DISABLE=1 to turn the plugin's startup hook off.
+"""
+
+COMMAND_HELP = {
+    "train": """\
+yolo-lr train [cfg=PRESET|FILE] [key=value ...]
+
+Runs Ultralytics training with the plugin active. cfg= takes a preset name (see `yolo-lr presets`) or a YAML file;
+keys on the command line override the preset's, as in Ultralytics. Every `yolo train` key works, plus lr_* keys
+(`yolo-lr show` lists them). The lr_* settings are checked before anything starts. data= defaults to the bundled,
+offline COCO8. The run directory gets lr.csv (LR of every param group at every optimizer step) and lr.png.
+
+  yolo-lr train cfg=plateau model=yolo26n.yaml epochs=50 lr_plateau_patience=3
+  yolo-lr train model=yolo26n.pt data=coco8.yaml lr_policy=cosine_restarts lr_restart_period=10
+""",
+    "val": "yolo-lr val [key=value ...]\n\nSame as `yolo val` (data= defaults to the bundled COCO8).\n",
+    "plot": """\
+yolo-lr plot cfg=PRESET|FILE [epochs=N] [batches=NB] [batch=B nbs=NBS] [plateau_after=E] [out=FILE.png]
+
+Previews the learning rate of every param group (weight, bn, bias, and backbone groups when fine-tuning) at every
+optimizer step, without training, using the same code as a real run. Writes a PNG and a CSV (lr.csv format) and
+prints a per-epoch table marking warmup, restarts, unfreezing and plateau reductions.
+  epochs        run length (default: the preset's, else 100)
+  batches       batches per epoch (default 50)
+  batch, nbs    as in Ultralytics; with nbs > batch the optimizer steps every round(nbs/batch) batches
+  plateau_after with plateau reduction on, the simulated metric improves until this epoch, then stays flat
+                (default: 40% of the run); the real plateau rules then decide the reductions
+  out           PNG path (default lr_plot_<preset>.png); the CSV goes next to it
+""",
+    "show": "yolo-lr show cfg=PRESET|FILE [key=value ...]\n\nPrints every lr_* key with its effective value.\n",
+    "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------- parsing
+def smart_value(v: str) -> Any:
+    """Ultralytics' CLI value rules: none/true/false, Python literals, else the string."""
+    low = v.lower()
+    if low == "none":
+        return None
+    if low in {"true", "false"}:
+        return low == "true"
+    try:
+        return ast.literal_eval(v)
+    except (ValueError, SyntaxError):
+        return v
+
+
+def parse_args(argv: list[str]) -> dict[str, Any]:
+    """``key=value`` words into a dict (values converted as Ultralytics does)."""
+    out = {}
+    for a in argv:
+        if "=" not in a:
+            raise LRConfigError(f"yolo-lr: expected key=value, got '{a}' (see `yolo-lr --help`)")
+        k, v = a.split("=", 1)
+        out[k.strip().lstrip("-")] = smart_value(v.strip())
+    return out
+
+
+def native_defaults() -> dict[str, Any]:
+    """Ultralytics' default.yaml (read without importing Ultralytics) plus the plugin's keys."""
+    import yaml
+
+    spec = importlib.util.find_spec("ultralytics")
+    path = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update({k: spec_.default for k, spec_ in KEYS.items()})
+    return data
+
+
+def load_config(args: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[str]]:
+    """Merge defaults <- preset (cfg=) <- command line; validate. Returns (config, preset source, warnings)."""
+    cli = dict(args)
+    preset, source = load_policy(cli.pop("cfg", None))
+    cfg = {**native_defaults(), **preset, **cli}
+    warnings = validate(cfg)
+    return cfg, source, warnings
+
+
+# ---------------------------------------------------------------------------------------------------------- preview
+def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = None) -> dict[str, Any]:
+    """Every optimizer step of a run with this config, as the trainer would take it (no training).
+
+    Reproduces Ultralytics' step cadence: ``accumulate = max(round(nbs/batch), 1)`` capped at the run's batches,
+    ramped from 1 during warmup, and a step whenever ``ni - last_step >= accumulate``.
+    """
+    from yolo_lr.plateau import Plateau
+
+    settings = resolve(cfg)
+    epochs, nb = int(cfg["epochs"]), int(batches)
+    lr0 = float(cfg["lr0"])
+    names = ["weight", "bn", "bias"]
+    groups = [Group(n, lr0) for n in names]
+    if settings.split_backbone:
+        groups += [Group(n, lr0, backbone=True) for n in names]
+    batch = cfg.get("batch") if isinstance(cfg.get("batch"), int) and cfg.get("batch") > 0 else 16
+    acc0 = min(max(round(cfg.get("nbs", 64) / batch), 1), nb * epochs)
+    nw = warmup_iterations(float(cfg.get("warmup_epochs") or 0), epochs, nb)
+    tracker: Plateau | None = settings.plateau.tracker() if settings.plateau else None
+    flat_from = plateau_after if plateau_after is not None else 0.4 * epochs
+    rows, events, last_step, step = [], {}, -1, 0
+    for epoch in range(epochs):
+        for i in range(nb):
+            ni = i + nb * epoch
+            accumulate = max(1, int(round(1 + (acc0 - 1) * ni / nw))) if nw and ni <= nw else acc0
+            if ni - last_step < accumulate:
+                continue
+            last_step, step = ni, step + 1
+            lrs = group_lrs(
+                settings,
+                groups,
+                epoch=epoch,
+                i=i,
+                nb=nb,
+                nw=nw,
+                epochs=epochs,
+                warmup_bias_lr=float(cfg.get("warmup_bias_lr") or 0.0),
+                plateau_factor=tracker.factor if tracker else 1.0,
+            )
+            rows.append([epoch, ni, step, *lrs, _momentum(settings, cfg, epoch, i, nb, nw, epochs)])
+        if tracker is not None:  # metric improves until flat_from, then stays flat: a plateau on demand
+            value = min(epoch, flat_from)
+            value = value if tracker.mode == "max" else -value
+            if tracker.step(float(value)):
+                events.setdefault(epoch + 1, []).append(f"plateau x{tracker.reduce_factor:g}")
+    _mark_events(settings, epochs, nb, nw, events)
+    header = ["epoch", "iteration", "step"]
+    header += [f"lr/pg{j}({g.name}{'/backbone' if g.backbone else ''})" for j, g in enumerate(groups)] + ["momentum"]
+    return {"header": header, "rows": rows, "events": events, "settings": settings, "nb": nb, "epochs": epochs}
+
+
+def _momentum(settings, cfg: dict[str, Any], epoch: int, i: int, nb: int, nw: int, epochs: int) -> float:
+    """Momentum at a step: the policy's if it cycles momentum, else Ultralytics' warmup ramp then ``momentum``."""
+    base = float(cfg.get("momentum", 0.937))
+    if settings.cycles_momentum:
+        return settings.policy.momentum(*policy_time(settings, epoch, i, nb, epochs), base)
+    ni = i + nb * epoch
+    if nw and ni <= nw:
+        start = float(cfg.get("warmup_momentum", 0.8))
+        return start + (base - start) * ni / nw
+    return base
+
+
+def _mark_events(settings, epochs: int, nb: int, nw: int, events: dict[int, list[str]]) -> None:
+    if nw:
+        events.setdefault(0, []).append(f"warmup {nw} it")
+    cycle = getattr(settings.policy, "cycle", None)
+    if cycle is not None:
+        prev = 0
+        for e in range(epochs):
+            for i in range(nb):
+                c = cycle(*policy_time(settings, e, i, nb, epochs))
+                if c != prev:
+                    events.setdefault(e, []).append(f"restart {c}")
+                    prev = c
+    if settings.unfreeze_epoch:
+        events.setdefault(settings.unfreeze_epoch, []).append("unfreeze")
+
+
+def print_table(sim: dict[str, Any], limit: int = 40) -> None:
+    """Per-epoch table: the LR of each group at the epoch's first and last optimizer step."""
+    header, rows, events = sim["header"], sim["rows"], sim["events"]
+    cols = [j for j, h in enumerate(header) if h.startswith("lr/")]
+    by_epoch: dict[int, list] = {}
+    for r in rows:
+        by_epoch.setdefault(r[0], []).append(r)
+    epochs = sorted(by_epoch)
+    keep = set(epochs) if len(epochs) <= limit else {e for e in epochs if e % math.ceil(len(epochs) / limit) == 0}
+    keep |= {e for e in events if e in by_epoch} | {epochs[-1]}
+    names = [header[j][3:] for j in cols]
+    print(f"{'epoch':>6}  " + "  ".join(f"{n:>22}" for n in names) + "  events")
+    for e in sorted(keep):
+        first, last = by_epoch[e][0], by_epoch[e][-1]
+        cells = [f"{first[j]:.3g}->{last[j]:.3g}" if first[j] != last[j] else f"{first[j]:.3g}" for j in cols]
+        print(f"{e + 1:>6}  " + "  ".join(f"{c:>22}" for c in cells) + "  " + ", ".join(events.get(e, [])))
+    print(f"(epochs 1-based; first->last optimizer step of each epoch; {len(rows)} steps, {sim['nb']} batches/epoch)")
+
+
+def write_preview(sim: dict[str, Any], out: Path, title: str) -> tuple[Path, Path]:
+    import csv
+
+    from yolo_lr.adapter import plot_lr_csv
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = out.with_suffix(".csv")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(sim["header"])
+        w.writerows(sim["rows"])
+    reductions = [e - 1 for e, ev in sim["events"].items() if any(x.startswith("plateau") for x in ev)]
+    plot_lr_csv(csv_path, out, reductions, title=title)
+    return out, csv_path
+
+
+# --------------------------------------------------------------------------------------------------------- commands
+def cmd_plot(args: dict[str, Any]) -> int:
+    args = dict(args)
+    batches = int(args.pop("batches", 50))
+    out = args.pop("out", None)
+    plateau_after = args.pop("plateau_after", None)
+    name = Path(str(args.get("cfg", "custom"))).stem
+    if "epochs" not in args and "epochs" not in load_policy(args.get("cfg"))[0]:
+        args["epochs"] = 100
+    cfg, source, warnings = load_config(args)
+    for w in warnings:
+        print(f"warning: {w}")
+    if str(cfg.get("optimizer")).lower() == "auto":
+        print("note: optimizer=auto replaces lr0 at train time; this preview uses lr0 as given.")
+    sim = simulate(cfg, batches, plateau_after)
+    print(f"yolo-lr plot: {name}{f' ({source})' if source else ''}: {sim['settings'].describe()}")
+    print(f"lr0={cfg['lr0']:g} lrf={cfg['lrf']:g} warmup_epochs={cfg['warmup_epochs']:g} epochs={cfg['epochs']}")
+    print_table(sim)
+    png, csv_path = write_preview(sim, Path(out or f"lr_plot_{name}.png"), f"{name}: {sim['settings'].policy_name}")
+    print(f"plot: {png}\ncsv: {csv_path}")
+    return 0
+
+
+def cmd_show(args: dict[str, Any]) -> int:
+    cfg, source, warnings = load_config(args)
+    print(f"# resolved settings{f' from {source}' if source else ''} (command-line keys applied)")
+    for k in ("optimizer", "lr0", "lrf", "momentum", "warmup_epochs", "warmup_bias_lr", "warmup_momentum", "epochs"):
+        print(f"{k}: {cfg.get(k)}")
+    if not is_active(cfg):
+        print("# no lr_* key set: the plugin stays inert (native Ultralytics LRs)")
+        return 0
+    s = resolve(cfg)
+    effective = {
+        "lr_policy": s.policy_name,
+        "lr_interval": s.interval,
+        "lr_warmup_shape": s.warmup_shape,
+        "lr_warmup_start": s.warmup_start,
+        "lr_backbone_scale": s.backbone_scale,
+        "lr_unfreeze_epoch": s.unfreeze_epoch,
+        "lr_unfreeze_warmup": s.unfreeze_warmup,
+        "lr_backbone_layers": s.backbone_layers if s.backbone_layers else "(model YAML backbone)",
+        "lr_plateau": s.plateau is not None,
+    }
+    for k, spec in KEYS.items():
+        if spec.param and hasattr(s.policy, spec.param) and k not in effective:
+            effective[k] = getattr(s.policy, spec.param)
+    if s.plateau is not None:
+        p = s.plateau
+        effective.update(
+            lr_plateau_metric=p.metric, lr_plateau_mode=p.mode, lr_plateau_factor=p.factor,
+            lr_plateau_patience=p.patience, lr_plateau_cooldown=p.cooldown, lr_plateau_threshold=p.threshold,
+            lr_plateau_threshold_mode=p.threshold_mode, lr_plateau_min_factor=p.min_factor,
+        )
+    for k, v in effective.items():
+        note = "" if cfg.get(k) not in (None, False) else "   # default"
+        if k == "lr_plateau" and v and not cfg.get(k):
+            note = "   # implied by lr_policy=plateau"
+        print(f"{k}: {v}{note}")
+    print(f"# {s.describe()}")
+    for w in warnings:
+        print(f"# warning: {w}")
+    return 0
+
+
+def cmd_presets() -> int:
+    print(f"Presets in {preset_dir()} (use cfg=NAME):")
+    for name in preset_names():
+        first = (preset_dir() / f"{name}.yaml").read_text().splitlines()[0]
+        desc = first.lstrip("# ").split(":", 1)[-1].strip()
+        print(f"  {name:<14} {desc}")
+    return 0
+
+
+def cmd_ultralytics(mode: str, args: dict[str, Any], raw: list[str]) -> int:
+    """train/val/...: check lr_* settings early, resolve a preset name, then hand over to Ultralytics' entrypoint."""
+    words = [a for a in raw if not a.startswith("cfg=")]
+    if "cfg" in args:
+        from yolo_lr.presets import preset_path
+
+        words.insert(0, f"cfg={preset_path(str(args['cfg']))}")
+    if mode == "train":
+        load_config(args)  # raises LRConfigError before anything is built
+    if mode in {"train", "val"} and "data" not in args and "data" not in load_policy(args.get("cfg"))[0]:
+        if "resume" not in args:
+            words.append(f"data={coco8_yaml()}")
+            print(f"yolo-lr: data= not given, using the bundled COCO8 ({coco8_yaml()})")
+    import yolo_lr  # noqa: F401  (registers the keys before Ultralytics parses them)
+    from ultralytics.cfg import entrypoint
+
+    sys.argv = ["yolo", mode, *words]
+    entrypoint()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        topic = argv[1] if len(argv) > 1 and argv[0] == "help" else None
+        print(COMMAND_HELP.get(topic, HELP))
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if any(a in {"-h", "--help", "help"} for a in rest):
+        print(COMMAND_HELP.get(cmd, HELP))
+        return 0
+    try:
+        if cmd == "presets":
+            return cmd_presets()
+        args = parse_args(rest)
+        if cmd == "plot":
+            return cmd_plot(args)
+        if cmd == "show":
+            return cmd_show(args)
+        if cmd in {"train", "val", "predict", "export", "track", "benchmark"}:
+            return cmd_ultralytics(cmd, args, rest)
+    except LRConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(f"yolo-lr: unknown command '{cmd}'.\n\n{HELP}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
