@@ -147,21 +147,23 @@ def test_step_closed_form_and_float_noise():
     q = build_policy("step", 1e-6, step_size=0.1, gamma=0.5)
     assert 0.3 / 0.1 < 3  # 2.9999999999999996
     assert q.multiplier(0.3, TOTAL) == pytest.approx(0.5**3, rel=1e-15)
-    # default step_size is total / 3 and the floor is lrf
+    # default step_size is a third of the run in whole epochs (10 -> 3: stairs at epochs 3, 6, 9); floor is lrf
     r = build_policy("step", LRF)
-    assert r.multiplier(TOTAL / 3, TOTAL) == pytest.approx(0.1)
-    assert r.multiplier(2 * TOTAL / 3, TOTAL) == LRF  # 0.01 floored
+    assert r.multiplier(2.99, TOTAL) == 1.0 and r.multiplier(3.0, TOTAL) == pytest.approx(0.1)
+    assert r.multiplier(6.0, TOTAL) == LRF  # 0.01 floored
+    assert build_policy("step", LRF).multiplier(0.9, 1.75) == 1.0  # tiny runs: at least one epoch per stair
 
 
 def test_multistep_closed_form():
     p = build_policy("multistep", 1e-6, milestones=[3, 7.5], gamma=0.2)
     for t, n in ((0.0, 0), (2.999, 0), (3.0, 1), (7.49, 1), (7.5, 2), (20.0, 2)):
         assert p.multiplier(t, TOTAL) == pytest.approx(0.2**n, rel=1e-15)
-    d = build_policy("multistep", 1e-6, gamma=0.2)  # milestones 0.5 and 0.75 of the run
+    d = build_policy("multistep", 1e-6, gamma=0.2)  # milestones 0.5 and 0.75 of the run, whole epochs: 5 and 8
     assert d.multiplier(4.99, TOTAL) == 1.0
     assert d.multiplier(5.0, TOTAL) == pytest.approx(0.2)
-    assert d.multiplier(7.5, 20.0) == 1.0  # total changes mid-run (time= mode): milestones follow it
-    assert d.multiplier(7.5, TOTAL) == pytest.approx(0.04)
+    assert d.multiplier(7.99, TOTAL) == pytest.approx(0.2)
+    assert d.multiplier(8.0, TOTAL) == pytest.approx(0.04)
+    assert d.multiplier(8.0, 20.0) == 1.0  # total changes mid-run (time= mode): milestones follow it (10, 15)
 
 
 def test_multistep_copies_milestones():

@@ -108,3 +108,60 @@ def test_attach_rejects_bad_policy_immediately():
         yolo_lr.attach(YOLO(MODEL), {"lr_policy": "cosine_restarts", "lr_restart_mult": 0.5})
     with pytest.raises(LRConfigError, match="warmup_cosine"):
         yolo_lr.attach(YOLO(MODEL), "warmup_cosin")
+
+
+# A battery of malformed presets: each is rejected by the trainer's own config check, before a run directory exists,
+# and the message names the key and the file.
+MALFORMED = {
+    "unknown_policy": ("lr_policy: cosine_warm\n", "lr_policy"),
+    "unknown_key": ("lr_policy: cosine\nlr_warmup_shap: linear\n", "lr_warmup_shap"),
+    "policy_not_a_string": ("lr_policy: 3\n", "lr_policy"),
+    "interval": ("lr_policy: cosine\nlr_interval: iteration\n", "lr_interval"),
+    "warmup_shape": ("lr_policy: cosine\nlr_warmup_shape: sigmoid\n", "lr_warmup_shape"),
+    "warmup_start_above_1": ("lr_policy: cosine\nlr_warmup_start: 2\n", "lr_warmup_start"),
+    "negative_lr0": ("lr_policy: cosine\nlr0: -0.001\n", "lr0"),
+    "zero_lrf": ("lr_policy: cosine\nlrf: 0\n", "lrf"),
+    "lrf_above_1": ("lr_policy: cosine\nlrf: 2\n", "lrf"),
+    "gamma_string": ("lr_policy: step\nlr_gamma: fast\n", "lr_gamma"),
+    "gamma_one": ("lr_policy: exponential\nlr_gamma: 1.0\n", "lr_gamma"),
+    "step_size_past_run": ("lr_policy: step\nlr_step_size: 5\n", "lr_step_size"),
+    "milestones_not_increasing": ("lr_policy: multistep\nlr_milestones: [2, 1]\n", "lr_milestones"),
+    "milestones_past_run": ("lr_policy: multistep\nlr_milestones: [1, 3]\n", "lr_milestones"),
+    "milestones_scalar": ("lr_policy: multistep\nlr_milestones: 2\n", "lr_milestones"),
+    "restart_period_zero": ("lr_policy: cosine_restarts\nlr_restart_period: 0\n", "lr_restart_period"),
+    "restart_mult_below_1": ("lr_policy: cosine_restarts\nlr_restart_mult: 0.5\n", "lr_restart_mult"),
+    "onecycle_pct_1": ("lr_policy: onecycle\nlr_onecycle_pct: 1\n", "lr_onecycle_pct"),
+    "wsd_frac_zero": ("lr_policy: wsd\nlr_decay_frac: 0\n", "lr_decay_frac"),
+    "plateau_mode": ("lr_policy: plateau\nlr_plateau_mode: maximize\n", "lr_plateau_mode"),
+    "plateau_factor_1": ("lr_policy: plateau\nlr_plateau_factor: 1\n", "lr_plateau_factor"),
+    "plateau_patience_negative": ("lr_policy: plateau\nlr_plateau_patience: -1\n", "lr_plateau_patience"),
+    "plateau_threshold_mode": ("lr_policy: plateau\nlr_plateau_threshold_mode: relative\n", "lr_plateau_threshold_mode"),
+    "unfreeze_past_run": ("lr_policy: cosine\nlr_unfreeze_epoch: 3\n", "lr_unfreeze_epoch"),
+    "backbone_scale_zero": ("lr_policy: cosine\nlr_backbone_scale: 0\n", "lr_backbone_scale"),
+    "freeze_and_unfreeze": ("lr_policy: cosine\nlr_unfreeze_epoch: 1\nfreeze: 10\n", "freeze"),
+    "cos_lr_and_policy": ("lr_policy: wsd\ncos_lr: true\n", "cos_lr"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_preset_is_rejected_naming_key_and_file(tmp_path, case):
+    from ultralytics import YOLO
+
+    text, key = MALFORMED[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    with pytest.raises(LRConfigError) as e:
+        YOLO(MODEL).train(cfg=str(path), data=str(COCO8), epochs=3, project=str(tmp_path / "runs"), **FAST)
+    assert key in str(e.value) and str(path) in str(e.value), str(e.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_preset_that_is_not_yaml_mapping(tmp_path):
+    from ultralytics import YOLO
+
+    for text, needle in (("- lr_policy: cosine\n", "must be a mapping"), ("lr_policy: [cosine\n", "not valid YAML")):
+        path = tmp_path / "broken.yaml"
+        path.write_text(text)
+        with pytest.raises(LRConfigError) as e:
+            yolo_lr.attach(YOLO(MODEL), str(path))
+        assert needle in str(e.value) and str(path) in str(e.value)

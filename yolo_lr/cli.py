@@ -317,10 +317,11 @@ def cmd_ultralytics(mode: str, args: dict[str, Any], raw: list[str]) -> int:
             words.append(f"data={coco8_yaml()}")
             print(f"yolo-lr: data= not given, using the bundled COCO8 ({coco8_yaml()})")
     import yolo_lr  # noqa: F401  (registers the keys before Ultralytics parses them)
-    from ultralytics.cfg import entrypoint
+    from ultralytics import cfg as ultralytics_cfg
 
-    sys.argv = ["yolo", mode, *words]
-    entrypoint()
+    sys.argv[:] = ["yolo", mode, *words]
+    ultralytics_cfg.ARGV = list(sys.argv)  # entrypoint() reads the argv it captured at import
+    ultralytics_cfg.entrypoint()
     return 0
 
 

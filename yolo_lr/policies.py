@@ -261,6 +261,16 @@ class CosineRestarts(Policy):
         return _cosine_interp(peak, self.lrf, tc / length)
 
 
+def default_step_size(total: float) -> int:
+    """A third of the run, rounded to whole epochs (at least 1): stairs on epoch boundaries."""
+    return max(1, round(total / 3.0))
+
+
+def default_milestones(total: float) -> tuple[int, ...]:
+    """Half and three quarters of the run, rounded to whole epochs (at least 1, duplicates dropped)."""
+    return tuple(sorted({max(1, round(f * total)) for f in (0.5, 0.75)}))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Step(Policy):
     """Step decay: multiply by ``gamma`` every ``step_size`` epochs, never below ``lrf``.
@@ -269,7 +279,8 @@ class Step(Policy):
 
     Args:
         lrf: Floor.
-        step_size: Epochs between decays, > 0 (``lr_step_size``). None: ``total / 3``.
+        step_size: Epochs between decays, > 0 (``lr_step_size``). None: a third of the run in whole epochs
+            (:func:`default_step_size`), so the stairs fall on epoch boundaries.
         gamma: Decay per step, in (0, 1) (``lr_gamma``).
     """
 
@@ -283,7 +294,7 @@ class Step(Policy):
         if self.step_size is not None:
             size = _real(self.step_size, "lr_step_size")
             if not size > 0:
-                raise ValueError(f"lr_step_size must be > 0 (or None for total/3), got {self.step_size!r}")
+                raise ValueError(f"lr_step_size must be > 0 (or None for a third of the run), got {self.step_size!r}")
             _set(self, "step_size", size)
         gamma = _real(self.gamma, "lr_gamma")
         if not 0.0 < gamma < 1.0:
@@ -294,7 +305,7 @@ class Step(Policy):
         """See class docstring."""
         if not total > 0:
             raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
-        size = self.step_size if self.step_size is not None else total / 3.0
+        size = self.step_size if self.step_size is not None else default_step_size(total)
         return max(self.gamma ** math.floor(max(t, 0.0) / size + _EPS), self.lrf)
 
 
@@ -307,7 +318,7 @@ class MultiStep(Policy):
     Args:
         lrf: Floor.
         milestones: Strictly increasing positive epochs (``lr_milestones``); stored as a tuple (the caller's list is
-            copied). None: ``[0.5 * total, 0.75 * total]``.
+            copied). None: half and three quarters of the run, in whole epochs (:func:`default_milestones`).
         gamma: Decay per milestone, in (0, 1) (``lr_gamma``).
     """
 
@@ -335,7 +346,7 @@ class MultiStep(Policy):
         """See class docstring."""
         if not total > 0:
             raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
-        ms = self.milestones if self.milestones is not None else (0.5 * total, 0.75 * total)
+        ms = self.milestones if self.milestones is not None else default_milestones(total)
         passed = sum(1 for m in ms if t + _EPS * max(1.0, m) >= m)
         return max(self.gamma**passed, self.lrf)
 
