@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def attach_recorder(model, run: Run) -> None:
         opt = trainer.optimizer
         original = opt.step
 
-        def step(*args, **kwargs):
+        def step(_opt, *args, **kwargs):  # bound below: torch's LR schedulers (time= rebuilds them) need a method
             lr: dict[str, list[float]] = {}
             for g in opt.param_groups:
                 lr.setdefault(g.get("param_group", "?"), []).append(g["lr"])
@@ -94,7 +95,7 @@ def attach_recorder(model, run: Run) -> None:
             run.steps.append(Step(trainer.epoch, counter["i"] + nb * trainer.epoch, lr, mom))
             return original(*args, **kwargs)
 
-        opt.step = step
+        opt.step = types.MethodType(step, opt)
 
     model.add_callback("on_train_epoch_start", on_train_epoch_start)
     model.add_callback("on_train_batch_start", on_train_batch_start)

@@ -217,3 +217,46 @@ def test_resume_gives_same_lr_sequence(train, tmp_path):
     assert len(resumed_rows) == len(full_rows) == 4 * full.nb
     for a, b in zip(full_rows, resumed_rows):
         assert {k: float(v) for k, v in a.items()} == pytest.approx({k: float(v) for k, v in b.items()}, rel=1e-12)
+
+
+def test_time_mode_rebuilds_do_not_override_the_policy(train):
+    """time= re-estimates `epochs` after every epoch and rebuilds Ultralytics' scheduler: the policy follows the new
+    length and no native LR leaks in."""
+    seen = []
+
+    def on_train_batch_start(trainer):
+        seen.append(trainer.epochs)
+
+    run = train(epochs=50, time=0.0015, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine",
+                callbacks={"on_train_batch_start": on_train_batch_start})
+    epochs_at_step = seen[: len(run.steps)]
+    assert len(set(epochs_at_step)) > 1, f"time= never changed epochs: {set(epochs_at_step)}"
+    for s, total in zip(run.steps, epochs_at_step):
+        t = s.epoch + (s.ni - run.nb * s.epoch) / run.nb
+        assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, total - 1 / run.nb), rel=1e-9), (s.ni, total)
+
+
+def test_oom_retry_keeps_the_policy(train):
+    """A (simulated) out-of-memory error in the first epoch makes Ultralytics halve the batch and rebuild the loader:
+    the policy picks up the new batches-per-epoch and the retried epoch starts from scratch."""
+    state = {"raised": False}
+
+    def on_train_start(trainer):
+        inner = trainer.model.forward
+
+        def forward(*args, **kwargs):
+            if not state["raised"]:
+                state["raised"] = True
+                raise RuntimeError("CUDA out of memory (simulated by the test)")
+            return inner(*args, **kwargs)
+
+        trainer.model.forward = forward
+
+    run = train(epochs=2, batch=2, nbs=1, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine",
+                callbacks={"on_train_start": on_train_start})
+    assert state["raised"] and run.trainer.batch_size == 1
+    nb = len(run.trainer.train_loader)
+    assert nb == 4 and len(run.steps) == 2 * nb  # every step after the retry, at the new epoch length
+    for s in run.steps:
+        t = s.epoch + (s.ni - nb * s.epoch) / nb
+        assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, 2 - 1 / nb), rel=1e-9)
