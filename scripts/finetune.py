@@ -22,7 +22,8 @@ from pathlib import Path
 
 def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="pretrained checkpoint (.pt): the weights to fine-tune")
@@ -33,11 +34,19 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     p.add_argument("--batch", type=float, default=16, help="batch size; -1 or a fraction for AutoBatch (default 16)")
     p.add_argument("--device", default=None, help="cuda device (0, 0,1) or cpu; default: Ultralytics picks")
     p.add_argument("--lr0", type=float, default=None, help="peak LR of the head (default: the preset's, 0.001)")
-    p.add_argument("--unfreeze-epoch", type=int, default=None,
-                   help="0-based epoch at which the backbone starts training (default: the preset's 3, or a third "
-                        "of the run if that is too late); 0 = never frozen")
-    p.add_argument("--backbone-scale", type=float, default=None,
-                   help="backbone LR as a fraction of the head LR after unfreezing (default: the preset's 0.1)")
+    p.add_argument(
+        "--unfreeze-epoch",
+        type=int,
+        default=None,
+        help="0-based epoch at which the backbone starts training (default: the preset's 3, or a third "
+        "of the run if that is too late); 0 = never frozen",
+    )
+    p.add_argument(
+        "--backbone-scale",
+        type=float,
+        default=None,
+        help="backbone LR as a fraction of the head LR after unfreezing (default: the preset's 0.1)",
+    )
     p.add_argument("--project", default="runs/finetune", help="output folder (default runs/finetune)")
     p.add_argument("--name", default="exp", help="run name (default exp)")
     args, extra = p.parse_known_args(argv)
@@ -54,12 +63,15 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse(argv)
-    import yolo_lr
     from ultralytics import YOLO
 
+    import yolo_lr
+
     if not str(args.model).endswith((".pt", ".pth")):
-        print(f"warning: --model {args.model} is not a .pt checkpoint: fine-tuning needs pretrained weights",
-              file=sys.stderr)
+        print(
+            f"warning: --model {args.model} is not a .pt checkpoint: fine-tuning needs pretrained weights",
+            file=sys.stderr,
+        )
     preset, _ = yolo_lr.load_policy(args.preset)
     unfreeze = args.unfreeze_epoch
     if unfreeze is None:

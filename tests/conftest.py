@@ -108,8 +108,9 @@ def train(tmp_path):
 
     Usage: ``run = train(epochs=3, lr_policy="cosine")``; extra callbacks via ``callbacks={"event": fn}``.
     """
-    import yolo_lr  # noqa: F401  (registers keys and callbacks before the model exists)
     from ultralytics import YOLO
+
+    import yolo_lr  # noqa: F401  (registers keys and callbacks before the model exists)
 
     def _train(model: str = MODEL, callbacks: dict | None = None, strip_plugin: bool = False, **kwargs) -> Run:
         run = Run()
@@ -139,8 +140,9 @@ def read_csv(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def pretrained(tmp_path_factory) -> str:
     """A checkpoint produced here (1 epoch on coco8): the 'pretrained weights' that fine-tuning tests start from."""
-    import yolo_lr  # noqa: F401
     from ultralytics import YOLO
+
+    import yolo_lr  # noqa: F401
 
     project = tmp_path_factory.mktemp("pretrain")
     YOLO(MODEL).train(data=str(COCO8), epochs=1, project=str(project), name="base", **FAST)

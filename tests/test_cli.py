@@ -12,8 +12,9 @@ PRESETS = ["finetune", "native", "onecycle", "plateau", "restarts", "step", "war
 
 
 def yolo_lr(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run([venv_bin("yolo-lr"), *args], capture_output=True, text=True, env=yolo_env(), cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [venv_bin("yolo-lr"), *args], capture_output=True, text=True, env=yolo_env(), cwd=cwd, timeout=timeout
+    )
 
 
 def test_help_for_every_command():
@@ -68,8 +69,22 @@ def test_plot_prints_a_table_with_events(tmp_path):
 
 
 def test_train_a_preset_by_name_with_default_data(tmp_path):
-    p = yolo_lr("train", "cfg=step", "model=yolo26n.yaml", "epochs=2", "imgsz=64", "batch=1", "nbs=1", "workers=0",
-                "device=cpu", "plots=False", "warmup_epochs=0", f"project={tmp_path}", "name=byname", cwd=tmp_path)
+    p = yolo_lr(
+        "train",
+        "cfg=step",
+        "model=yolo26n.yaml",
+        "epochs=2",
+        "imgsz=64",
+        "batch=1",
+        "nbs=1",
+        "workers=0",
+        "device=cpu",
+        "plots=False",
+        "warmup_epochs=0",
+        f"project={tmp_path}",
+        "name=byname",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "using the bundled COCO8" in p.stdout
     rows = read_csv(tmp_path / "byname" / "lr.csv")
@@ -81,10 +96,33 @@ def test_train_a_preset_by_name_with_default_data(tmp_path):
 
 def test_finetune_script_offline(pretrained, tmp_path):
     p = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "finetune.py"), "--model", pretrained, "--data", str(COCO8),
-         "--epochs", "3", "--imgsz", "64", "--batch", "1", "--device", "cpu", "--project", str(tmp_path),
-         "--name", "ft", "nbs=1", "workers=0", "plots=False"],
-        capture_output=True, text=True, env=yolo_env(), timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "finetune.py"),
+            "--model",
+            pretrained,
+            "--data",
+            str(COCO8),
+            "--epochs",
+            "3",
+            "--imgsz",
+            "64",
+            "--batch",
+            "1",
+            "--device",
+            "cpu",
+            "--project",
+            str(tmp_path),
+            "--name",
+            "ft",
+            "nbs=1",
+            "workers=0",
+            "plots=False",
+        ],
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        timeout=600,
     )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert "lr_unfreeze_epoch is past a 3-epoch run; using 1" in p.stdout

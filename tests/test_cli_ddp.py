@@ -22,8 +22,17 @@ def run_yolo(args: list[str], cwd, env=None) -> subprocess.CompletedProcess:
 def test_stock_cli_trains_a_preset_with_overrides(tmp_path):
     """`yolo train cfg=configs/warmup_cosine.yaml lr0=0.02`: command-line keys beat the preset's."""
     p = run_yolo(
-        ["train", f"cfg={ROOT / 'configs' / 'warmup_cosine.yaml'}", f"model={MODEL}", f"data={COCO8}", "epochs=2",
-         "lr0=0.02", f"project={tmp_path}", "name=cli", *CLI_FAST],
+        [
+            "train",
+            f"cfg={ROOT / 'configs' / 'warmup_cosine.yaml'}",
+            f"model={MODEL}",
+            f"data={COCO8}",
+            "epochs=2",
+            "lr0=0.02",
+            f"project={tmp_path}",
+            "name=cli",
+            *CLI_FAST,
+        ],
         cwd=tmp_path,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -59,12 +68,18 @@ def test_disable_switch_turns_the_startup_hook_off(tmp_path):
     code = "from ultralytics.utils import DEFAULT_CFG_DICT as d; print('lr_policy' in d)"
     on = subprocess.run([sys.executable, "-c", code], env=yolo_env(), capture_output=True, text=True, cwd=tmp_path)
     off = subprocess.run(
-        [sys.executable, "-c", code], env={**yolo_env(), "YOLO_LR_DISABLE": "1"}, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env={**yolo_env(), "YOLO_LR_DISABLE": "1"},
+        capture_output=True,
+        text=True,
         cwd=tmp_path,
     )
     assert on.stdout.strip() == "True" and off.stdout.strip() == "False", (on, off)
-    p = run_yolo(["train", "lr_policy=cosine", f"data={COCO8}", *CLI_FAST], cwd=tmp_path,
-                 env={**yolo_env(), "YOLO_LR_DISABLE": "1"})
+    p = run_yolo(
+        ["train", "lr_policy=cosine", f"data={COCO8}", *CLI_FAST],
+        cwd=tmp_path,
+        env={**yolo_env(), "YOLO_LR_DISABLE": "1"},
+    )
     assert p.returncode != 0 and "'lr_policy' is not a valid YOLO argument" in p.stdout + p.stderr
 
 
@@ -76,9 +91,26 @@ def test_ddp_worker_script_recreates_the_policy(tmp_path):
     from ultralytics.utils import callbacks
     from ultralytics.utils.dist import generate_ddp_file
 
-    overrides = dict(model=MODEL, data=str(COCO8), epochs=2, imgsz=64, batch=1, nbs=1, workers=0, device="cpu",
-                     plots=False, amp=False, optimizer="SGD", lr0=0.02, warmup_epochs=0, lr_policy="step",
-                     lr_step_size=1, lr_gamma=0.5, project=str(tmp_path), name="ddp")
+    overrides = dict(
+        model=MODEL,
+        data=str(COCO8),
+        epochs=2,
+        imgsz=64,
+        batch=1,
+        nbs=1,
+        workers=0,
+        device="cpu",
+        plots=False,
+        amp=False,
+        optimizer="SGD",
+        lr0=0.02,
+        warmup_epochs=0,
+        lr_policy="step",
+        lr_step_size=1,
+        lr_gamma=0.5,
+        project=str(tmp_path),
+        name="ddp",
+    )
     trainer = DetectionTrainer(overrides=overrides, _callbacks=callbacks.get_default_callbacks())
     file = generate_ddp_file(trainer)
     env = {**yolo_env(), "YOLO_LR_DISABLE": "1"}

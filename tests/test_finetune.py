@@ -7,8 +7,9 @@ import logging
 import pytest
 from conftest import read_csv
 
-FT = dict(optimizer="SGD", lr0=0.001, lrf=0.1, warmup_epochs=0, warmup_bias_lr=0.0, lr_policy="cosine",
-          lr_backbone_scale=0.1)
+FT = dict(
+    optimizer="SGD", lr0=0.001, lrf=0.1, warmup_epochs=0, warmup_bias_lr=0.0, lr_policy="cosine", lr_backbone_scale=0.1
+)
 
 
 def _backbone_tracker(snapshots: list):
@@ -69,10 +70,9 @@ def test_unfreeze_ramp(train, pretrained):
 
 def test_finetune_resume_keeps_the_freeze(train, pretrained, tmp_path):
     """Interrupted during the frozen phase and resumed: split groups load from the checkpoint, backbone still frozen."""
-    from ultralytics import YOLO
-
     from conftest import Run, attach_recorder
     from test_training import Interrupt, _interrupt_after
+    from ultralytics import YOLO
 
     with pytest.raises(Interrupt):
         train(model=pretrained, epochs=3, lr_unfreeze_epoch=2, callbacks=_interrupt_after(0), name="ft", **FT)

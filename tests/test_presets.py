@@ -26,9 +26,21 @@ def _plot_rows(tmp_path, name: str, overrides: dict) -> list[dict]:
     words = [f"{k}={v}" for k, v in overrides.items()]
     out = tmp_path / f"plot_{name}.png"
     p = subprocess.run(
-        [venv_bin("yolo-lr"), "plot", f"cfg={name}", f"epochs={EPOCHS}", "batches=4", "batch=1", "nbs=1",
-         f"out={out}", *words],
-        capture_output=True, text=True, env=yolo_env(), timeout=120,
+        [
+            venv_bin("yolo-lr"),
+            "plot",
+            f"cfg={name}",
+            f"epochs={EPOCHS}",
+            "batches=4",
+            "batch=1",
+            "nbs=1",
+            f"out={out}",
+            *words,
+        ],
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        timeout=120,
     )
     assert p.returncode == 0, p.stdout + p.stderr
     assert out.exists() and out.with_suffix(".csv").exists()
@@ -68,10 +80,23 @@ def test_preset_via_stock_cli_matches_preview(pretrained, tmp_path, name):
     model = pretrained if name == "finetune" else MODEL
     extra = [f"{k}={v}" for k, v in EXTRA.get(name, {}).items()]
     p = subprocess.run(
-        [venv_bin("yolo"), "train", f"cfg={yolo_lr.preset_path(name)}", f"model={model}", f"data={COCO8}",
-         f"epochs={EPOCHS}", f"project={tmp_path}", "name=cli",
-         *(f"{k}={v}" for k, v in FAST.items() if k not in {"verbose"}), *extra],
-        capture_output=True, text=True, env=yolo_env(), timeout=600, cwd=tmp_path,
+        [
+            venv_bin("yolo"),
+            "train",
+            f"cfg={yolo_lr.preset_path(name)}",
+            f"model={model}",
+            f"data={COCO8}",
+            f"epochs={EPOCHS}",
+            f"project={tmp_path}",
+            "name=cli",
+            *(f"{k}={v}" for k, v in FAST.items() if k not in {"verbose"}),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        timeout=600,
+        cwd=tmp_path,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     run_dir = tmp_path / "cli"
@@ -109,7 +134,9 @@ def test_onecycle_preset_cycles_momentum():
     lr, mom = [r[h.index("lr/pg0(weight)")] for r in rows], [r[-1] for r in rows]
     peak = lr.index(max(lr))
     assert abs(peak / len(rows) - 0.3) < 0.02 and lr[0] == pytest.approx(0.01 / 25)
-    assert mom[peak] == pytest.approx(0.85, abs=1e-3) and mom[0] == pytest.approx(0.95) and mom[-1] == pytest.approx(0.95)
+    assert (
+        mom[peak] == pytest.approx(0.85, abs=1e-3) and mom[0] == pytest.approx(0.95) and mom[-1] == pytest.approx(0.95)
+    )
 
 
 def test_restarts_and_plateau_previews_mark_events():

@@ -82,8 +82,9 @@ def test_plots_false_skips_lr_png(train):
 
 
 def test_step_decay(train):
-    run = train(epochs=3, optimizer="SGD", lr0=LR0, lrf=0.01, warmup_epochs=0, lr_policy="step", lr_step_size=1,
-                lr_gamma=0.5)
+    run = train(
+        epochs=3, optimizer="SGD", lr0=LR0, lrf=0.01, warmup_epochs=0, lr_policy="step", lr_step_size=1, lr_gamma=0.5
+    )
     for s in run.steps:
         for group in ("weight", "bn", "bias"):
             assert s.lr[group][0] == pytest.approx(LR0 * 0.5**s.epoch, rel=1e-12)
@@ -91,8 +92,9 @@ def test_step_decay(train):
 
 def test_cosine_restarts_return_to_peak(train):
     """SGDR with 1-epoch cycles: every epoch starts at the peak and anneals within the epoch."""
-    run = train(epochs=3, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine_restarts",
-                lr_restart_period=1.0)
+    run = train(
+        epochs=3, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine_restarts", lr_restart_period=1.0
+    )
     for s in run.steps:
         i = s.ni - run.nb * s.epoch
         assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(i / run.nb, 1.0), rel=1e-9)
@@ -105,8 +107,18 @@ def test_plateau_reduces_on_real_metric(train, policy):
     """Plateau decisions match torch's ReduceLROnPlateau fed the metric values this run produced."""
     torch = pytest.importorskip("torch")
     epochs, metric = 4, "metrics/mAP50-95(B)"
-    run = train(epochs=epochs, optimizer="SGD", lr0=LR0, lrf=0.01, warmup_epochs=0, lr_policy=policy,
-                lr_plateau=True, lr_plateau_metric=metric, lr_plateau_patience=0, lr_plateau_factor=0.5)
+    run = train(
+        epochs=epochs,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=0.01,
+        warmup_epochs=0,
+        lr_policy=policy,
+        lr_plateau=True,
+        lr_plateau_metric=metric,
+        lr_plateau_patience=0,
+        lr_plateau_factor=0.5,
+    )
     values = [float(r[metric]) for r in read_csv(run.save_dir / "results.csv")]
     assert len(values) == epochs
     ref_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
@@ -117,7 +129,9 @@ def test_plateau_reduces_on_real_metric(train, policy):
         factors.append(ref_opt.param_groups[0]["lr"])
     assert min(factors) < 1.0, f"no plateau happened with metric values {values}; the test drove nothing"
     for s in run.steps:
-        base = 1.0 if policy == "plateau" else cosine_mult(s.epoch + (s.ni % run.nb) / run.nb, epochs - 1 / run.nb, 0.01)
+        base = (
+            1.0 if policy == "plateau" else cosine_mult(s.epoch + (s.ni % run.nb) / run.nb, epochs - 1 / run.nb, 0.01)
+        )
         want = LR0 * max(base * factors[s.epoch], min(base, 0.01))
         assert s.lr["weight"][0] == pytest.approx(want, rel=1e-9), (s.epoch, values)
     state = json.loads((run.save_dir / "lr_state.json").read_text())
@@ -137,7 +151,10 @@ def test_no_lr_key_is_native(train):
 
 @pytest.mark.parametrize(
     ("plugin_kw", "native_kw"),
-    [({"lr_policy": "linear", "lr_interval": "epoch"}, {}), ({"lr_policy": "cosine", "lr_interval": "epoch"}, {"cos_lr": True})],
+    [
+        ({"lr_policy": "linear", "lr_interval": "epoch"}, {}),
+        ({"lr_policy": "cosine", "lr_interval": "epoch"}, {"cos_lr": True}),
+    ],
     ids=["linear", "cosine"],
 )
 def test_epoch_interval_reproduces_native(train, plugin_kw, native_kw):
@@ -184,15 +201,24 @@ def _interrupt_after(epoch_index):
     return {"on_fit_epoch_end": on_fit_epoch_end}
 
 
-RESUME_KW = dict(epochs=4, optimizer="SGD", lr0=LR0, lrf=0.01, warmup_epochs=1.5, lr_policy="cosine", lr_plateau=True,
-                 lr_plateau_metric="metrics/mAP50-95(B)", lr_plateau_patience=1, lr_plateau_factor=0.5)
+RESUME_KW = dict(
+    epochs=4,
+    optimizer="SGD",
+    lr0=LR0,
+    lrf=0.01,
+    warmup_epochs=1.5,
+    lr_policy="cosine",
+    lr_plateau=True,
+    lr_plateau_metric="metrics/mAP50-95(B)",
+    lr_plateau_patience=1,
+    lr_plateau_factor=0.5,
+)
 
 
 def test_resume_gives_same_lr_sequence(train, tmp_path):
     """Interrupted after epoch 2 of 4 mid-patience, then resumed: the same per-step LRs as an uninterrupted run."""
-    from ultralytics import YOLO
-
     from conftest import Run, attach_recorder
+    from ultralytics import YOLO
 
     full = train(name="full", **RESUME_KW)
     with pytest.raises(Interrupt):
@@ -227,8 +253,16 @@ def test_time_mode_rebuilds_do_not_override_the_policy(train):
     def on_train_batch_start(trainer):
         seen.append(trainer.epochs)
 
-    run = train(epochs=50, time=0.0015, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine",
-                callbacks={"on_train_batch_start": on_train_batch_start})
+    run = train(
+        epochs=50,
+        time=0.0015,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=LRF,
+        warmup_epochs=0,
+        lr_policy="cosine",
+        callbacks={"on_train_batch_start": on_train_batch_start},
+    )
     epochs_at_step = seen[: len(run.steps)]
     assert len(set(epochs_at_step)) > 1, f"time= never changed epochs: {set(epochs_at_step)}"
     for s, total in zip(run.steps, epochs_at_step):
@@ -252,8 +286,17 @@ def test_oom_retry_keeps_the_policy(train):
 
         trainer.model.forward = forward
 
-    run = train(epochs=2, batch=2, nbs=1, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine",
-                callbacks={"on_train_start": on_train_start})
+    run = train(
+        epochs=2,
+        batch=2,
+        nbs=1,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=LRF,
+        warmup_epochs=0,
+        lr_policy="cosine",
+        callbacks={"on_train_start": on_train_start},
+    )
     assert state["raised"] and run.trainer.batch_size == 1
     nb = len(run.trainer.train_loader)
     assert nb == 4 and len(run.steps) == 2 * nb  # every step after the retry, at the new epoch length

@@ -85,9 +85,8 @@ def test_warnings_for_ignored_keys():
 
 
 def test_attach_preset_trains_with_its_policy(tmp_path):
-    from ultralytics import YOLO
-
     from conftest import Run, attach_recorder
+    from ultralytics import YOLO
 
     run = Run()
     model = yolo_lr.attach(YOLO(MODEL), "warmup_cosine", warmup_epochs=0)
@@ -135,7 +134,10 @@ MALFORMED = {
     "plateau_mode": ("lr_policy: plateau\nlr_plateau_mode: maximize\n", "lr_plateau_mode"),
     "plateau_factor_1": ("lr_policy: plateau\nlr_plateau_factor: 1\n", "lr_plateau_factor"),
     "plateau_patience_negative": ("lr_policy: plateau\nlr_plateau_patience: -1\n", "lr_plateau_patience"),
-    "plateau_threshold_mode": ("lr_policy: plateau\nlr_plateau_threshold_mode: relative\n", "lr_plateau_threshold_mode"),
+    "plateau_threshold_mode": (
+        "lr_policy: plateau\nlr_plateau_threshold_mode: relative\n",
+        "lr_plateau_threshold_mode",
+    ),
     "unfreeze_past_run": ("lr_policy: cosine\nlr_unfreeze_epoch: 3\n", "lr_unfreeze_epoch"),
     "backbone_scale_zero": ("lr_policy: cosine\nlr_backbone_scale: 0\n", "lr_backbone_scale"),
     "freeze_and_unfreeze": ("lr_policy: cosine\nlr_unfreeze_epoch: 1\nfreeze: 10\n", "freeze"),

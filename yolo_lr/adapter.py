@@ -63,6 +63,7 @@ class LRController:
         self.save_dir: Path | None = None
         self.loss_metric_checked = False
         self.groups: list[Group] = []  # the optimizer's groups as the schedule sees them
+        self.header: list[str] = []  # lr.csv columns (set at setup, from the param groups)
         self.frozen: list = []  # backbone parameters this plugin froze (until lr_unfreeze_epoch)
 
     # ---------------------------------------------------------------------------------------------------- lifecycle
@@ -198,9 +199,7 @@ class LRController:
             self.frozen = [p for g in groups for p in g["params"] if p.requires_grad]
             for p in self.frozen:
                 p.requires_grad_(False)
-            _logger().info(
-                f"yolo_lr: backbone frozen ({len(self.frozen)} tensors) until epoch {s.unfreeze_epoch + 1}"
-            )
+            _logger().info(f"yolo_lr: backbone frozen ({len(self.frozen)} tensors) until epoch {s.unfreeze_epoch + 1}")
 
     # ------------------------------------------------------------------------------------------------------ metrics
     def metric_value(self, trainer) -> float:
@@ -226,7 +225,11 @@ class LRController:
         name = self.settings.plateau.metric
         if name == "fitness" or name.startswith(("train/", "val/")):
             return  # loss names are only known after the first forward pass: checked then (check_loss_metric)
-        known = ["fitness", *(trainer.metrics or {}), *(f"lr/pg{j}" for j in range(len(trainer.optimizer.param_groups)))]
+        known = [
+            "fitness",
+            *(trainer.metrics or {}),
+            *(f"lr/pg{j}" for j in range(len(trainer.optimizer.param_groups))),
+        ]
         if name not in known:
             raise _metric_error(name, known)
 
@@ -294,7 +297,10 @@ class LRController:
             "epoch",
             "iteration",
             "step",
-            *(f"lr/pg{j}({g.get('param_group', j)}{'/backbone' if g.get(BACKBONE) else ''})" for j, g in enumerate(groups)),
+            *(
+                f"lr/pg{j}({g.get('param_group', j)}{'/backbone' if g.get(BACKBONE) else ''})"
+                for j, g in enumerate(groups)
+            ),
             "momentum",
         ]
         req = self.requested
@@ -310,14 +316,14 @@ class LRController:
         peaks = sorted({round(g["initial_lr"], 12) for g in groups})
         nb = max(len(trainer.train_loader), 1)
         warm = _warmup_iterations(trainer, nb)
+        peak = "/".join(f"{p:g}" for p in peaks)
+        final = "/".join(f"{p * self.settings.lrf:g}" for p in peaks)
         log.info(
-            f"yolo_lr: {self.settings.describe()} | peak lr={'/'.join(f'{p:g}' for p in peaks)} "
-            f"final={'/'.join(f'{p * self.settings.lrf:g}' for p in peaks)} | warmup_epochs={trainer.args.warmup_epochs:g}"
-            f" ({warm} iterations, bias from {trainer.args.warmup_bias_lr:g}) | {type(trainer.optimizer).__name__}, "
-            f"{len(groups)} param groups, {nb} batches/epoch"
+            f"yolo_lr: {self.settings.describe()} | peak lr={peak} final={final} | "
+            f"warmup_epochs={trainer.args.warmup_epochs:g} ({warm} iterations, bias from "
+            f"{trainer.args.warmup_bias_lr:g}) | {type(trainer.optimizer).__name__}, {len(groups)} param groups, "
+            f"{nb} batches/epoch"
         )
-
-    header: list[str] = []
 
 
 def _metric_error(name: str, known: list[str]):

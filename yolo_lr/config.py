@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from yolo_lr.plateau import Plateau, infer_mode
 from yolo_lr.policies import PARAMS, POLICIES, WARMUP_SHAPES, Policy, build_policy
@@ -134,8 +135,12 @@ class Key:
 
 
 KEYS: dict[str, Key] = {
-    "lr_policy": Key(None, _choice(tuple(POLICIES)), "LR curve after warmup (default: native linear, or cosine if cos_lr)"),
-    "lr_interval": Key(None, _choice(INTERVALS), "update the LR every optimizer step (step, default) or once per epoch"),
+    "lr_policy": Key(
+        None, _choice(tuple(POLICIES)), "LR curve after warmup (default: native linear, or cosine if cos_lr)"
+    ),
+    "lr_interval": Key(
+        None, _choice(INTERVALS), "update the LR every optimizer step (step, default) or once per epoch"
+    ),
     "lr_warmup_shape": Key(None, _choice(WARMUP_SHAPES), "warmup ramp shape (default linear)"),
     "lr_warmup_start": Key(None, _number(0, 1), "warmup start LR as a fraction of the peak (default 0)"),
     "lr_restart_period": Key(None, _number(0, lo_open=True), "cosine_restarts: first cycle in epochs", "period"),
@@ -151,9 +156,15 @@ KEYS: dict[str, Key] = {
     "lr_decay_frac": Key(None, _number(0, 1, lo_open=True), "wsd: fraction of the run spent decaying", "decay_frac"),
     "lr_decay_shape": Key(None, _choice(DECAY_SHAPES), "wsd: decay shape", "decay_shape"),
     "lr_backbone_scale": Key(None, _number(0, 10, lo_open=True), "fine-tuning: backbone LR = head LR x this (1)"),
-    "lr_unfreeze_epoch": Key(None, _number(0, integer=True), "fine-tuning: backbone frozen before this epoch (0-based)"),
-    "lr_unfreeze_warmup": Key(None, _number(0), "fine-tuning: epochs over which the backbone LR ramps after unfreezing"),
-    "lr_backbone_layers": Key(None, _number(1, integer=True), "fine-tuning: leading model layers that form the backbone"),
+    "lr_unfreeze_epoch": Key(
+        None, _number(0, integer=True), "fine-tuning: backbone frozen before this epoch (0-based)"
+    ),
+    "lr_unfreeze_warmup": Key(
+        None, _number(0), "fine-tuning: epochs over which the backbone LR ramps after unfreezing"
+    ),
+    "lr_backbone_layers": Key(
+        None, _number(1, integer=True), "fine-tuning: leading model layers that form the backbone"
+    ),
     "lr_plateau": Key(False, _boolean, "reduce the LR when a validation metric stops improving (on top of any policy)"),
     "lr_plateau_metric": Key(None, _metric_name, "metric watched for plateaus (default fitness)"),
     "lr_plateau_mode": Key(None, _choice(PLATEAU_MODES), "max or min; inferred from the metric name when unset"),
@@ -170,7 +181,16 @@ POLICY_KEYS = {name: {k for k, spec in KEYS.items() if spec.param in params} for
 PLATEAU_DEFAULTS = {"factor": 0.1, "patience": 10, "cooldown": 0, "threshold": 1e-4, "threshold_mode": "rel"}
 # Native Ultralytics keys whose values the policy depends on and that are checked when the plugin is active.
 _NATIVE_CHECKED = (
-    "lr0", "lrf", "cos_lr", "warmup_epochs", "warmup_bias_lr", "warmup_momentum", "momentum", "epochs", "freeze", "val"
+    "lr0",
+    "lrf",
+    "cos_lr",
+    "warmup_epochs",
+    "warmup_bias_lr",
+    "warmup_momentum",
+    "momentum",
+    "epochs",
+    "freeze",
+    "val",
 )
 
 
@@ -342,7 +362,9 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
             raise fail("lr_milestones", f"must lie inside the run (every milestone < epochs={epochs})")
         unfreeze = cfg.get("lr_unfreeze_epoch")
         if unfreeze is not None and unfreeze >= epochs:
-            raise fail("lr_unfreeze_epoch", f"must be smaller than epochs={epochs} (0-based epoch that starts unfrozen)")
+            raise fail(
+                "lr_unfreeze_epoch", f"must be smaller than epochs={epochs} (0-based epoch that starts unfrozen)"
+            )
         step = cfg.get("lr_step_size")
         if name == "step" and step is not None and step >= epochs:
             raise fail("lr_step_size", f"must be smaller than epochs={epochs}, or the LR never decays")
@@ -363,7 +385,7 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
     else:
         metric = cfg.get("lr_plateau_metric") or "fitness"
         if cfg.get("val") is False and not metric.startswith("train/"):
-            raise fail("lr_plateau_metric", f"needs validation every epoch, but val=False; watch a train/ loss instead")
+            raise fail("lr_plateau_metric", "needs validation every epoch, but val=False; watch a train/ loss instead")
     try:
         resolve(cfg)
     except ValueError as e:  # a relation the policy constructor checks (e.g. milestones type)
