@@ -149,3 +149,18 @@ def pretrained(tmp_path_factory) -> str:
     weights = project / "base" / "weights" / "last.pt"
     assert weights.exists()
     return str(weights)
+
+
+@pytest.fixture
+def ultralytics_log():
+    """Collect the messages Ultralytics' LOGGER (and so the plugin) emits during the test."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    yield messages
+    LOGGER.removeHandler(handler)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from conftest import read_csv
 
@@ -90,15 +88,6 @@ def test_finetune_resume_keeps_the_freeze(train, pretrained, tmp_path):
     assert [s.lr["weight"][1] == 0.0 for s in resumed.steps] == [s.epoch < 2 for s in resumed.steps]
 
 
-def test_finetune_from_yaml_warns(train):
-    from ultralytics.utils import LOGGER
-
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    try:
-        train(epochs=2, **FT)
-    finally:
-        LOGGER.removeHandler(handler)
-    assert any("no pretrained weights" in m for m in messages)
+def test_finetune_from_yaml_warns(train, ultralytics_log):
+    train(epochs=2, **FT)
+    assert any("no pretrained weights" in m for m in ultralytics_log)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 
 import pytest
@@ -167,24 +166,15 @@ def test_epoch_interval_reproduces_native(train, plugin_kw, native_kw):
             assert a.lr[group] == pytest.approx(b.lr[group], rel=1e-12, abs=1e-18)
 
 
-def test_optimizer_auto_uses_effective_lr(train):
+def test_optimizer_auto_uses_effective_lr(train, ultralytics_log):
     """optimizer=auto replaces lr0: the plugin says so and scales the policy from the LR Ultralytics chose."""
-    from ultralytics.utils import LOGGER
-
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    try:
-        run = train(epochs=2, optimizer="auto", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine")
-    finally:
-        LOGGER.removeHandler(handler)
+    run = train(epochs=2, optimizer="auto", lr0=LR0, lrf=LRF, warmup_epochs=0, lr_policy="cosine")
     peak = run.trainer.optimizer.param_groups[0]["initial_lr"]
     assert type(run.trainer.optimizer).__name__ == "AdamW" and peak != LR0
     for s in run.steps:
         want = peak * cosine_mult(s.epoch + (s.ni % run.nb) / run.nb, 2 - 1 / run.nb)
         assert s.lr["weight"][0] == pytest.approx(want, rel=1e-9)
-    text = "\n".join(messages)
+    text = "\n".join(ultralytics_log)
     assert "optimizer=auto replaced lr0=0.02 with AdamW" in text
     assert "policy=cosine" in text  # the one-line summary
 

@@ -261,6 +261,14 @@ class CosineRestarts(Policy):
         return _cosine_interp(peak, self.lrf, tc / length)
 
 
+def _gamma(value: Any) -> float:
+    """A decay factor in (0, 1) (``lr_gamma``)."""
+    gamma = _real(value, "lr_gamma")
+    if not 0.0 < gamma < 1.0:
+        raise ValueError(f"lr_gamma must be in (0, 1), got {value!r}")
+    return gamma
+
+
 def default_step_size(total: float) -> int:
     """A third of the run, rounded to whole epochs (at least 1): stairs on epoch boundaries."""
     return max(1, round(total / 3.0))
@@ -296,10 +304,7 @@ class Step(Policy):
             if not size > 0:
                 raise ValueError(f"lr_step_size must be > 0 (or None for a third of the run), got {self.step_size!r}")
             _set(self, "step_size", size)
-        gamma = _real(self.gamma, "lr_gamma")
-        if not 0.0 < gamma < 1.0:
-            raise ValueError(f"lr_gamma must be in (0, 1), got {self.gamma!r}")
-        _set(self, "gamma", gamma)
+        _set(self, "gamma", _gamma(self.gamma))
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -337,10 +342,7 @@ class MultiStep(Policy):
             if values[0] <= 0 or any(b <= a for a, b in zip(values, values[1:])):
                 raise ValueError(f"lr_milestones must be positive and strictly increasing, got {list(ms)!r}")
             _set(self, "milestones", values)
-        gamma = _real(self.gamma, "lr_gamma")
-        if not 0.0 < gamma < 1.0:
-            raise ValueError(f"lr_gamma must be in (0, 1), got {self.gamma!r}")
-        _set(self, "gamma", gamma)
+        _set(self, "gamma", _gamma(self.gamma))
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
