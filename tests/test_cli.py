@@ -132,3 +132,10 @@ def test_finetune_script_offline(pretrained, tmp_path):
         if int(r["epoch"]) == 0:
             assert bb == 0.0 and head > 0 or int(r["iteration"]) == 0
         assert bb <= 0.1 * head + 1e-15
+
+
+def test_val_passes_through_to_ultralytics(pretrained, tmp_path):
+    p = yolo_lr("val", f"model={pretrained}", "imgsz=64", "batch=2", "device=cpu", "plots=False",
+                f"project={tmp_path}", "name=val", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "using the bundled COCO8" in p.stdout and "mAP50-95" in p.stdout + p.stderr

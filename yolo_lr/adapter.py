@@ -161,7 +161,12 @@ class LRController:
         self._flush_rows()
 
     def sync(self, trainer) -> None:
-        """DDP: every rank takes rank 0's plateau state (only rank 0 has validation metrics)."""
+        """DDP: every rank takes rank 0's plateau state (only rank 0 has validation metrics).
+
+        Called at every on_fit_epoch_end, which every rank runs the same number of times (each epoch, plus
+        final_eval's extra call), so the collective never waits for a rank that will not come. Do not make it
+        conditional on per-rank state.
+        """
         if self.plateau is None or getattr(trainer, "world_size", 1) <= 1:
             return
         import torch.distributed as dist
