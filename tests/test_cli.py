@@ -51,7 +51,7 @@ def test_show_resolves_every_key():
         (["show", "cfg=step", "lr_gamma=2"], "lr_gamma=2"),
         (["plot", "cfg=warmup_cosin"], "Did you mean 'warmup_cosine'"),
         (["train", "cfg=plateau", "lr_plateau_facter=0.5"], "Did you mean 'lr_plateau_factor'"),
-        (["train", "cfg=finetune", "epochs=2"], "lr_unfreeze_epoch=3 (from"),
+        (["train", "cfg=finetune", "epochs=1"], "lr_unfreeze_epoch=1 (from"),
     ],
 )
 def test_bad_input_exits_2_before_anything_runs(tmp_path, args, needle):
@@ -64,7 +64,7 @@ def test_plot_prints_a_table_with_events(tmp_path):
     out = tmp_path / "ft.png"
     p = yolo_lr("plot", "cfg=finetune", "epochs=10", "batches=4", "batch=1", "nbs=1", f"out={out}")
     assert p.returncode == 0, p.stderr
-    assert "unfreeze" in p.stdout and "warmup 4 it" in p.stdout and "pg3(weight/backbone)" in p.stdout
+    assert "unfreeze" in p.stdout and "warmup 8 it" in p.stdout and "pg3(weight/backbone)" in p.stdout
     assert out.stat().st_size > 5000 and len(read_csv(out.with_suffix(".csv"))) == 40
 
 
@@ -125,13 +125,19 @@ def test_finetune_script_offline(pretrained, tmp_path):
         timeout=600,
     )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    assert "lr_unfreeze_epoch is past a 3-epoch run; using 1" in p.stdout
     rows = read_csv(tmp_path / "ft" / "lr.csv")
+    assert len(rows) == 12  # 3 epochs x 4 batches, one step each (nbs=1)
     for r in rows:
         head, bb = float(r["lr/pg0(weight)"]), float(r["lr/pg3(weight/backbone)"])
-        if int(r["epoch"]) == 0:
-            assert bb == 0.0 and head > 0 or int(r["iteration"]) == 0
-        assert bb <= 0.1 * head + 1e-15
+        epoch, first_of_epoch = int(r["epoch"]), int(r["iteration"]) % 4 == 0
+        # frozen during the preset's first epoch; from epoch 1 the ramp starts at 0 and rises at every step
+        assert (bb == 0.0) == (epoch == 0 or (epoch == 1 and first_of_epoch))
+        assert bb <= 0.5 * head + 1e-15 and (int(r["iteration"]) == 0 or head > 0)
+    short = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "finetune.py"), "--model", pretrained, "--epochs", "1", "--help"],
+        capture_output=True, text=True, env=yolo_env(), timeout=60,
+    )
+    assert short.returncode == 0 and "--unfreeze-epoch" in short.stdout
 
 
 def test_val_passes_through_to_ultralytics(pretrained, tmp_path):

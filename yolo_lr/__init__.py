@@ -8,6 +8,8 @@ Examples:
     >>> from ultralytics import YOLO
     >>> YOLO("yolo26n.yaml").train(data="coco8.yaml", epochs=3, lr_policy="cosine", lr_plateau=True)
     >>> model = yolo_lr.attach(YOLO("yolo26n.pt"), "finetune")  # a preset by name, a YAML path or a dict
+    >>> yolo_lr.find_lr("yolo26n.yaml", data="coco8.yaml", imgsz=320).lr  # LR range test: a suggested lr0
+    >>> yolo_lr.sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", epochs=10)  # one short training per lr0
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from __future__ import annotations
 from yolo_lr.hooks import install as _install
 
 __version__ = "0.1.0"
-__all__ = ["attach", "load_policy", "preset_names", "preset_path", "coco8_yaml", "LRConfigError", "__version__"]
+__all__ = [
+    "LRConfigError",
+    "__version__",
+    "attach",
+    "coco8_yaml",
+    "find_lr",
+    "load_policy",
+    "preset_names",
+    "preset_path",
+    "sweep",
+]
 
 _install()
 
@@ -26,6 +38,14 @@ def __getattr__(name):
         from yolo_lr import api
 
         return getattr(api, name)
+    if name == "find_lr":
+        from yolo_lr.finder import find_lr
+
+        return find_lr
+    if name == "sweep":  # the submodule, made callable: yolo_lr.sweep(...) runs yolo_lr.sweep.sweep(...)
+        import importlib
+
+        return importlib.import_module("yolo_lr.sweep")
     if name in {"load_policy", "preset_names", "preset_path", "coco8_yaml"}:
         from yolo_lr import presets
 

@@ -1,6 +1,6 @@
 """The ``yolo-lr`` command: Ultralytics' ``yolo`` syntax (``key=value``) plus presets, previews and LR tools.
 
-Only ``train``/``val``/... import Ultralytics; ``plot``, ``show`` and ``presets`` read Ultralytics' default.yaml
+Only ``train``/``val``/``find``/``sweep``/... import Ultralytics; ``plot``, ``show`` and ``presets`` read Ultralytics' default.yaml
 directly and start fast.
 """
 
@@ -27,6 +27,10 @@ Usage:
                                                       preview the LR curve without training (PNG + table + CSV)
   yolo-lr show   cfg=PRESET|FILE [key=value ...]      the resolved settings, every lr_* key with its effective value
   yolo-lr presets                                     list the shipped presets
+  yolo-lr find   model=M [lr_start=1e-7 lr_end=1 iters=100 rule=valley] [key=value ...]
+                                                      LR range test: suggests lr0, writes lr_find.png, prints a command
+  yolo-lr sweep  lr0=A,B,C model=M [epochs=N] [key=value ...]
+                                                      one short training per lr0: table + plot, best marked
   yolo-lr help [COMMAND] | COMMAND --help             this text, or one command's help
 
 Examples:
@@ -34,6 +38,8 @@ Examples:
   yolo-lr train cfg=finetune model=path/to/best.pt data=my.yaml epochs=30
   yolo-lr plot cfg=restarts epochs=100 batches=50
   yolo-lr show cfg=plateau lr_plateau_patience=3
+  yolo-lr find model=yolo26n.yaml imgsz=320 batch=16
+  yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10
 
 The stock `yolo` CLI works too once the plugin is installed: `yolo train cfg=configs/plateau.yaml ...`.
 Set YOLO_LR_DISABLE=1 to turn the plugin's startup hook off.
@@ -67,6 +73,37 @@ prints a per-epoch table marking warmup, restarts, unfreezing and plateau reduct
 """,
     "show": "yolo-lr show cfg=PRESET|FILE [key=value ...]\n\nPrints every lr_* key with its effective value.\n",
     "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
+    "find": """\
+yolo-lr find model=M [data=D] [lr_start=1e-7] [lr_end=1] [iters=100] [rule=valley|steep|min10] [smooth=0.98]
+             [diverge=4] [cfg=PRESET|FILE] [key=value ...]
+
+LR range test on the real training set-up (dataloader, augmentation, loss, param groups, gradient accumulation,
+clipping, EMA of an Ultralytics trainer): one optimizer step per LR, the LR rising exponentially from lr_start to
+lr_end over iters steps (each step uses round(nbs/batch) batches, as training does), the same LR on every param group
+(bias included). The loss is smoothed (bias-corrected EMA, factor smooth); the test stops when the smoothed loss
+exceeds diverge x its best, or is not finite. Model, optimizer and EMA are restored afterwards.
+  rule     valley (default): two thirds down the deepest descent of the smoothed loss; steep: steepest descent;
+           min10: the LR at the minimum / 10
+  Other keys are training keys (imgsz, batch, nbs, optimizer, momentum, lr_* policy keys, project, name, ...).
+  optimizer=auto (the default) ignores lr0, so the finder then uses SGD and the printed command says optimizer=SGD.
+  Defaults: data = the bundled COCO8, amp=False, project=runs/lr_find, name=find.
+Writes lr_find.csv (iteration, lr, loss, smoothed) and lr_find.png and prints a ready-to-run `yolo-lr train` command.
+
+  yolo-lr find model=yolo26n.yaml data=my.yaml imgsz=320 batch=16
+  yolo-lr find model=best.pt data=my.yaml optimizer=AdamW lr_start=1e-6 lr_end=0.1 iters=200
+""",
+    "sweep": """\
+yolo-lr sweep lr0=A,B,C model=M [data=D] [epochs=N] [cfg=PRESET|FILE] [key=value ...]
+
+One short training per lr0 value, everything else equal, each in its own run folder of a sweep directory
+(project=runs/lr_sweep, name=sweep by default, incremented). Prints and writes a table (lr0, final train loss, mAP50,
+mAP50-95, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metrics vs lr0, log x).
+Best = highest mAP50-95 of the last epoch (ties: lowest final loss). optimizer=auto ignores lr0, so the sweep then
+uses SGD and says so. lr0 takes a comma-separated list (lr0=1e-4,1e-3,1e-2), a list ([1e-4,1e-3]) or one value.
+
+  yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10 imgsz=320
+  yolo-lr sweep lr0=3e-4,1e-3,3e-3 model=best.pt data=my.yaml cfg=finetune epochs=5
+""",
 }
 
 
@@ -325,6 +362,51 @@ def cmd_ultralytics(mode: str, args: dict[str, Any], raw: list[str]) -> int:
     return 0
 
 
+def _default_data(args: dict[str, Any], command: str) -> None:
+    if "data" not in args and "data" not in load_policy(args.get("cfg"))[0]:
+        args["data"] = str(coco8_yaml())
+        print(f"yolo-lr {command}: data= not given, using the bundled COCO8 ({coco8_yaml()})")
+
+
+def cmd_find(args: dict[str, Any]) -> int:
+    """LR range test; exit status 1 when the loss never decreased (no suggestion, no command)."""
+    from yolo_lr.finder import FINDER_KEYS, check_finder_args, find_lr
+
+    args = dict(args)
+    finder = {k: args.pop(k) for k in FINDER_KEYS if k in args}  # lr_start/lr_end are not lr_* policy keys
+    try:
+        check_finder_args(**finder)
+    except ValueError as e:
+        raise LRConfigError(f"yolo-lr find: {e}") from None
+    model = args.pop("model", None)
+    if model is None:
+        raise LRConfigError("yolo-lr find: model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
+    _default_data(args, "find")
+    load_config(args)  # bad lr_* keys or presets fail here, before anything is built
+    res = find_lr(model, **finder, **args)
+    return 0 if res.lr is not None else 1
+
+
+def cmd_sweep(args: dict[str, Any]) -> int:
+    """One training per lr0; exit status 1 when no run produced a metric."""
+    from yolo_lr.sweep import parse_lr0s, sweep
+
+    args = dict(args)
+    if "lr0" not in args:
+        raise LRConfigError("yolo-lr sweep: lr0= is required, e.g. lr0=1e-4,1e-3,1e-2")
+    try:
+        values = parse_lr0s(args.pop("lr0"))
+    except ValueError as e:
+        raise LRConfigError(f"yolo-lr sweep: {e}") from None
+    model = args.pop("model", None)
+    if model is None:
+        raise LRConfigError("yolo-lr sweep: model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
+    _default_data(args, "sweep")
+    load_config(args)
+    res = sweep(values, model=model, **args)
+    return 0 if res.best is not None else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -343,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_plot(args)
         if cmd == "show":
             return cmd_show(args)
+        if cmd == "find":
+            return cmd_find(args)
+        if cmd == "sweep":
+            return cmd_sweep(args)
         if cmd in {"train", "val", "predict", "export", "track", "benchmark"}:
             return cmd_ultralytics(cmd, args, rest)
     except LRConfigError as e:

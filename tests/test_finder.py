@@ -1,0 +1,342 @@
+"""LR finder: the pure range test and its rules on problems with known answers, then the real thing on coco8."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+import subprocess
+import sys
+
+import pytest
+from conftest import COCO8, MODEL, ROOT, read_csv, venv_bin, yolo_env
+
+from yolo_lr.finder import (
+    FINDER_KEYS,
+    RULES,
+    NoDescentError,
+    build_trainer,
+    check_finder_args,
+    lr_schedule,
+    range_test,
+    suggest,
+    trainer_range_test,
+    trainer_step_fn,
+)
+
+# coco8: 2 batches per epoch, one optimizer step per batch
+TINY = {"imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0}
+# On coco8 the loss only moves at high LRs within 16-20 steps: this range shows a descent, then divergence.
+COCO8_RANGE = {"lr_start": 1e-3, "lr_end": 100.0, "iters": 16, "smooth": 0.8}
+
+
+# ------------------------------------------------------------------------------------------------ schedule, checks
+def test_schedule_is_exponential_with_exact_endpoints():
+    lrs = lr_schedule(1e-6, 1.0, 7)
+    assert lrs[0] == 1e-6 and lrs[-1] == pytest.approx(1.0, rel=1e-12)
+    assert [b / a for a, b in itertools.pairwise(lrs)] == pytest.approx([10.0] * 6, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"lr_start": 0.0}, "lr_start"),
+        ({"lr_start": 1e-3, "lr_end": 1e-4}, "lr_end"),
+        ({"iters": 1}, "iters"),
+        ({"rule": "fastest"}, "rule"),
+        ({"smooth": 1.0}, "smooth"),
+        ({"diverge": 1.0}, "diverge"),
+    ],
+)
+def test_bad_finder_arguments_raise(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        check_finder_args(**kwargs)
+
+
+# -------------------------------------------------------------------------------------------------------- smoothing
+def test_smoothing_is_a_bias_corrected_ema():
+    losses = [5.0, 3.0, 4.0, 1.0, 2.0, 2.5, 0.5]
+    it = iter(losses)
+    curve = range_test(lambda lr: next(it), 1e-3, 1.0, len(losses), smooth=0.6, diverge=100.0)
+    avg, expected = 0.0, []
+    for i, x in enumerate(losses):
+        avg = 0.6 * avg + 0.4 * x
+        expected.append(avg / (1 - 0.6 ** (i + 1)))
+    assert curve.losses == losses
+    assert curve.smoothed == pytest.approx(expected, rel=1e-12)
+    assert curve.smoothed[0] == losses[0]  # no pull towards 0 at the start
+    flat = range_test(lambda lr: 3.0, 1e-3, 1.0, 20, smooth=0.98)
+    assert flat.smoothed == pytest.approx([3.0] * 20, rel=1e-12) and flat.stop_reason == "completed"
+
+
+def test_every_step_gets_its_scheduled_lr():
+    seen = []
+    curve = range_test(lambda lr: seen.append(lr) or 1.0, 1e-5, 1e-1, 9)
+    assert seen == lr_schedule(1e-5, 1e-1, 9) == curve.lrs
+
+
+# ------------------------------------------------------------------------------------------------------ stop rules
+def test_divergence_stops_the_test():
+    # flat at 1 until lr=1e-2, then the loss grows like (lr/1e-2)^3: the smoothed loss passes 4x its best soon after
+    curve = range_test(lambda lr: 1.0 if lr <= 1e-2 else (lr / 1e-2) ** 3, 1e-5, 10.0, 60, smooth=0.9)
+    assert curve.stop_reason == "diverged"
+    assert 1e-2 < curve.stop_lr < 10.0 and curve.steps < 60 and curve.lrs[-1] == curve.stop_lr
+    assert curve.smoothed[-1] > 4.0 * min(curve.smoothed[:-1]) >= max(curve.smoothed[:-1])
+
+
+def test_no_divergence_stop_before_min_iters():
+    losses = [1.0, 1.0] + [50.0] * 10  # diverged from the third step on
+    it = iter(losses)
+    curve = range_test(lambda lr: next(it), 1e-3, 1.0, len(losses), smooth=0.0, min_iters=5)
+    assert curve.stop_reason == "diverged" and curve.steps == 6  # checked from step 6 (index 5) on
+
+
+def test_non_finite_loss_stops_and_is_not_recorded():
+    curve = range_test(lambda lr: 1.0 / (1 + lr) if lr < 0.1 else math.nan, 1e-4, 1.0, 30)
+    assert curve.stop_reason == "non-finite" and curve.stop_lr >= 0.1
+    assert all(lr < 0.1 for lr in curve.lrs) and all(math.isfinite(v) for v in curve.losses + curve.smoothed)
+
+
+# ---------------------------------------------------------------------------------- the rules on synthetic curves
+def _sigmoid_curve(n=141, c=-2.0, w=0.25, tail_at=-0.6):
+    """Loss vs log10(lr) on [-7, 0]: flat at 5, a sigmoid descent centred at c (width w) to 1, then a rising tail."""
+    xs = [-7 + 7 * i / (n - 1) for i in range(n)]
+    ys = [1 + 4 / (1 + math.exp((x - c) / w)) + (math.exp((x - tail_at) / 0.1) if x > tail_at else 0.0) for x in xs]
+    return [10**x for x in xs], ys, xs
+
+
+def test_steep_is_the_inflection_of_the_descent():
+    lrs, ys, xs = _sigmoid_curve()
+    s = suggest(lrs, ys, "steep")
+    assert s.rule == "steep" and abs(xs[s.index] - (-2.0)) <= 0.05 + 1e-9  # one grid step = 0.05 decades
+
+
+def test_valley_is_two_thirds_down_the_descent():
+    lrs, ys, xs = _sigmoid_curve()
+    s = suggest(lrs, ys, "valley")
+    # start ~5, bottom ~1: two thirds of the drop leaves 4/3 above the floor: 4/(1+e^u) = 4/3 -> u = ln 2
+    assert abs(xs[s.index] - (-2.0 + 0.25 * math.log(2))) <= 0.05 + 1e-9
+    assert s.lr == lrs[s.index]
+
+
+def test_min10_is_the_minimum_over_ten_clipped_to_the_range():
+    lrs, ys, _ = _sigmoid_curve()
+    imin = min(range(len(ys)), key=ys.__getitem__)
+    assert suggest(lrs, ys, "min10").lr == pytest.approx(lrs[imin] / 10, rel=1e-12)
+    early = [5.0, 4.0, 3.0, 2.0, 1.0] + [1.0 + i for i in range(1, 16)]  # minimum 0.4 decades above the start
+    lrs2 = lr_schedule(1e-3, 1.0, len(early))
+    assert suggest(lrs2, early, "min10").lr == lrs2[0]
+
+
+def test_valley_ignores_a_noisy_flat_start():
+    # +-3 % noise on the plateau must not look like a descent: valley stays in the real descent (centre 1e-2)
+    rng = random.Random(0)
+    lrs, ys, xs = _sigmoid_curve(c=-2.0)
+    noisy = [y + (rng.uniform(-0.15, 0.15) if x < -3 else 0.0) for x, y in zip(xs, ys)]
+    s = suggest(lrs, noisy, "valley")
+    assert -2.5 <= xs[s.index] <= -1.0
+
+
+def test_suggest_refuses_curves_without_a_descent():
+    lrs = lr_schedule(1e-5, 1.0, 30)
+    with pytest.raises(NoDescentError):
+        suggest(lrs, [1.0 + i for i in range(30)], "valley")
+    with pytest.raises(ValueError, match="rule"):
+        suggest(lrs, [1.0] * 30, "fastest")
+    with pytest.raises(ValueError, match="too few"):
+        suggest(lrs[:4], [4.0, 3.0, 2.0, 1.0], "steep")
+
+
+# --------------------------------------------------------------------------------------- toy problem, known answer
+def _quadratic(lam_min: float, lam_max: float, seed: int = 0):
+    """Full-batch SGD (no momentum) on least squares whose Hessian has eigenvalues evenly spread in [lam_min, lam_max].
+
+    Loss 0.5*mean((Xw - y)^2) has Hessian H = X^T X / n; X is built from orthonormal columns so H = diag(lam) exactly.
+    Gradient descent multiplies the error along eigenvector i by (1 - lr*lam_i) per step, so:
+      - it is stable iff lr < 2 / lam_max (every |1 - lr*lam_i| < 1);
+      - the best constant LR, minimising the worst contraction max_i |1 - lr*lam_i|, is lr* = 2 / (lam_min + lam_max).
+    The "good range" asserted below is [lr*/10, 2/lam_max): stable, and within a decade of the optimum.
+    Label noise keeps the minimum loss above 0 (as real losses are).
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    n, d = 256, 8
+    q, _ = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64))
+    lam = torch.linspace(lam_min, lam_max, d, dtype=torch.float64)
+    x = math.sqrt(n) * q * lam.sqrt()
+    assert torch.allclose(x.T @ x / n, torch.diag(lam))
+    y = x @ (3 * torch.randn(d, generator=g, dtype=torch.float64)) + 0.5 * torch.randn(n, generator=g,
+                                                                                       dtype=torch.float64)
+    w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.0)
+
+    def step(lr: float) -> float:
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad()
+        loss = 0.5 * ((x @ w - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_toy_quadratic_suggestions_land_in_the_good_range(scale, seed):
+    lam_min, lam_max = 0.5 * scale, 2.0 * scale
+    best, unstable = 2 / (lam_min + lam_max), 2 / lam_max
+    curve = range_test(_quadratic(lam_min, lam_max, seed), lr_start=1e-6, lr_end=100.0, iters=100)  # defaults
+    assert curve.stop_reason == "diverged" and curve.stop_lr > unstable  # it does blow up past the stable range
+    for rule in RULES:
+        s = suggest(curve.lrs, curve.smoothed, rule)
+        assert best / 10 <= s.lr < unstable, (rule, s.lr, best, unstable)
+
+
+# -------------------------------------------------------------------------------------------- real coco8 training
+@pytest.fixture(scope="module")
+def coco8_find(tmp_path_factory):
+    """One real finder run on coco8, optimizer left to Ultralytics' default (auto), model given as a YOLO object."""
+    import torch
+    from ultralytics import YOLO
+
+    from yolo_lr.finder import find_lr
+
+    yolo = YOLO(MODEL)
+    before = {k: v.detach().clone() for k, v in yolo.model.state_dict().items()}
+    overrides = copy.deepcopy(yolo.overrides)
+    res = find_lr(yolo, data=str(COCO8), project=str(tmp_path_factory.mktemp("find")), name="py", **COCO8_RANGE,
+                  **TINY)
+    unchanged = all(torch.equal(before[k], v) for k, v in yolo.model.state_dict().items())
+    return res, yolo, unchanged, overrides
+
+
+def test_coco8_finder_writes_curve_plot_and_a_suggestion(coco8_find):
+    res, *_ = coco8_find
+    assert res.png.exists() and res.png.stat().st_size > 10_000
+    rows = read_csv(res.csv)
+    assert list(rows[0]) == ["iteration", "lr", "loss", "smoothed"] and len(rows) == res.curve.steps >= 5
+    assert [float(r["lr"]) for r in rows] == pytest.approx(res.curve.lrs, rel=1e-6)
+    assert res.lr is not None and COCO8_RANGE["lr_start"] <= res.lr <= COCO8_RANGE["lr_end"]
+    assert res.rule == "valley" and res.suggestions["valley"] == res.lr
+    assert res.work.steps == res.curve.steps  # a step with a non-finite loss is neither taken nor recorded
+    assert res.work.images == 2 * res.work.batches and res.work.batches >= res.work.steps
+
+
+def test_coco8_finder_with_optimizer_auto_uses_sgd_and_says_so(coco8_find):
+    res, *_ = coco8_find
+    assert res.optimizer == "SGD"
+    assert any("optimizer=auto" in n and "SGD" in n for n in res.notes)
+    words = res.command.split()
+    assert words[:2] == ["yolo-lr", "train"] and "optimizer=SGD" in words and f"lr0={res.lr:.3g}" in words
+    assert f"model={MODEL}" in words and f"data={COCO8}" in words and "imgsz=64" in words
+    assert not any(w.startswith(tuple(f"{k}=" for k in FINDER_KEYS + ("project", "name"))) for w in words)
+    assert res.groups == ["weight", "bn", "bias"] and "bias included" in res.summary()
+
+
+def test_coco8_finder_leaves_the_users_model_alone(coco8_find):
+    _, yolo, unchanged, overrides = coco8_find
+    assert unchanged and yolo.overrides == overrides and yolo.trainer is None
+
+
+def test_range_test_restores_model_ema_and_optimizer_exactly(tmp_path):
+    import torch
+
+    trainer, setup = build_trainer(MODEL, data=str(COCO8), optimizer="AdamW", project=str(tmp_path), name="r", **TINY)
+    try:
+        assert setup.optimizer == "AdamW" and not setup.force_sgd and setup.notes == []  # explicit: used as given
+        from yolo_lr.finder import Work
+
+        trainer._model_train()
+        trainer_step_fn(trainer, Work())(1e-3)  # a real step first: non-empty Adam state, EMA moved
+        model0 = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        ema0 = {k: v.detach().clone() for k, v in trainer.ema.ema.state_dict().items()}
+        opt0, updates0 = copy.deepcopy(trainer.optimizer.state_dict()), trainer.ema.updates
+        assert opt0["state"]
+        moved = []
+
+        def on_step(i, lr, loss, smoothed):  # proves the test really changed the weights before restoring them
+            name, p = next(iter(trainer.model.named_parameters()))
+            moved.append(not torch.equal(p, model0[name]))
+
+        curve, work = trainer_range_test(trainer, 1e-4, 1.0, 8, smooth=0.5, on_step=on_step)
+        assert work.steps == curve.steps >= 5 and any(moved)
+        for k, v in trainer.model.state_dict().items():
+            assert torch.equal(v, model0[k]), k
+        for k, v in trainer.ema.ema.state_dict().items():
+            assert torch.equal(v, ema0[k]), k
+        opt1 = trainer.optimizer.state_dict()
+        assert trainer.ema.updates == updates0 and opt1["param_groups"] == opt0["param_groups"]
+        assert opt1["state"].keys() == opt0["state"].keys()
+        for i, st in opt0["state"].items():
+            for name, v in st.items():
+                assert torch.equal(opt1["state"][i][name], v), (i, name)
+        assert all(p.grad is None for p in trainer.model.parameters())
+    finally:
+        from yolo_lr.finder import release
+
+        release(trainer)
+
+
+# --------------------------------------------------------------------------------------------------------- the CLI
+def _yolo_lr(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([venv_bin("yolo-lr"), *args], check=False, capture_output=True, text=True, env=yolo_env(),
+                          cwd=cwd, timeout=timeout)
+
+
+def test_cli_find_prints_a_ready_to_run_command(tmp_path):
+    words = [f"{k}={v}" for k, v in {**COCO8_RANGE, **TINY}.items()]
+    p = _yolo_lr("find", f"model={MODEL}", *words, "lr_policy=cosine", f"project={tmp_path}", "name=cli", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "using the bundled COCO8" in p.stdout and "suggested lr0=" in p.stdout
+    command = next(line.strip() for line in p.stdout.splitlines() if line.strip().startswith("yolo-lr train "))
+    assert " lr0=" in command and " optimizer=SGD " in command and " lr_policy=cosine" in command
+    assert "lr_start" not in command and "project=" not in command
+    assert (tmp_path / "cli" / "lr_find.png").exists() and (tmp_path / "cli" / "lr_find.csv").exists()
+    # the printed command is valid for `yolo-lr train`: every key known, lr_* settings check out
+    from yolo_lr.cli import load_config, parse_args
+
+    cfg, _, _ = load_config(parse_args(command.split()[2:]))
+    assert cfg["optimizer"] == "SGD" and cfg["lr_policy"] == "cosine" and 1e-3 <= cfg["lr0"] <= 100
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["find", "imgsz=64"], "model= is required"),
+        (["find", f"model={MODEL}", "rule=fastest"], "rule='fastest'"),
+        (["find", f"model={MODEL}", "lr_start=1", "lr_end=0.1"], "lr_end"),
+        (["find", f"model={MODEL}", "lr_plateu=True"], "lr_plateau"),
+    ],
+)
+def test_cli_find_rejects_bad_input_before_training(tmp_path, args, needle):
+    p = _yolo_lr(*args, cwd=tmp_path, timeout=60)
+    assert p.returncode == 2 and needle in p.stderr, p.stdout + p.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_covers_find_and_sweep():
+    p = _yolo_lr("--help", timeout=60)
+    assert "yolo-lr find" in p.stdout and "yolo-lr sweep" in p.stdout
+    assert "valley" in _yolo_lr("find", "--help", timeout=60).stdout
+    assert "mAP50-95" in _yolo_lr("sweep", "--help", timeout=60).stdout
+
+
+# -------------------------------------------------------------------------------------------- benchmark 3, smoke
+def test_benchmark_smoke_runs_and_leaves_benchmarks_md_alone(tmp_path):
+    md = ROOT / "BENCHMARKS.md"
+    before = md.read_bytes()
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finder_vs_sweep.py"), "--smoke", "--out",
+                        str(tmp_path)], check=False, capture_output=True, text=True, env=yolo_env(), cwd=tmp_path,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert md.read_bytes() == before
+    for name in ("finder_vs_sweep.png", "finder_vs_sweep.md", "finder_vs_sweep.json", "finder_sweep.csv",
+                 "finder_lr_find.csv"):
+        assert (tmp_path / name).stat().st_size > 100, name
+    text = (tmp_path / "finder_vs_sweep.md").read_text()
+    assert "**Ratio suggestion / best**" in text and "**Finder wall time / sweep wall time**" in text
+    assert "--smoke run" in text and len(read_csv(tmp_path / "finder_sweep.csv")) == 2

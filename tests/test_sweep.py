@@ -1,0 +1,102 @@
+"""lr0 sweep: value parsing, the best-row rule, and real 1-epoch coco8 sweeps through Python and the CLI."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+
+import pytest
+from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
+
+from yolo_lr.sweep import SweepRow, parse_lr0s, pick_best, read_last_row, run_name
+
+# coco8: 4 train images, batch 2, nbs 2 -> 2 batches and 2 optimizer steps per epoch
+TINY = {"epochs": 1, "imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0, "plots": False, "amp": False}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ((1e-2, 1e-4, 1e-3), [1e-4, 1e-3, 1e-2]),  # what `lr0=1e-2,1e-4,1e-3` becomes on the command line
+        ([3e-3, 1e-3], [1e-3, 3e-3]),
+        (0.01, [0.01]),
+        ("1e-4, 1e-3,1e-2", [1e-4, 1e-3, 1e-2]),
+        ("[1e-3,1e-2]", [1e-3, 1e-2]),
+    ],
+)
+def test_parse_lr0s(value, expected):
+    assert parse_lr0s(value) == expected
+
+
+@pytest.mark.parametrize("value", [(), "", (1e-3, -1e-2), (1e-3, "fast"), (1e-3, 1e-3), (True,), (math.inf,)])
+def test_parse_lr0s_rejects(value):
+    with pytest.raises(ValueError):
+        parse_lr0s(value)
+
+
+def test_best_is_highest_map_then_lowest_loss_and_never_a_failed_run():
+    rows = [
+        SweepRow(1e-4, final_loss=3.0, map=0.20),
+        SweepRow(1e-3, final_loss=2.0, map=0.30),
+        SweepRow(1e-2, final_loss=1.5, map=0.30),  # same mAP50-95, lower loss: wins the tie
+        SweepRow(1e-1, final_loss=math.nan, map=math.nan),
+        SweepRow(1.0, map=0.9, error="RuntimeError: diverged"),
+    ]
+    assert pick_best(rows).lr0 == 1e-2
+    assert pick_best(rows[3:]) is None
+
+
+@pytest.fixture(scope="module")
+def py_sweep(tmp_path_factory):
+    from yolo_lr.sweep import sweep
+
+    return sweep([1e-2, 1e-3], model=MODEL, data=str(COCO8), project=str(tmp_path_factory.mktemp("sweep")), **TINY)
+
+
+def test_python_sweep_rows_come_from_each_runs_results(py_sweep):
+    res = py_sweep
+    assert [r.lr0 for r in res.rows] == [1e-3, 1e-2]
+    for r in res.rows:
+        assert r.error is None and r.run_dir == res.save_dir / run_name(r.lr0)
+        last = read_last_row(r.run_dir / "results.csv")
+        assert r.final_loss == pytest.approx(sum(v for k, v in last.items() if k.startswith("train/")))
+        assert (r.map50, r.map) == (last["metrics/mAP50(B)"], last["metrics/mAP50-95(B)"])
+        assert r.epochs == 1 and r.steps == 2 and r.images == 4 and r.seconds > 0
+        args = (r.run_dir / "args.yaml").read_text()
+        assert f"lr0: {r.lr0}" in args and "optimizer: SGD" in args  # lr0 honoured: not replaced by auto
+    assert res.steps == 4 and res.images == 8
+
+
+def test_python_sweep_marks_one_best_and_writes_table_and_plot(py_sweep):
+    res = py_sweep
+    assert sum(r.best for r in res.rows) == 1 and res.best is pick_best(res.rows)
+    rows = read_csv(res.csv)
+    assert [float(r["lr0"]) for r in rows] == [1e-3, 1e-2] and [r["best"] for r in rows].count("1") == 1
+    md = res.md.read_text()
+    assert md.count("<- best") == 1 and f"**{res.best.lr0:.3g}**" in md and "mAP50-95" in md
+    assert res.png.exists() and res.png.stat().st_size > 10_000
+    assert res.optimizer == "SGD" and any("optimizer=auto ignores lr0" in n for n in res.notes)
+
+
+def test_cli_sweep(tmp_path):
+    words = [f"{k}={v}" for k, v in TINY.items()]
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "sweep", "lr0=1e-3,1e-2", f"model={MODEL}", *words, "lr_policy=cosine",
+         f"project={tmp_path}", "name=cli"],
+        check=False, capture_output=True, text=True, env=yolo_env(), cwd=tmp_path, timeout=300,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "using the bundled COCO8" in p.stdout and "optimizer=auto ignores lr0" in p.stdout
+    table = [line for line in p.stdout.splitlines() if line.startswith("|")]
+    assert len(table) == 4 and sum("<- best" in line for line in table) == 1  # header, rule, 2 rows
+    out = tmp_path / "cli"
+    assert len(read_csv(out / "sweep.csv")) == 2 and (out / "sweep.png").exists() and (out / "sweep.md").exists()
+    for lr0 in ("0.001", "0.01"):  # the lr_* policy reached every run: the plugin wrote its per-step LR log
+        steps = read_csv(out / f"lr0_{lr0}" / "lr.csv")
+        assert len(steps) == 2 and float(steps[0]["lr/pg0(weight)"]) <= float(lr0)
+
+
+def test_cli_sweep_needs_lr0_values(tmp_path):
+    p = subprocess.run([venv_bin("yolo-lr"), "sweep", f"model={MODEL}", "lr0=1e-3,-1"], check=False,
+                       capture_output=True, text=True, env=yolo_env(), cwd=tmp_path, timeout=60)
+    assert p.returncode == 2 and "lr0 value -1" in p.stderr and not (tmp_path / "runs").exists()

@@ -1,0 +1,369 @@
+"""lr0 sweep: one short Ultralytics training per ``lr0``, a table of what each reached, and the best one.
+
+Every value trains a fresh model from the same ``model=`` (same weights or same seeded initialisation) in its own
+run folder of a sweep directory, with every other key identical. Per run: the final train loss (the sum of the
+``train/*`` columns of the last results.csv row), mAP50 and mAP50-95 of that row, the wall time of the training
+(``model.train`` as a whole: set-up, epochs, validation, final evaluation), and the optimizer steps and images it
+trained on. Best = highest mAP50-95, ties broken by the lower final loss. The sweep directory gets ``sweep.csv``,
+``sweep.md`` and ``sweep.png`` (metrics against lr0, log x, best marked).
+
+``optimizer=auto`` (Ultralytics' default) ignores ``lr0``, which would make every run of the sweep identical: the
+sweep then uses SGD and says so. An explicit optimizer is used as given.
+
+Examples:
+    >>> from yolo_lr.sweep import sweep
+    >>> res = sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", data="coco8.yaml", epochs=10, imgsz=320)
+    >>> res.best.lr0
+    >>> import yolo_lr
+    >>> yolo_lr.sweep([1e-3, 1e-2], model="yolo26n.yaml", epochs=3)  # the module is callable: same as sweep.sweep
+
+    ``yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10``
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PROJECT = Path("runs") / "lr_sweep"
+MAP50, MAP = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
+
+
+def parse_lr0s(value: Any) -> list[float]:
+    """The lr0 values of a sweep, sorted: a list/tuple (``lr0=1e-4,1e-3`` reaches us as a tuple), one number, or a
+    comma-separated string.
+
+    Raises:
+        ValueError: empty, not a positive finite number, or a value given twice.
+    """
+    if isinstance(value, str):
+        items: list[Any] = [v for v in value.replace(" ", "").strip("[]()").split(",") if v]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    out = []
+    for v in items:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"lr0 value {v!r} is not a number") from None
+        if isinstance(v, bool) or not math.isfinite(f) or f <= 0:
+            raise ValueError(f"lr0 value {v!r} must be a finite number > 0")
+        out.append(f)
+    if not out:
+        raise ValueError("no lr0 value to sweep: give lr0=1e-4,1e-3,1e-2")
+    if len(set(out)) != len(out):
+        raise ValueError(f"lr0 values given twice: {value!r}")
+    return sorted(out)
+
+
+@dataclass
+class SweepRow:
+    """One training of the sweep."""
+
+    lr0: float
+    final_loss: float = math.nan  # sum of the train/* columns, last results.csv row
+    map50: float = math.nan
+    map: float = math.nan  # mAP50-95
+    seconds: float = math.nan  # wall time of model.train()
+    epochs: int = 0  # epochs trained
+    steps: int = 0  # optimizer steps
+    images: int = 0  # training images processed (validation not counted)
+    run_dir: Path | None = None
+    error: str | None = None  # the exception of a run that failed
+    best: bool = False
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: rows sorted by lr0, the best one marked, and where the files are."""
+
+    rows: list[SweepRow]
+    optimizer: str
+    notes: list[str]
+    save_dir: Path
+    csv: Path
+    md: Path
+    png: Path | None
+    seconds: float
+    train_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> SweepRow | None:
+        """The best row (None when every run failed)."""
+        return next((r for r in self.rows if r.best), None)
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps over all runs."""
+        return sum(r.steps for r in self.rows)
+
+    @property
+    def images(self) -> int:
+        """Training images over all runs."""
+        return sum(r.images for r in self.rows)
+
+    def table(self) -> str:
+        """The rows as a Markdown table, the best one in bold with a ``<- best`` mark."""
+        lines = [
+            "| lr0 | final train loss | mAP50 | mAP50-95 | time (s) | epochs | steps | images | |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in self.rows:
+            if r.error:
+                lines.append(f"| {r.lr0:.3g} | failed: {r.error} | | | {_fmt(r.seconds, '.1f')} | | | | |")
+                continue
+            cells = [f"{r.lr0:.3g}", _fmt(r.final_loss, ".4f"), _fmt(r.map50, ".4f"), _fmt(r.map, ".4f"),
+                     _fmt(r.seconds, ".1f"), str(r.epochs), str(r.steps), str(r.images)]
+            if r.best:
+                cells = [f"**{c}**" for c in cells]
+            lines.append("| " + " | ".join(cells) + f" | {'<- best' if r.best else ''} |")
+        return "\n".join(lines)
+
+
+def _fmt(v: float, spec: str) -> str:
+    return "nan" if v is None or not math.isfinite(v) else format(v, spec)
+
+
+def pick_best(rows: list[SweepRow]) -> SweepRow | None:
+    """Highest mAP50-95; ties broken by the lower final loss. Failed runs and NaN metrics never win."""
+    ok = [r for r in rows if r.error is None and math.isfinite(r.map)]
+    if not ok:
+        return None
+    return max(ok, key=lambda r: (r.map, -(r.final_loss if math.isfinite(r.final_loss) else math.inf)))
+
+
+def read_last_row(results_csv: Path) -> dict[str, float]:
+    """The last row of an Ultralytics results.csv, as floats by column name (header spaces stripped)."""
+    with open(results_csv, newline="") as f:
+        rows = [r for r in csv.reader(f) if r]
+    header = [h.strip() for h in rows[0]]
+    out = {}
+    for k, v in zip(header, rows[-1]):
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = math.nan
+    return out
+
+
+def sweep(
+    lr0s: Any,
+    model: Any = None,
+    data: str | Path | None = None,
+    project: str | Path | None = None,
+    name: str = "sweep",
+    verbose: bool = True,
+    **train_args: Any,
+) -> SweepResult:
+    """Train once per lr0 (everything else equal) and tabulate the results.
+
+    Args:
+        lr0s: the values (list, tuple, one number or ``"1e-4,1e-3"``).
+        model: model path/name (``yolo26n.yaml``, ``best.pt``); each run starts from a fresh copy. A ``YOLO`` object
+            is accepted and reloaded from its checkpoint path or YAML.
+        data: dataset YAML (the bundled COCO8 when None).
+        project: parent folder of the sweep directory (default ``runs/lr_sweep`` under the current directory).
+        name: sweep directory name, incremented (``sweep``, ``sweep2``, ...) when it exists.
+        verbose: print progress, the table and where the files are.
+        **train_args: any ``yolo train`` keys, the same for every run (``epochs``, ``imgsz``, ``optimizer``,
+            ``cfg=`` a preset, ``lr_*`` policy keys, ...). ``lr0`` is not allowed here.
+
+    Returns:
+        The sweep result (rows sorted by lr0).
+
+    Raises:
+        ValueError: bad lr0 values, no model, ``lr0``/``project``/``name`` inside ``train_args``, bad ``lr_*`` keys.
+    """
+    from ultralytics.utils import DEFAULT_CFG_DICT
+    from ultralytics.utils.files import increment_path
+
+    import yolo_lr  # noqa: F401  (registers the lr_* keys and callbacks before models are created)
+    from yolo_lr.config import validate
+    from yolo_lr.finder import is_auto_optimizer
+    from yolo_lr.presets import coco8_yaml, load_policy, preset_path
+
+    values = parse_lr0s(lr0s)
+    if model is None:
+        raise ValueError("sweep needs model= (e.g. yolo26n.yaml or a .pt checkpoint)")
+    if "lr0" in train_args:
+        raise ValueError("lr0 is what the sweep varies: pass the values as lr0s")
+    if train_args.get("resume"):
+        raise ValueError("a sweep cannot resume a training")
+    model_path = _model_path(model)
+    args = dict(train_args)
+    args.pop("exist_ok", None)  # run folders are named after their lr0, inside a new sweep directory
+    if args.get("cfg") is not None and not isinstance(args["cfg"], dict):
+        args["cfg"] = str(preset_path(str(args["cfg"])))  # Model.train wants a file; presets are given by name
+    preset, _ = load_policy(args.get("cfg"))
+    merged = {**preset, **{k: v for k, v in args.items() if k != "cfg"}}
+    validate({**DEFAULT_CFG_DICT, **merged})
+    if isinstance(args.get("cfg"), dict):  # Model.train reads cfg= from a file only: a dict becomes keyword args
+        args = {**args.pop("cfg"), **args}
+    data = str(data if data is not None else merged.get("data") or coco8_yaml())
+    notes: list[str] = []
+    optimizer = merged.get("optimizer", DEFAULT_CFG_DICT.get("optimizer"))
+    if is_auto_optimizer(optimizer):
+        optimizer = "SGD"
+        args["optimizer"] = "SGD"
+        notes.append(
+            "optimizer=auto ignores lr0 (it picks its own optimizer and LR), which would make every run identical: "
+            f"the sweep uses SGD (momentum={merged.get('momentum', DEFAULT_CFG_DICT.get('momentum', 0.937)):g})."
+        )
+    root = Path(project) if project is not None else DEFAULT_PROJECT.resolve()
+    save_dir = increment_path(root.resolve() / name, exist_ok=False, sep="", mkdir=True)
+
+    say = print if verbose else (lambda *a, **k: None)
+    say(f"yolo-lr sweep: {len(values)} trainings of {model_path} on {data}, optimizer={optimizer}, lr0 in "
+        f"{', '.join(f'{v:.3g}' for v in values)} -> {save_dir}", flush=True)
+    for n in notes:
+        say(f"  note: {n}", flush=True)
+    t0 = time.perf_counter()
+    rows = []
+    for i, lr0 in enumerate(values):
+        row = _train_one(model_path, lr0, data, save_dir, args)
+        rows.append(row)
+        status = f"failed: {row.error}" if row.error else (
+            f"loss {row.final_loss:.4f}, mAP50 {row.map50:.4f}, mAP50-95 {row.map:.4f}")
+        say(f"  [{i + 1}/{len(values)}] lr0={lr0:.3g}: {status} ({row.seconds:.1f} s)", flush=True)
+    best = pick_best(rows)
+    if best is not None:
+        best.best = True
+    else:
+        notes.append("no run produced a finite mAP50-95: no best row")
+    res = SweepResult(
+        rows=rows, optimizer=str(optimizer), notes=notes, save_dir=save_dir, csv=save_dir / "sweep.csv",
+        md=save_dir / "sweep.md", png=None, seconds=time.perf_counter() - t0,
+        train_args={**args, "model": model_path, "data": data},
+    )
+    _write_csv(res)
+    _write_md(res)
+    res.png = _plot(res, save_dir / "sweep.png")
+    say(res.table())
+    if best is not None:
+        say(f"best: lr0={best.lr0:.3g} (highest mAP50-95 {best.map:.4f}; ties -> lowest final loss)")
+    say(f"sweep: {res.csv}\n       {res.md}\n       {res.png}\n({res.seconds:.0f} s in all)", flush=True)
+    return res
+
+
+def _model_path(model: Any) -> str:
+    from ultralytics.engine.model import Model
+
+    if isinstance(model, Model):
+        return str(model.ckpt_path or model.overrides.get("model"))
+    return str(model)
+
+
+def run_name(lr0: float) -> str:
+    """Run folder of one lr0 inside the sweep directory."""
+    return f"lr0_{lr0:.3g}"
+
+
+def _train_one(model_path: str, lr0: float, data: str, save_dir: Path, args: dict[str, Any]) -> SweepRow:
+    """Train one fresh model at this lr0; count its steps and images; read its last results.csv row."""
+    from ultralytics import YOLO
+
+    row = SweepRow(lr0=lr0)
+    count = {"epochs": 0, "steps": 0, "images": 0}
+
+    def on_train_epoch_end(trainer):
+        count["epochs"] += 1
+        count["images"] += len(trainer.train_loader.dataset)
+
+    def on_train_end(trainer):
+        ema = getattr(trainer, "ema", None)
+        count["steps"] = int(ema.updates) if ema is not None else 0
+
+    yolo = YOLO(model_path)
+    yolo.add_callback("on_train_epoch_end", on_train_epoch_end)
+    yolo.add_callback("on_train_end", on_train_end)
+    t0 = time.perf_counter()
+    try:
+        yolo.train(data=data, lr0=lr0, project=str(save_dir), name=run_name(lr0), exist_ok=True, **args)
+    except Exception as e:  # noqa: BLE001 - one diverging or broken run must not lose the others
+        row.error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    row.seconds = time.perf_counter() - t0
+    row.epochs, row.steps, row.images = count["epochs"], count["steps"], count["images"]
+    trainer = getattr(yolo, "trainer", None)
+    row.run_dir = Path(trainer.save_dir) if trainer is not None else save_dir / run_name(lr0)
+    results = row.run_dir / "results.csv"
+    if row.error is None and results.exists():
+        last = read_last_row(results)
+        row.final_loss = sum(v for k, v in last.items() if k.startswith("train/"))
+        row.map50, row.map = last.get(MAP50, math.nan), last.get(MAP, math.nan)
+    elif row.error is None:
+        row.error = f"no results.csv in {row.run_dir}"
+    return row
+
+
+def _write_csv(res: SweepResult) -> None:
+    with open(res.csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["lr0", "final_loss", "mAP50", "mAP50-95", "time_s", "epochs", "steps", "images", "best", "run_dir",
+                    "error"])
+        for r in res.rows:
+            w.writerow([f"{r.lr0:.6g}", f"{r.final_loss:.6g}", f"{r.map50:.6g}", f"{r.map:.6g}", f"{r.seconds:.3f}",
+                        r.epochs, r.steps, r.images, int(r.best), r.run_dir or "", r.error or ""])
+
+
+def _write_md(res: SweepResult) -> None:
+    args = " ".join(f"{k}={v}" for k, v in res.train_args.items())
+    text = [f"# lr0 sweep ({res.optimizer})", "", f"Training arguments: `{args}`", "", res.table(), ""]
+    if res.best is not None:
+        text.append(f"Best: lr0={res.best.lr0:.3g} (highest mAP50-95; ties -> lowest final loss).")
+    text += [f"Note: {n}" for n in res.notes]
+    res.md.write_text("\n".join(text) + "\n")
+
+
+def _plot(res: SweepResult, path: Path) -> Path | None:
+    """mAP50 and mAP50-95 (left axis) and the final train loss (right axis) against lr0, log x; best marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ok = [r for r in res.rows if r.error is None]
+    if not ok:
+        return None
+    fig = Figure(figsize=(8, 4.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    x = [r.lr0 for r in ok]
+    ax.plot(x, [r.map for r in ok], "o-", color="tab:blue", label="mAP50-95")
+    ax.plot(x, [r.map50 for r in ok], "s--", color="tab:cyan", label="mAP50")
+    ax.set_xscale("log")
+    ax.set_xlabel("lr0 (log scale)")
+    ax.set_ylabel("validation mAP (last epoch)")
+    loss_ax = ax.twinx()
+    loss_ax.plot(x, [r.final_loss for r in ok], "^:", color="tab:orange", label="final train loss")
+    loss_ax.set_ylabel("final train loss")
+    best = res.best
+    if best is not None:
+        ax.axvline(best.lr0, color="tab:red", linestyle="--", linewidth=1.2)
+        ax.plot([best.lr0], [best.map], "*", color="tab:red", markersize=16, label=f"best lr0={best.lr0:.3g}")
+    lines = ax.get_legend_handles_labels()
+    more = loss_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+    epochs = max(r.epochs for r in ok)
+    ax.set_title(f"lr0 sweep: {Path(str(res.train_args.get('model'))).name}, {res.optimizer}, {epochs} "
+                 f"epoch{'' if epochs == 1 else 's'} per run", fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+class _CallableModule(types.ModuleType):
+    """``yolo_lr.sweep`` is both this module and the function: the package exports ``sweep`` lazily, and importing a
+    submodule of the same name would otherwise replace the function with the module on the package."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
