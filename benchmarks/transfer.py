@@ -26,7 +26,7 @@ seed means) above it.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/transfer.py               # full run (~15 min on 2 CPU cores incl. pretraining)
+    .venv/bin/python benchmarks/transfer.py               # full run (~13 min on 2 idle CPU cores, pretraining incl.)
     .venv/bin/python benchmarks/transfer.py --write-md    # ... and rewrite its block of BENCHMARKS.md
     .venv/bin/python benchmarks/transfer.py --smoke       # < 1 min: 8 images, 2 epochs, 1 seed, native + finetune
 
@@ -83,7 +83,8 @@ class Settings:
 
 # Full: pretraining 40 epochs on A (192 images, ~5.5 min on one core) in parallel with the 3 scratch runs, then 9
 # fine-tuning runs, each 20 epochs on B (128 images, 8 optimizer steps per epoch, ~90 s on one core), 2 at a time:
-# ~13 min on 2 cores of a 2.8 GHz Xeon without other work (18 min measured for 9 runs with the machine shared).
+# ~13 min on 2 cores of a 2.8 GHz Xeon without other work (estimated from ~90 s per run; measured 1613 s with the
+# machine shared, load average ~3, where each run took ~240 s).
 FULL = dict(epochs=20, pretrain_epochs=40, imgsz=128, batch=16, seeds=[0, 1, 2], n_train_a=192, n_val_a=64,
             n_train_b=128, n_val_b=64)
 SMOKE = dict(epochs=2, pretrain_epochs=1, imgsz=64, batch=4, seeds=[0], n_train_a=8, n_val_a=4, n_train_b=8, n_val_b=4)
