@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Fine-tune any YOLO checkpoint on any dataset with the `finetune` preset (or another preset).
 
-The preset gives an honest low LR (explicit SGD, lr0=0.001), a short warmup without the bias-LR spike, the backbone
-frozen for the first epochs and then trained 10x slower than the head, and a cosine decay to lr0*lrf.
+The preset gives an honest low LR (explicit AdamW, lr0=0.001), a warmup without the bias-LR spike, the backbone
+frozen for the first epoch and then trained at half the head's LR, and a cosine decay to lr0*lrf. For target images
+that look very different from the pretraining data, `--unfreeze-epoch 0 --backbone-scale 1` trains better
+(see BENCHMARKS.md, transfer).
 
 Online (Ultralytics downloads the weights and dataset):
     python scripts/finetune.py --model yolo26n.pt --data coco8.yaml --epochs 30
@@ -38,14 +40,14 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
         "--unfreeze-epoch",
         type=int,
         default=None,
-        help="0-based epoch at which the backbone starts training (default: the preset's 3, or a third "
+        help="0-based epoch at which the backbone starts training (default: the preset's 1, or a third "
         "of the run if that is too late); 0 = never frozen",
     )
     p.add_argument(
         "--backbone-scale",
         type=float,
         default=None,
-        help="backbone LR as a fraction of the head LR after unfreezing (default: the preset's 0.1)",
+        help="backbone LR as a fraction of the head LR after unfreezing (default: the preset's 0.5)",
     )
     p.add_argument("--project", default="runs/finetune", help="output folder (default runs/finetune)")
     p.add_argument("--name", default="exp", help="run name (default exp)")
