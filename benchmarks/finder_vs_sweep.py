@@ -7,7 +7,7 @@ px, 3 shape classes), from scratch (``yolo26n.yaml``), with the same explicit op
 
 1. the finder (:func:`yolo_lr.finder.find_lr`) with its defaults: LR from 1e-7 to 1 over 100 optimizer steps,
    smoothing 0.98, divergence stop at 4x, rule ``valley``; it runs first, so it also pays the process's warm-up;
-2. the sweep (:func:`yolo_lr.sweep.sweep`): 7 log-spaced lr0 from 1e-4 to 1e-1, each a full Ultralytics training of
+2. the sweep (:func:`yolo_lr.lr_sweep.sweep`): 7 log-spaced lr0 from 1e-4 to 1e-1, each a full Ultralytics training of
    ``--epochs`` epochs (Ultralytics' default recipe: 3 warmup epochs, linear decay to lr0*lrf, validation every
    epoch). Best = highest final mAP50-95.
 
@@ -161,7 +161,7 @@ def run(cfg: dict, data: Path, workdir: Path, verbose: bool, train_suggestion: b
     """Finder, then sweep (then optionally one training at the suggestion). Returns every figure."""
     import yolo_lr  # noqa: F401  (registers the plugin before Ultralytics is used)
     from yolo_lr.finder import find_lr
-    from yolo_lr.sweep import sweep
+    from yolo_lr.lr_sweep import sweep
 
     common = {"imgsz": cfg["imgsz"], "batch": cfg["batch"], "nbs": cfg["batch"], "optimizer": "SGD", "seed": 0,
               "amp": False, "plots": False, "epochs": cfg["epochs"]}

@@ -42,10 +42,10 @@ def __getattr__(name):
         from yolo_lr.finder import find_lr
 
         return find_lr
-    if name == "sweep":  # the submodule, made callable: yolo_lr.sweep(...) runs yolo_lr.sweep.sweep(...)
-        import importlib
+    if name == "sweep":
+        from yolo_lr.lr_sweep import sweep
 
-        return importlib.import_module("yolo_lr.sweep")
+        return sweep
     if name in {"load_policy", "preset_names", "preset_path", "coco8_yaml"}:
         from yolo_lr import presets
 

@@ -1,7 +1,7 @@
 """The ``yolo-lr`` command: Ultralytics' ``yolo`` syntax (``key=value``) plus presets, previews and LR tools.
 
-Only ``train``/``val``/``find``/``sweep``/... import Ultralytics; ``plot``, ``show`` and ``presets`` read Ultralytics' default.yaml
-directly and start fast.
+Only ``train``/``val``/``find``/``sweep``/... import Ultralytics; ``plot``, ``show`` and ``presets`` read
+Ultralytics' default.yaml directly and start fast.
 """
 
 from __future__ import annotations
@@ -353,8 +353,9 @@ def cmd_ultralytics(mode: str, args: dict[str, Any], raw: list[str]) -> int:
         if "resume" not in args:
             words.append(f"data={coco8_yaml()}")
             print(f"yolo-lr: data= not given, using the bundled COCO8 ({coco8_yaml()})")
-    import yolo_lr  # noqa: F401  (registers the keys before Ultralytics parses them)
     from ultralytics import cfg as ultralytics_cfg
+
+    import yolo_lr  # noqa: F401  (registers the keys before Ultralytics parses them)
 
     sys.argv[:] = ["yolo", mode, *words]
     ultralytics_cfg.ARGV = list(sys.argv)  # entrypoint() reads the argv it captured at import
@@ -389,7 +390,7 @@ def cmd_find(args: dict[str, Any]) -> int:
 
 def cmd_sweep(args: dict[str, Any]) -> int:
     """One training per lr0; exit status 1 when no run produced a metric."""
-    from yolo_lr.sweep import parse_lr0s, sweep
+    from yolo_lr.lr_sweep import parse_lr0s, sweep
 
     args = dict(args)
     if "lr0" not in args:

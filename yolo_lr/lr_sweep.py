@@ -11,11 +11,11 @@ trained on. Best = highest mAP50-95, ties broken by the lower final loss. The sw
 sweep then uses SGD and says so. An explicit optimizer is used as given.
 
 Examples:
-    >>> from yolo_lr.sweep import sweep
+    >>> from yolo_lr.lr_sweep import sweep
     >>> res = sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", data="coco8.yaml", epochs=10, imgsz=320)
     >>> res.best.lr0
     >>> import yolo_lr
-    >>> yolo_lr.sweep([1e-3, 1e-2], model="yolo26n.yaml", epochs=3)  # the module is callable: same as sweep.sweep
+    >>> yolo_lr.sweep([1e-3, 1e-2], model="yolo26n.yaml", epochs=3)  # the same function, from the package
 
     ``yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10``
 """
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,14 +354,3 @@ def _plot(res: SweepResult, path: Path) -> Path | None:
     fig.tight_layout()
     fig.savefig(path)
     return path
-
-
-class _CallableModule(types.ModuleType):
-    """``yolo_lr.sweep`` is both this module and the function: the package exports ``sweep`` lazily, and importing a
-    submodule of the same name would otherwise replace the function with the module on the package."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
