@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""Deterministic synthetic detection datasets in two related domains, in Ultralytics YOLO format.
+"""Deterministic synthetic detection datasets in related domains, in Ultralytics YOLO format.
 
-Domain ``A`` (for pretraining): filled circles, squares and triangles in a warm palette on smooth two-colour gradient
-backgrounds. Domain ``B`` (for fine-tuning): stars, crosses, rings and hexagons in a cool palette on textured, noisy
-backgrounds. Both come out of the same renderer and share their visual primitives (filled polygons with an outline,
-anti-aliased edges, the same clutter), so features learnt on A help on B, but the classes and their appearance differ.
+- ``S``, the source world (pretraining, a small COCO of its own): 10 classes (circle, square, triangle, pentagon,
+  hexagon, diamond, star, cross, arrow, semicircle) in warm, earthy and neutral palettes, on five background styles
+  (linear and radial gradients, flat, soft checkerboards, blotches), 1-8 objects of 6-50 % of the image side with
+  heavier occlusion.
+- ``N``, the near target: 4 classes S never shows (ring, crescent, trapezoid, chevron) in S's visual world.
+- ``B``, the far target: stars, crosses, rings and hexagons in a cool palette (blues, cyans, greens, purples) on
+  striped, noisy textures that S never shows.
+- ``A``: circles, squares and triangles in a warm palette on smooth gradients (the small from-scratch benchmark).
+
+All come out of the same renderer and share their visual primitives (filled polygons with an outline, anti-aliased
+edges, the same clutter), so features learnt on S help on N and B, but classes and appearance differ.
 
 Every image gets 1-6 objects with random size (8-38 % of the image side), position, rotation, aspect ratio, colour
 jitter, outline and shading; objects may partially occlude earlier ones (boxes stay the whole object, the renderer
@@ -26,6 +33,7 @@ against the YAML's folder)::
 
 Examples:
     python scripts/make_dataset.py --domain A --out benchmarks/work/data/A --seed 0
+    python scripts/make_dataset.py --domain S --out benchmarks/work/data/S --train 2000 --val 200
     python scripts/make_dataset.py --domain B --out /tmp/B --train 64 --val 16 --imgsz 96 --seed 1
 
     >>> import sys; sys.path.insert(0, "scripts")   # scripts/ is not a package
@@ -50,9 +58,6 @@ DEFAULT_TRAIN = 192  # 12 batches of 16: a yolo26n epoch (train + val) at imgsz 
 DEFAULT_VAL = 64
 DEFAULT_IMGSZ = 128
 DEFAULT_SEED = 0
-MAX_OBJECTS = 6
-SIZE_RANGE = (0.08, 0.38)  # object size (longest side of its box) as a fraction of the image side
-MAX_OVERLAP = 0.45  # at most this fraction of an earlier object's box may be covered by a later object's box
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 6]
 
 
@@ -63,8 +68,11 @@ class Domain:
     key: str
     names: tuple[str, ...]
     palette: tuple[tuple[int, int, int], ...]  # object fill colours, RGB
-    background: str  # "gradient" or "texture"
+    background: str  # "gradient", "texture", or "mixed" (one of MIXED_BACKGROUNDS drawn per image)
     bg_palette: tuple[tuple[int, int, int], ...]  # background base colours, RGB
+    size_range: tuple[float, float] = (0.08, 0.38)  # object size (longest box side) as a fraction of the image side
+    max_objects: int = 6
+    max_overlap: float = 0.45  # at most this fraction of an earlier object's box may be covered by a later one's
 
 
 DOMAINS = {
@@ -83,6 +91,38 @@ DOMAINS = {
         bg_palette=((120, 100, 90), (60, 60, 60), (170, 160, 140), (90, 80, 110), (40, 40, 30), (200, 190, 190)),
     ),
 }
+# The source world S (pretraining) and the near target N (new classes, same visual world) share one look: warm,
+# earthy and neutral palettes on five background styles. Blues, cyans, greens and purples, and B's striped noisy
+# texture, never appear in S, so B stays a far target for a checkpoint pretrained on S.
+_WORLD_PALETTE = (
+    (220, 50, 40), (240, 130, 30), (235, 200, 40), (200, 70, 110), (160, 60, 30), (250, 160, 120),
+    (240, 238, 228), (35, 30, 30), (150, 140, 60), (120, 40, 60), (255, 215, 150), (180, 100, 60),
+)
+_WORLD_BACKGROUNDS = (
+    (70, 70, 80), (130, 120, 110), (40, 50, 60), (180, 175, 160), (90, 110, 100), (20, 25, 30),
+    (200, 190, 170), (60, 45, 40), (110, 100, 90), (150, 150, 150), (95, 80, 60), (225, 215, 200),
+)
+MIXED_BACKGROUNDS = ("gradient", "flat", "radial", "checker", "blotch")
+DOMAINS["S"] = Domain(
+    key="S",
+    names=("circle", "square", "triangle", "pentagon", "hexagon", "diamond", "star", "cross", "arrow", "semicircle"),
+    palette=_WORLD_PALETTE,
+    background="mixed",
+    bg_palette=_WORLD_BACKGROUNDS,
+    size_range=(0.06, 0.5),
+    max_objects=8,
+    max_overlap=0.55,
+)
+DOMAINS["N"] = Domain(
+    key="N",
+    names=("ring", "crescent", "trapezoid", "chevron"),
+    palette=_WORLD_PALETTE,
+    background="mixed",
+    bg_palette=_WORLD_BACKGROUNDS,
+    size_range=(0.06, 0.5),
+    max_objects=8,
+    max_overlap=0.55,
+)
 SPLITS = {"train": 0, "val": 1}
 
 
@@ -134,6 +174,37 @@ def shape_outline(name: str, rng: np.random.Generator) -> list[np.ndarray]:
         inner = rng.uniform(0.45, 0.65)
         outer = _regular(48, 0.0) * stretch
         return [_rotate(outer, angle), _rotate(outer * inner, angle)]
+    if name == "pentagon":
+        return [_rotate(_regular(5, -math.pi / 2) * stretch, angle)]
+    if name == "diamond":  # a rhombus: clearly longer than wide, unlike a rotated square
+        return [_rotate(np.array([[0, -1], [0.55, 0], [0, 1], [-0.55, 0]]) * stretch, angle)]
+    if name == "arrow":
+        w, head = rng.uniform(0.16, 0.26), rng.uniform(0.4, 0.55)
+        pts = np.array([[-1, -w], [1 - head, -w], [1 - head, -2.2 * w - 0.1], [1, 0], [1 - head, 2.2 * w + 0.1],
+                        [1 - head, w], [-1, w]])
+        return [_rotate(pts * stretch, angle)]
+    if name == "semicircle":
+        t = np.linspace(0, math.pi, 25)
+        pts = np.stack([np.cos(t), np.sin(t) - 0.5], axis=1)
+        return [_rotate(pts * stretch, angle)]
+    if name == "crescent":  # the unit disc with an offset disc bitten out of its right side, as one polygon
+        a = rng.uniform(0.3, 0.42) * math.pi  # the two circles cross at angles +-a on the unit circle
+        d = rng.uniform(0.25, 0.55)  # centre of the bite
+        r = math.hypot(math.cos(a) - d, math.sin(a))
+        outer_t = np.linspace(a, 2 * math.pi - a, 32)
+        phi0, phi1 = math.atan2(-math.sin(a), math.cos(a) - d), math.atan2(math.sin(a), math.cos(a) - d)
+        inner_t = np.linspace(phi0, phi1 - 2 * math.pi, 24)[1:-1]
+        outer = np.stack([np.cos(outer_t), np.sin(outer_t)], axis=1)
+        inner = np.stack([d + r * np.cos(inner_t), r * np.sin(inner_t)], axis=1)
+        return [_rotate(np.concatenate([outer, inner]) * stretch, angle)]
+    if name == "trapezoid":
+        top = rng.uniform(0.3, 0.6)
+        pts = np.array([[-1, 0.6], [1, 0.6], [top, -0.6], [-top, -0.6]])
+        return [_rotate(pts * stretch, angle)]
+    if name == "chevron":  # a thick V
+        a = rng.uniform(0.3, 0.45)  # arm thickness
+        pts = np.array([[-1, -0.7], [-1 + a, -0.7], [0, 0.7 - 1.4 * a], [1 - a, -0.7], [1, -0.7], [0, 0.7]])
+        return [_rotate(pts * stretch, angle)]
     raise ValueError(f"unknown shape {name!r}")
 
 
@@ -154,7 +225,26 @@ def _background(domain: Domain, size: int, rng: np.random.Generator) -> np.ndarr
     """The image background (uint8 BGR, size x size): a gradient (A) or a noisy texture (B)."""
     base = [_jitter(domain.bg_palette[i], rng, 20) for i in rng.choice(len(domain.bg_palette), 2, replace=False)]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / max(size - 1, 1)
-    if domain.background == "gradient":
+    style = domain.background
+    if style == "mixed":
+        style = MIXED_BACKGROUNDS[int(rng.integers(len(MIXED_BACKGROUNDS)))]
+    if style in ("flat", "radial", "checker", "blotch"):
+        if style == "flat":
+            t = np.zeros_like(xx)
+        elif style == "radial":
+            c = rng.uniform(0, 1, 2)
+            t = np.clip(np.hypot(xx - c[0], yy - c[1]) / rng.uniform(0.5, 1.2), 0, 1)
+        elif style == "checker":
+            n = int(rng.integers(3, 9))
+            t = ((np.floor(xx * n) + np.floor(yy * n)) % 2) * rng.uniform(0.25, 0.6)
+            t = cv2.GaussianBlur(t, (0, 0), size / n / 6)
+        else:
+            cells = int(rng.integers(2, 5))
+            t = cv2.resize(rng.uniform(0, 1, (cells, cells)), (size, size), interpolation=cv2.INTER_CUBIC)
+            t = np.clip(t, 0, 1)
+        img = base[0][None, None, :] * (1 - t[..., None]) + base[1][None, None, :] * t[..., None]
+        img += rng.normal(0, rng.uniform(1.0, 5.0), img.shape)
+    elif style == "gradient":
         theta = rng.uniform(0, 2 * math.pi)
         t = (np.cos(theta) * xx + np.sin(theta) * yy)
         t = (t - t.min()) / max(t.max() - t.min(), 1e-9)
@@ -230,14 +320,14 @@ def render_image(domain: Domain, size: int, rng: np.random.Generator) -> tuple[n
         (image, labels): uint8 BGR image, and (class, cx, cy, w, h) tuples normalised to [0, 1].
     """
     img = _background(domain, size, rng)
-    _clutter(img, domain, rng, int(rng.integers(2, 6)), SIZE_RANGE[0] * 0.45)  # under the objects
+    _clutter(img, domain, rng, int(rng.integers(2, 6)), domain.size_range[0] * 0.45)  # under the objects
     boxes: list[np.ndarray] = []
     labels: list[tuple] = []
-    n_objects = int(rng.integers(1, MAX_OBJECTS + 1))
+    n_objects = int(rng.integers(1, domain.max_objects + 1))
     for _ in range(n_objects):
         cls = int(rng.integers(len(domain.names)))
         for _attempt in range(20):  # rejection sampling for a placement that keeps earlier objects visible
-            extent = rng.uniform(*SIZE_RANGE) * size
+            extent = rng.uniform(*domain.size_range) * size
             polys = [p * extent / 2 for p in shape_outline(domain.names[cls], rng)]
             lo, hi = polys[0].min(axis=0), polys[0].max(axis=0)
             if np.any(hi - lo > size - 2):
@@ -245,7 +335,7 @@ def render_image(domain: Domain, size: int, rng: np.random.Generator) -> tuple[n
             centre = rng.uniform(1 - lo, size - 1 - hi)
             polys = [p + centre for p in polys]
             box = np.concatenate([polys[0].min(axis=0), polys[0].max(axis=0)])
-            if _overlap(box, boxes) <= MAX_OVERLAP:
+            if _overlap(box, boxes) <= domain.max_overlap:
                 break
         else:
             continue  # no room left in this image for another object
@@ -272,7 +362,7 @@ def render_image(domain: Domain, size: int, rng: np.random.Generator) -> tuple[n
         x0, y0 = np.clip(box[:2], 0, size)
         x1, y1 = np.clip(box[2:], 0, size)
         labels.append((cls, (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size))
-    _clutter(img, domain, rng, int(rng.integers(0, 4)), SIZE_RANGE[0] * 0.3)  # over the objects
+    _clutter(img, domain, rng, int(rng.integers(0, 4)), domain.size_range[0] * 0.3)  # over the objects
     if rng.uniform() < 0.5:  # global noise or blur: camera-like degradation
         if rng.uniform() < 0.5:
             img = cv2.GaussianBlur(img, (3, 3), float(rng.uniform(0.3, 1.0)))
@@ -316,7 +406,7 @@ def make_dataset(
 
     Args:
         out: output folder (created if needed).
-        domain: ``"A"`` (pretraining domain) or ``"B"`` (fine-tuning domain).
+        domain: ``"S"`` (source world), ``"N"`` (near target), ``"B"`` (far target) or ``"A"``.
         n_train: number of training images (>= 1).
         n_val: number of validation images (>= 1).
         imgsz: image side in pixels (>= 32).
@@ -364,7 +454,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--domain", required=True, type=str.upper, choices=sorted(DOMAINS),
-                   help="A: circle/square/triangle, warm, gradients; B: star/cross/ring/hexagon, cool, textures")
+                   help="S: source world (10 classes); N: near target (4 new classes, same look); "
+                   "B: far target (cool palette, noisy textures); A: circle/square/triangle on gradients")
     p.add_argument("--out", required=True, type=Path, help="output folder (gets images/, labels/, data.yaml)")
     p.add_argument("--train", type=int, default=DEFAULT_TRAIN, help=f"training images (default {DEFAULT_TRAIN})")
     p.add_argument("--val", type=int, default=DEFAULT_VAL, help=f"validation images (default {DEFAULT_VAL})")
