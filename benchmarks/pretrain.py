@@ -11,7 +11,7 @@ occlusion, clutter), the way a COCO checkpoint has, but small enough to make and
    writes ``--out`` + ``.json`` with the sha256, the command, the wall time and the source-world mAP.
 
 Examples:
-    python benchmarks/pretrain.py                   # ~40-60 min on 2 CPU cores
+    python benchmarks/pretrain.py --write-md        # ~40-60 min on 2 CPU cores
     python benchmarks/pretrain.py --epochs 1 --train 64 --val 16 --out /tmp/s.pt   # smoke
 """
 
@@ -43,11 +43,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--workdir", type=Path, default=common.DEFAULT_WORKDIR)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--write-md", action="store_true", help="write the pretrain block of BENCHMARKS.md at the end")
+    p.add_argument("--report-only", action="store_true",
+                   help="no training: write the BENCHMARKS.md block from the existing --out .json")
     return p.parse_args(argv)
+
+
+def report(meta: dict) -> str:
+    """The BENCHMARKS.md block of a finished pretraining."""
+    curve = [m for m in meta["curve_map50_95"] if m is not None]
+    every = max(1, len(curve) // 8)
+    points = ", ".join(f"{i + 1}: {m:.3f}" for i, m in enumerate(curve) if (i + 1) % every == 0 or i + 1 == len(curve))
+    return "\n".join([
+        f"Measured {meta['when']} on {meta.get('machine') or common.machine_info([])['cpu']}, torch threads "
+        f"{meta['torch_threads']}; torch {meta['versions']['torch']}, ultralytics {meta['versions']['ultralytics']}.",
+        "",
+        f"```bash\n{meta['command']}\n```",
+        "",
+        common.md_table(["figure", "value"], [
+            ["dataset", meta["dataset"]],
+            ["classes", ", ".join(meta["classes"])],
+            ["training", f"{meta['epochs']} epochs, imgsz {meta['imgsz']}, batch {meta['batch']}, `warmup_cosine` "
+                         "preset (SGD lr0 0.01, 2 warmup epochs, per-step cosine to lr0*0.01)"],
+            ["source-world mAP50-95 / mAP50 (best epoch, on S's validation images)",
+             f"{meta['source_map50_95_best']:.4f} / {meta['source_map50_best']:.4f} (epoch {meta['best_epoch']})"],
+            ["mAP50-95 by epoch", points],
+            ["training wall time", f"{meta['train_wall_s'] / 60:.1f} min (the machine was shared with other work)"],
+            ["file", f"`benchmarks/assets/source.pt`, {meta['bytes'] / 1e6:.2f} MB, sha256 `{meta['sha256']}`"],
+        ]),
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        meta = json.loads(Path(str(args.out) + ".json").read_text())
+        common.replace_block(common.MD_PATH, "pretrain", report(meta))
+        return 0
     cfg_dir = common.setup_environment(verbose=args.verbose)
     t0 = time.perf_counter()
     ds = common.DatasetSpec("S", args.train, args.val, args.imgsz, 0)
@@ -99,9 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__},
         "when": common.utc_now(),
+        "machine": common.machine_sentence({**common.machine_info([]), "torch_threads": torch.get_num_threads(),
+                                            "torch": torch.__version__, "ultralytics": ultralytics.__version__,
+                                            "yolo_lr": yolo_lr.__version__}),
     }
     Path(str(args.out) + ".json").write_text(json.dumps(meta, indent=1) + "\n")
     print(json.dumps({k: v for k, v in meta.items() if k != "curve_map50_95"}, indent=1))
+    if args.write_md:
+        common.replace_block(common.MD_PATH, "pretrain", report(meta))
     if cfg_dir is not None:
         shutil.rmtree(cfg_dir, ignore_errors=True)
     return 0
