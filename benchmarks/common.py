@@ -600,7 +600,7 @@ class Context:
     settings: SimpleNamespace  # Bench.full, then --smoke's values, then explicit options
     args: argparse.Namespace  # every parsed option (the script's own extra options too)
     workdir: Path  # datasets and runs (benchmarks/work, or a temp dir with --smoke)
-    results_dir: Path  # the Markdown block, JSON and plots (benchmarks/results, or workdir/results with --smoke)
+    results_dir: Path  # the Markdown block, JSON and plots (--results-dir; benchmarks/results; WORKDIR/results)
     command: str  # the command as typed, for the report
     monitor: LoadMonitor
     started: float = field(default_factory=time.perf_counter)
@@ -667,6 +667,8 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path,
                    help="datasets and runs (default benchmarks/work; a temp dir with --smoke); with --smoke the "
                         "results go to WORKDIR/results")
+    p.add_argument("--results-dir", type=Path,
+                   help="the Markdown block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)")
     p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
     p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
@@ -738,7 +740,7 @@ def main(bench: Bench, run: Callable[[Context], Report], argv: list[str] | None 
     else:
         workdir = Path(tempfile.mkdtemp(prefix=f"yolo_lr_{bench.name}_")) if args.smoke else DEFAULT_WORKDIR
     workdir = workdir.resolve()
-    results_dir = workdir / "results" if args.smoke else RESULTS_DIR
+    results_dir = (args.results_dir or (workdir / "results" if args.smoke else RESULTS_DIR)).resolve()
     ctx = Context(bench=bench, settings=settings, args=args, workdir=workdir, results_dir=results_dir,
                   command=command, monitor=LoadMonitor())
     cfg_dir = setup_environment(args.verbose)
