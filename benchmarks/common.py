@@ -83,8 +83,9 @@ def setup_environment(verbose: bool = False) -> Path | None:
     (cfg_dir / "Ultralytics").mkdir(parents=True, exist_ok=True)
     import matplotlib
 
-    shutil.copy(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf",
-                cfg_dir / "Ultralytics" / "Arial.ttf")
+    shutil.copy(
+        Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", cfg_dir / "Ultralytics" / "Arial.ttf"
+    )
     return cfg_dir
 
 
@@ -130,8 +131,10 @@ class DatasetSpec:
 
     def describe(self) -> str:
         """Short human description for reports."""
-        return (f"domain {self.domain}: {self.n_train} train / {self.n_val} val images, {self.imgsz}x{self.imgsz}, "
-                f"dataset seed {self.seed}")
+        return (
+            f"domain {self.domain}: {self.n_train} train / {self.n_val} val images, {self.imgsz}x{self.imgsz}, "
+            f"dataset seed {self.seed}"
+        )
 
 
 def ensure_dataset(spec: DatasetSpec, workdir: Path) -> Path:
@@ -167,8 +170,10 @@ class RunSpec:
 def read_results_csv(path: Path) -> list[dict[str, float]]:
     """Rows of an Ultralytics results.csv as floats, keys stripped."""
     with open(path, newline="") as f:
-        return [{k.strip(): float(v) for k, v in row.items() if k is not None and v not in (None, "")}
-                for row in csv.DictReader(f)]
+        return [
+            {k.strip(): float(v) for k, v in row.items() if k is not None and v not in (None, "")}
+            for row in csv.DictReader(f)
+        ]
 
 
 def curves_from_rows(rows: list[dict[str, float]]) -> dict[str, list[float]]:
@@ -221,8 +226,12 @@ def train_one(spec: RunSpec) -> dict:
         "save_dir": str(save_dir),
         "best_pt": str(weights / "best.pt") if (weights / "best.pt").exists() else None,
         "torch_threads": torch.get_num_threads(),
-        "versions": {"torch": torch.__version__, "ultralytics": ultralytics.__version__,
-                     "yolo_lr": yolo_lr.__version__, "yolo_lr_path": str(Path(yolo_lr.__file__).parent)},
+        "versions": {
+            "torch": torch.__version__,
+            "ultralytics": ultralytics.__version__,
+            "yolo_lr": yolo_lr.__version__,
+            "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
+        },
     }
 
 
@@ -284,12 +293,15 @@ class LoadMonitor:
             return "The load average could not be read."
         cores = os.cpu_count() or 1
         peak, mean = max(self.samples), statistics.fmean(self.samples)
-        text = (f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {cores} cores, against "
-                f"{jobs} training(s) of this benchmark at a time")
+        text = (
+            f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {cores} cores, against "
+            f"{jobs} training(s) of this benchmark at a time"
+        )
         if peak > jobs + 0.75:
             text += " — other work shared the machine, so " + (
-                affected or "wall times are inflated (the metrics are not affected: every run is seeded and "
-                "single-process).")
+                affected
+                or "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."
+            )
         else:
             text += " — no sign of other work competing."
         return text
@@ -315,17 +327,32 @@ def collect(futures: dict, total: int, log: Callable[[str], None], monitor: Load
 
 def result_line(r: dict) -> str:
     """One log line for a finished training."""
-    return (f"{r['label']} seed {r['seed']}: final mAP50-95 {r['map'][-1]:.4f} (best {max(r['map']):.4f}), "
-            f"{r['wall_s']:.0f} s, optimizer {r['optimizer']} lr0 {r['lr0']:g}")
+    return (
+        f"{r['label']} seed {r['seed']}: final mAP50-95 {r['map'][-1]:.4f} (best {max(r['map']):.4f}), "
+        f"{r['wall_s']:.0f} s, optimizer {r['optimizer']} lr0 {r['lr0']:g}"
+    )
 
 
-def shared_train_args(imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str,
-                      verbose: bool) -> dict:
+def shared_train_args(
+    imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str, verbose: bool
+) -> dict:
     """The train() arguments every run of a benchmark shares (no ``lr_*`` key, no optimizer or lr0)."""
     return {
-        "data": str(data), "epochs": epochs, "imgsz": imgsz, "batch": batch, "nbs": batch, "seed": seed,
-        "device": "cpu", "workers": 0, "amp": False, "plots": False, "val": True, "verbose": verbose,
-        "project": str(project), "name": name, "exist_ok": True,
+        "data": str(data),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "nbs": batch,
+        "seed": seed,
+        "device": "cpu",
+        "workers": 0,
+        "amp": False,
+        "plots": False,
+        "val": True,
+        "verbose": verbose,
+        "project": str(project),
+        "name": name,
+        "exist_ok": True,
     }
 
 
@@ -368,12 +395,20 @@ def percentile(xs: list[float], q: float) -> float:
 
 def describe(xs: list[float]) -> dict[str, float]:
     """Count, mean, median, 90th percentile, min, max and sum of a sample."""
-    return {"n": len(xs), "mean": statistics.fmean(xs), "median": statistics.median(xs), "p90": percentile(xs, 90),
-            "min": min(xs), "max": max(xs), "sum": math.fsum(xs)}
+    return {
+        "n": len(xs),
+        "mean": statistics.fmean(xs),
+        "median": statistics.median(xs),
+        "p90": percentile(xs, 90),
+        "min": min(xs),
+        "max": max(xs),
+        "sum": math.fsum(xs),
+    }
 
 
-def outside_spread(base: list[float], others: dict[str, list[float]], k: float = 2.0
-                   ) -> tuple[float, list[str], list[str]]:
+def outside_spread(
+    base: list[float], others: dict[str, list[float]], k: float = 2.0
+) -> tuple[float, list[str], list[str]]:
     """Which configs' means lie more than ``k`` standard deviations of ``base`` (over seeds) above or below its mean.
 
     Returns:
@@ -404,8 +439,12 @@ def library_versions() -> dict:
 
     import yolo_lr
 
-    return {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__,
-            "yolo_lr_path": str(Path(yolo_lr.__file__).parent)}
+    return {
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "yolo_lr": yolo_lr.__version__,
+        "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
+    }
 
 
 def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_threads: int | None = None) -> dict:
@@ -422,8 +461,15 @@ def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_t
         versions, threads = first["versions"], first["torch_threads"]
     else:
         versions, threads = library_versions(), torch_threads
-    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
-            "torch_threads": threads, "device": device, **versions}
+    info = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "torch_threads": threads,
+        "device": device,
+        **versions,
+    }
     if device.startswith("cuda"):
         import torch
 
@@ -434,9 +480,11 @@ def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_t
 def machine_sentence(m: dict) -> str:
     """The machine line of a report."""
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
-    return (f"{m['cpu']} ({m['cores']} cores, torch threads per training: {m['torch_threads']}){gpu}, device "
-            f"`{m.get('device', 'cpu')}`; Python {m['python']}, torch {m.get('torch')}, ultralytics "
-            f"{m.get('ultralytics')}, yolo_lr {m.get('yolo_lr')}")
+    return (
+        f"{m['cpu']} ({m['cores']} cores, torch threads per training: {m['torch_threads']}){gpu}, device "
+        f"`{m.get('device', 'cpu')}`; Python {m['python']}, torch {m.get('torch')}, ultralytics "
+        f"{m.get('ultralytics')}, yolo_lr {m.get('yolo_lr')}"
+    )
 
 
 def utc_now() -> str:
@@ -509,8 +557,13 @@ def md_link(path: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------------------- plots
 @contextlib.contextmanager
-def figure(path: Path, ncols: int = 1, figsize: tuple[float, float] = (11, 4.2), width_ratios: list[float] | None = None,
-           title: str | None = None):
+def figure(
+    path: Path,
+    ncols: int = 1,
+    figsize: tuple[float, float] = (11, 4.2),
+    width_ratios: list[float] | None = None,
+    title: str | None = None,
+):
     """A row of ``ncols`` matplotlib axes (Agg backend) saved to ``path`` as PNG when the block ends without error.
 
     Yields:
@@ -548,8 +601,16 @@ def seed_bars(ax, names: list[str], series: list[tuple[str, list[list[float]]]],
     for j, (label, values) in enumerate(series):
         off = (j - (len(series) - 1) / 2) * width
         stats = [mean_std(v) for v in values]
-        ax.bar([x + off for x in xs], [m for m, _ in stats], width, yerr=[s for _, s in stats], capsize=3,
-               alpha=0.9 if j == 0 else 0.45, color="tab:blue", label=label)
+        ax.bar(
+            [x + off for x in xs],
+            [m for m, _ in stats],
+            width,
+            yerr=[s for _, s in stats],
+            capsize=3,
+            alpha=0.9 if j == 0 else 0.45,
+            color="tab:blue",
+            label=label,
+        )
         for x, v in zip(xs, values):
             ax.plot([x + off] * len(v), v, "k.", ms=3)
     ax.set_xticks(list(xs), names, rotation=30, ha="right")
@@ -562,7 +623,7 @@ def curve_band(ax, curves: list[list[float]], label: str, emphasis: bool = False
     """The mean per-epoch curve over seeds with a min-max band (1-based epochs on x)."""
     mean, lo, hi = mean_curve(curves)
     ep = range(1, len(mean) + 1)
-    line, = ax.plot(ep, mean, label=label, lw=2 if emphasis else 1.2, ls="-" if emphasis else "--", **style)
+    (line,) = ax.plot(ep, mean, label=label, lw=2 if emphasis else 1.2, ls="-" if emphasis else "--", **style)
     ax.fill_between(ep, lo, hi, color=line.get_color(), alpha=0.1)
     ax.xaxis.get_major_locator().set_params(integer=True)
 
@@ -643,14 +704,16 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
     """Options from the spec's settings, plus --smoke, --workdir, --write-md, --md and --verbose."""
     doc = bench.doc.strip()
     description, _, epilog = doc.partition("\n\n")
-    p = argparse.ArgumentParser(description=description, epilog=epilog or None,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=description, epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     for key, default in bench.full.items():
         kind = bench.types.get(key, type(default) if default is not None else str)
         text = bench.help.get(key, key.replace("_", " "))
         if default is not None:  # a None default means "decided at run time": the help text says how
-            text += f" (default {_shown(default)}" + (f"; --smoke: {_shown(bench.smoke[key])})"
-                                                      if key in bench.smoke else ")")
+            text += f" (default {_shown(default)}" + (
+                f"; --smoke: {_shown(bench.smoke[key])})" if key in bench.smoke else ")"
+            )
         elif key in bench.smoke:
             text += f" (--smoke: {_shown(bench.smoke[key])})"
         flag = bench.flag(key)
@@ -662,13 +725,20 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
             p.add_argument(flag, dest=key, nargs="+", type=elem, default=None, metavar=metavar, help=text)
         else:
             p.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=text)
-    p.add_argument("--smoke", action="store_true",
-                   help="tiny run in a temp dir (seconds to a minute); never writes BENCHMARKS.md")
-    p.add_argument("--workdir", type=Path,
-                   help="datasets and runs (default benchmarks/work; a temp dir with --smoke); with --smoke the "
-                        "results go to WORKDIR/results")
-    p.add_argument("--results-dir", type=Path,
-                   help="the Markdown block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny run in a temp dir (seconds to a minute); never writes BENCHMARKS.md"
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="datasets and runs (default benchmarks/work; a temp dir with --smoke); with --smoke the "
+        "results go to WORKDIR/results",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        help="the Markdown block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)",
+    )
     p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
     p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
@@ -712,8 +782,13 @@ def render_block(ctx: Context, report: Report, date: str, wall_s: float) -> str:
     return "\n".join(lines)
 
 
-def main(bench: Bench, run: Callable[[Context], Report], argv: list[str] | None = None, script: Path | None = None,
-         add_options: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+def main(
+    bench: Bench,
+    run: Callable[[Context], Report],
+    argv: list[str] | None = None,
+    script: Path | None = None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
     """Parse the options, set the environment up, run the benchmark and write its block, JSON and (--write-md) the
     block of BENCHMARKS.md.
 
@@ -741,8 +816,15 @@ def main(bench: Bench, run: Callable[[Context], Report], argv: list[str] | None 
         workdir = Path(tempfile.mkdtemp(prefix=f"yolo_lr_{bench.name}_")) if args.smoke else DEFAULT_WORKDIR
     workdir = workdir.resolve()
     results_dir = (args.results_dir or (workdir / "results" if args.smoke else RESULTS_DIR)).resolve()
-    ctx = Context(bench=bench, settings=settings, args=args, workdir=workdir, results_dir=results_dir,
-                  command=command, monitor=LoadMonitor())
+    ctx = Context(
+        bench=bench,
+        settings=settings,
+        args=args,
+        workdir=workdir,
+        results_dir=results_dir,
+        command=command,
+        monitor=LoadMonitor(),
+    )
     cfg_dir = setup_environment(args.verbose)
     ctx.monitor.start()
     try:
@@ -756,8 +838,18 @@ def main(bench: Bench, run: Callable[[Context], Report], argv: list[str] | None 
     results_dir.mkdir(parents=True, exist_ok=True)
     md_out, json_out = ctx.output(".md"), ctx.output(".json")
     md_out.write_text(block + "\n")
-    write_json(json_out, {"date": date, "command": command, "wall_s": wall_s, "machine": report.machine,
-                          "settings": vars(settings), "load_average": ctx.monitor.samples, **report.data})
+    write_json(
+        json_out,
+        {
+            "date": date,
+            "command": command,
+            "wall_s": wall_s,
+            "machine": report.machine,
+            "settings": vars(settings),
+            "load_average": ctx.monitor.samples,
+            **report.data,
+        },
+    )
     ctx.log("")
     if report.console:
         ctx.log(report.console)

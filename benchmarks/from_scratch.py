@@ -45,14 +45,35 @@ BENCH = common.Bench(
     name="from_scratch",
     block="scratch",
     doc=__doc__,
-    full={"epochs": 12, "imgsz": 128, "batch": 16, "seeds": [0, 1, 2], "n_train": 192, "n_val": 64, "configs": None,
-          "jobs": None},
-    smoke={"epochs": 1, "imgsz": 64, "batch": 4, "seeds": [0], "n_train": 8, "n_val": 4,
-           "configs": [DEFAULTS, "warmup_cosine"]},
-    help={"epochs": "epochs per training", "imgsz": "image size, also the dataset's", "batch": "batch size, nbs follows it",
-          "seeds": "training seeds", "n_train": "domain-A train images", "n_val": "domain-A val images",
-          "configs": f"subset of: {DEFAULTS} and the preset names (default: all)",
-          "jobs": "trainings at a time (default: cores / torch threads per CPU training, 2 on 2 cores)"},
+    full={
+        "epochs": 12,
+        "imgsz": 128,
+        "batch": 16,
+        "seeds": [0, 1, 2],
+        "n_train": 192,
+        "n_val": 64,
+        "configs": None,
+        "jobs": None,
+    },
+    smoke={
+        "epochs": 1,
+        "imgsz": 64,
+        "batch": 4,
+        "seeds": [0],
+        "n_train": 8,
+        "n_val": 4,
+        "configs": [DEFAULTS, "warmup_cosine"],
+    },
+    help={
+        "epochs": "epochs per training",
+        "imgsz": "image size, also the dataset's",
+        "batch": "batch size, nbs follows it",
+        "seeds": "training seeds",
+        "n_train": "domain-A train images",
+        "n_val": "domain-A val images",
+        "configs": f"subset of: {DEFAULTS} and the preset names (default: all)",
+        "jobs": "trainings at a time (default: cores / torch threads per CPU training, 2 on 2 cores)",
+    },
     flags={"n_train": "--train-images", "n_val": "--val-images"},
     types={"configs": [str], "jobs": int},
     minimum={"epochs": 1, "imgsz": 32, "batch": 1, "n_train": 1, "n_val": 1, "jobs": 1},
@@ -74,8 +95,9 @@ def run_specs(s, names: list[str], data: Path, runs_dir: Path, verbose: bool) ->
     specs = []
     for config in names:
         for seed in s.seeds:
-            args = common.shared_train_args(s.imgsz, s.batch, s.epochs, seed, data, runs_dir, f"{config}_s{seed}",
-                                            verbose)
+            args = common.shared_train_args(
+                s.imgsz, s.batch, s.epochs, seed, data, runs_dir, f"{config}_s{seed}", verbose
+            )
             preset = None if config == DEFAULTS else str(common.CONFIGS_DIR / f"{config}.yaml")
             specs.append(common.RunSpec(label=config, seed=seed, model=common.MODEL, train_args=args, preset=preset))
     return specs
@@ -86,17 +108,19 @@ def summarise(names: list[str], results: list[dict]) -> list[dict]:
     rows = []
     for config in names:
         rs = [r for r in results if r["label"] == config]
-        rows.append({
-            "config": config,
-            "runs": rs,
-            "final": [r["map"][-1] for r in rs],
-            "final50": [r["map50"][-1] for r in rs],
-            "best": [max(r["map"]) for r in rs],
-            "loss": [r["train_loss"][-1] for r in rs],
-            "wall": [r["wall_s"] for r in rs],
-            "optimizer": sorted({f"{r['optimizer']} {r['lr0']:g}" for r in rs}),
-            "plugin_active": sorted({r["plugin_active"] for r in rs}),
-        })
+        rows.append(
+            {
+                "config": config,
+                "runs": rs,
+                "final": [r["map"][-1] for r in rs],
+                "final50": [r["map50"][-1] for r in rs],
+                "best": [max(r["map"]) for r in rs],
+                "loss": [r["train_loss"][-1] for r in rs],
+                "wall": [r["wall_s"] for r in rs],
+                "optimizer": sorted({f"{r['optimizer']} {r['lr0']:g}" for r in rs}),
+                "plugin_active": sorted({r["plugin_active"] for r in rs}),
+            }
+        )
     return rows
 
 
@@ -109,26 +133,45 @@ def check_runs(rows: list[dict], epochs: int) -> list[str]:
                 problems.append(f"{row['config']} seed {r['seed']}: {len(r['map'])} epochs in results.csv")
         expected = row["config"] != DEFAULTS
         if row["plugin_active"] != [expected]:
-            problems.append(f"{row['config']}: plugin {'inactive' if expected else 'active'} (lr.csv "
-                            f"{'missing' if expected else 'written'})")
+            problems.append(
+                f"{row['config']}: plugin {'inactive' if expected else 'active'} (lr.csv "
+                f"{'missing' if expected else 'written'})"
+            )
     return problems
 
 
 def table(rows: list[dict]) -> str:
     """The Markdown table of per-config figures."""
     base = next((r for r in rows if r["config"] == DEFAULTS), None)
-    header = ["config", "optimizer, lr0 used", "final mAP50-95", "Δ vs defaults", "final mAP50", "best-epoch mAP50-95",
-              "final train loss", "wall s / run", "per seed final mAP50-95"]
+    header = [
+        "config",
+        "optimizer, lr0 used",
+        "final mAP50-95",
+        "Δ vs defaults",
+        "final mAP50",
+        "best-epoch mAP50-95",
+        "final train loss",
+        "wall s / run",
+        "per seed final mAP50-95",
+    ]
     out = []
     for row in rows:
         m, _ = common.mean_std(row["final"])
         delta = "" if base is None or row is base else f"{m - common.mean_std(base['final'])[0]:+.4f}"
         name = "Ultralytics defaults (no `lr_*` key)" if row["config"] == DEFAULTS else f"`{row['config']}`"
-        out.append([
-            name, ", ".join(row["optimizer"]), common.fmt_ms(row["final"]), delta, common.fmt_ms(row["final50"]),
-            common.fmt_ms(row["best"]), common.fmt_ms(row["loss"], 3), f"{common.mean_std(row['wall'])[0]:.0f}",
-            ", ".join(f"{x:.4f}" for x in row["final"]),
-        ])
+        out.append(
+            [
+                name,
+                ", ".join(row["optimizer"]),
+                common.fmt_ms(row["final"]),
+                delta,
+                common.fmt_ms(row["final50"]),
+                common.fmt_ms(row["best"]),
+                common.fmt_ms(row["loss"], 3),
+                f"{common.mean_std(row['wall'])[0]:.0f}",
+                ", ".join(f"{x:.4f}" for x in row["final"]),
+            ]
+        )
     return common.md_table(header, out)
 
 
@@ -143,7 +186,9 @@ def observations(rows: list[dict]) -> list[str]:
         lines.append(
             f"Against the defaults' seed-to-seed spread (std {std:.4f}): above by more than 2 std: "
             + (", ".join(f"`{c}`" for c in above) or "none")
-            + "; below by more than 2 std: " + (", ".join(f"`{c}`" for c in below) or "none") + "."
+            + "; below by more than 2 std: "
+            + (", ".join(f"`{c}`" for c in below) or "none")
+            + "."
         )
     native = next((r for r in rows if r["config"] == "native"), None)
     if base is not None and native is not None:
@@ -153,8 +198,11 @@ def observations(rows: list[dict]) -> list[str]:
             lines.append(
                 "The `native` preset (Ultralytics' curve driven by the plugin) against the defaults, same seed: "
                 f"largest per-epoch mAP50-95 difference {diff:.2g}"
-                + (" — identical training, as the preset promises." if diff == 0 else
-                   " — not bit-identical (CPU run-to-run nondeterminism or a schedule difference).")
+                + (
+                    " — identical training, as the preset promises."
+                    if diff == 0
+                    else " — not bit-identical (CPU run-to-run nondeterminism or a schedule difference)."
+                )
             )
     return lines
 
@@ -162,9 +210,12 @@ def observations(rows: list[dict]) -> list[str]:
 def plot(rows: list[dict], path: Path, title: str) -> None:
     """Bar chart (final and best-epoch mAP50-95, mean ± std, seeds as dots) and mean mAP50-95 curves."""
     with common.figure(path, ncols=2, width_ratios=[1.3, 1], title=title) as (ax, ax2):
-        common.seed_bars(ax, [r["config"] for r in rows],
-                         [("final epoch", [r["final"] for r in rows]), ("best epoch", [r["best"] for r in rows])],
-                         "mAP50-95 (val)")
+        common.seed_bars(
+            ax,
+            [r["config"] for r in rows],
+            [("final epoch", [r["final"] for r in rows]), ("best epoch", [r["best"] for r in rows])],
+            "mAP50-95 (val)",
+        )
         ax.set_title("mean ± std over seeds (dots: seeds)")
         for r in rows:
             common.curve_band(ax2, [run["map"] for run in r["runs"]], r["config"], emphasis=r["config"] == DEFAULTS)
@@ -184,9 +235,9 @@ def setup_sentence(s, ds: common.DatasetSpec, rows: list[dict]) -> str:
         f"every config trains epochs={s.epochs}, imgsz={s.imgsz}, batch={s.batch}, nbs={s.batch} ({steps} optimizer "
         f"steps per epoch; Ultralytics' nbs=64 would accumulate 4 batches and give a quarter of that), workers=0, "
         f"amp=False, Ultralytics' default augmentation, training seeds {', '.join(map(str, s.seeds))}. "
-        "`defaults` is a plain `YOLO(\"yolo26n.yaml\").train(...)` with those arguments and no `lr_*` key "
+        '`defaults` is a plain `YOLO("yolo26n.yaml").train(...)` with those arguments and no `lr_*` key '
         f"(`optimizer=auto` chose {defaults_opt or 'n/a'}); each preset is attached with "
-        f"`yolo_lr.attach(model, \"configs/<name>.yaml\")`. {excluded}. Final = the last epoch's validation "
+        f'`yolo_lr.attach(model, "configs/<name>.yaml")`. {excluded}. Final = the last epoch\'s validation '
         "(`results.csv`); best-epoch = the best epoch's validation; train loss = sum of the `train/*loss` columns at "
         "the last epoch. Sizes were chosen so the default run fits in ~25 min on 2 CPU cores: the models are far "
         "from converged, so this compares how much each schedule gets out of a short, fixed budget."
@@ -201,19 +252,35 @@ def run(ctx: common.Context) -> common.Report:
     ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
     data = common.ensure_dataset(ds, ctx.workdir)
     specs = run_specs(s, names, data, ctx.workdir / "from_scratch" / "runs", ctx.verbose)
-    ctx.log(f"from_scratch: {len(specs)} trainings ({len(names)} configs x {len(s.seeds)} seeds), {jobs} at a time; "
-            f"data {data}")
+    ctx.log(
+        f"from_scratch: {len(specs)} trainings ({len(names)} configs x {len(s.seeds)} seeds), {jobs} at a time; "
+        f"data {data}"
+    )
     results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
     rows = summarise(names, results)
     png = ctx.output(".png")
     plot(rows, png, f"yolo26n from scratch on synthetic A, {s.epochs} epochs, imgsz {s.imgsz}, {len(s.seeds)} seed(s)")
-    body = "\n".join([setup_sentence(s, ds, rows), "", table(rows), "", f"![mAP50-95 per config]({common.md_link(png)})",
-                      "", *observations(rows)])
+    body = "\n".join(
+        [
+            setup_sentence(s, ds, rows),
+            "",
+            table(rows),
+            "",
+            f"![mAP50-95 per config]({common.md_link(png)})",
+            "",
+            *observations(rows),
+        ]
+    )
     return common.Report(
         body=body,
         machine=common.machine_info(results),
-        data={"dataset": vars(ds), "runs": [{k: r[k] for k in ("label", "seed", "map", "map50", "train_loss", "wall_s",
-                                                             "optimizer", "lr0")} for r in results]},
+        data={
+            "dataset": vars(ds),
+            "runs": [
+                {k: r[k] for k in ("label", "seed", "map", "map50", "train_loss", "wall_s", "optimizer", "lr0")}
+                for r in results
+            ],
+        },
         wall_note=f" ({len(specs)} trainings, {jobs} at a time)",
         load_note=ctx.monitor.summary(jobs),
         console="\n".join([table(rows), "", *observations(rows)]),

@@ -59,14 +59,20 @@ MIN_STEPS_PER_EPOCH = 200  # the goal is stated for runs with at least this many
 # Instrumented configs: (yolo_lr.attach policy, attach overrides, description for the report).
 CONFIGS = {
     "cosine_plateau": (
-        {"lr_policy": "cosine", "lr_interval": "step", "lr_plateau": True, "lr_plateau_patience": 0}, {},
-        ("`lr_policy=cosine lr_interval=step lr_plateau=True lr_plateau_patience=0` (a plateau decision and state "
-         "write every epoch)"),
+        {"lr_policy": "cosine", "lr_interval": "step", "lr_plateau": True, "lr_plateau_patience": 0},
+        {},
+        (
+            "`lr_policy=cosine lr_interval=step lr_plateau=True lr_plateau_patience=0` (a plateau decision and state "
+            "write every epoch)"
+        ),
     ),
     "finetune": (
-        "finetune", {"lr_unfreeze_epoch": 1},
-        ("the `finetune` preset with `lr_unfreeze_epoch=1` (backbone in its own param groups, frozen for the first "
-         "epoch, then ramped back)"),
+        "finetune",
+        {"lr_unfreeze_epoch": 1},
+        (
+            "the `finetune` preset with `lr_unfreeze_epoch=1` (backbone in its own param groups, frozen for the first "
+            "epoch, then ramped back)"
+        ),
     ),
 }
 PAIR_POLICY = "native"  # end-to-end plugin side: Ultralytics' own curve through the plugin
@@ -77,16 +83,29 @@ BENCH = common.Bench(
     name="overhead",
     block="overhead",
     doc=__doc__,
-    full={"n_train": 2000, "n_val": 32, "imgsz": 32, "batch": 8, "epochs": 2, "configs": list(CONFIGS), "pairs": 3,
-          "pair_epochs": 1, "device": None},
+    full={
+        "n_train": 2000,
+        "n_val": 32,
+        "imgsz": 32,
+        "batch": 8,
+        "epochs": 2,
+        "configs": list(CONFIGS),
+        "pairs": 3,
+        "pair_epochs": 1,
+        "device": None,
+    },
     smoke={"n_train": 24, "n_val": 4, "batch": 4, "pairs": 1},
-    help={"n_train": "source-world train images (steps per epoch = images / batch)",
-          "n_val": "source-world val images", "imgsz": "image size, also the dataset's",
-          "batch": "batch size; nbs follows it, so every batch is one optimizer step",
-          "epochs": "epochs per instrumented run", "configs": f"instrumented configs, of: {' '.join(CONFIGS)}",
-          "pairs": "native/plugin pairs for the end-to-end ratio (0: skip)",
-          "pair_epochs": "epochs per end-to-end run",
-          "device": "Ultralytics device, e.g. cpu or 0 (default: Ultralytics' choice, a GPU when there is one)"},
+    help={
+        "n_train": "source-world train images (steps per epoch = images / batch)",
+        "n_val": "source-world val images",
+        "imgsz": "image size, also the dataset's",
+        "batch": "batch size; nbs follows it, so every batch is one optimizer step",
+        "epochs": "epochs per instrumented run",
+        "configs": f"instrumented configs, of: {' '.join(CONFIGS)}",
+        "pairs": "native/plugin pairs for the end-to-end ratio (0: skip)",
+        "pair_epochs": "epochs per end-to-end run",
+        "device": "Ultralytics device, e.g. cpu or 0 (default: Ultralytics' choice, a GPU when there is one)",
+    },
     flags={"n_train": "--train-images", "n_val": "--val-images"},
     minimum={"n_train": 1, "n_val": 1, "imgsz": 32, "batch": 1, "epochs": 1, "pairs": 0, "pair_epochs": 1},
 )
@@ -198,8 +217,10 @@ class Probe:
 
         native = BaseTrainer.__dict__.get("optimizer_step")
         if native is None or self.owned(native) or is_timer(native):
-            raise RuntimeError("BaseTrainer.optimizer_step is missing or already replaced (by yolo_lr?): overhead.py "
-                               "could not tell the plugin's step work from Ultralytics'; update its instrumentation")
+            raise RuntimeError(
+                "BaseTrainer.optimizer_step is missing or already replaced (by yolo_lr?): overhead.py "
+                "could not tell the plugin's step work from Ultralytics'; update its instrumentation"
+            )
         BaseTrainer.optimizer_step = timed(native, self.native_s)
         cbs = model.callbacks
         cbs["on_train_start"].append(self._train_start)
@@ -312,8 +333,10 @@ def summarise_probe(run: dict) -> dict:
     if steps == 0:
         raise RuntimeError(f"{run['config']}: Ultralytics' optimizer_step was never timed")
     if p.outer_s and len(p.outer_s) != steps:
-        raise RuntimeError(f"{run['config']}: {len(p.outer_s)} calls of the plugin's optimizer_step replacement vs "
-                           f"{steps} optimizer steps")
+        raise RuntimeError(
+            f"{run['config']}: {len(p.outer_s)} calls of the plugin's optimizer_step replacement vs "
+            f"{steps} optimizer steps"
+        )
     hook = [o - n for o, n in zip(p.outer_s, p.native_s)] if p.outer_s else [0.0] * steps
     if len(p.opt_hook_s) == steps:  # one plugin optimizer hook per step: part of the per-step hook
         hook = [h + o for h, o in zip(hook, p.opt_hook_s)]
@@ -377,8 +400,10 @@ def end_to_end_run(s, plugin: bool, data: Path, workdir: Path, name: str, verbos
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     wrote = (Path(model.trainer.save_dir) / "lr.csv").exists()
     if wrote != plugin:
-        raise RuntimeError(f"{name}: lr.csv {'missing' if plugin else 'written'}: the plugin {'did not' if plugin else ''}"
-                           " drive the LR")
+        raise RuntimeError(
+            f"{name}: lr.csv {'missing' if plugin else 'written'}: the plugin {'did not' if plugin else ''}"
+            " drive the LR"
+        )
     return {"side": "plugin" if plugin else "native", "wall_s": wall, "cpu_s": cpu}
 
 
@@ -388,7 +413,7 @@ def end_to_end(s, data: Path, workdir: Path, log, verbose: bool) -> dict | None:
         return None
     runs = []
     for i in range(s.pairs):
-        for plugin in ((False, True) if i % 2 == 0 else (True, False)):
+        for plugin in (False, True) if i % 2 == 0 else (True, False):
             r = end_to_end_run(s, plugin, data, workdir, f"{'plugin' if plugin else 'native'}_{i}", verbose)
             runs.append({"pair": i, **r})
             log(f"  pair {i + 1}/{s.pairs} {r['side']:6s} wall {r['wall_s']:6.1f} s, CPU {r['cpu_s']:6.1f} s")
@@ -396,10 +421,13 @@ def end_to_end(s, data: Path, workdir: Path, log, verbose: bool) -> dict | None:
     out = {"runs": runs}
     for key in ("wall_s", "cpu_s"):
         n, p = [r[key] for r in side["native"]], [r[key] for r in side["plugin"]]
-        out[key] = {"native": common.describe(n), "plugin": common.describe(p),
-                    "ratio_of_medians": statistics.median(p) / statistics.median(n),
-                    "pair_ratios": [b / a for a, b in zip(n, p)],
-                    "spread_pct": max(100 * (max(x) - min(x)) / statistics.median(x) for x in (n, p))}
+        out[key] = {
+            "native": common.describe(n),
+            "plugin": common.describe(p),
+            "ratio_of_medians": statistics.median(p) / statistics.median(n),
+            "pair_ratios": [b / a for a, b in zip(n, p)],
+            "spread_pct": max(100 * (max(x) - min(x)) / statistics.median(x) for x in (n, p)),
+        }
     return out
 
 
@@ -409,11 +437,15 @@ def verdict(rows: list[dict], smoke: bool) -> tuple[str, str]:
     worst = max(rows, key=lambda r: r["plugin_us_per_step"])
     state = "met" if worst["plugin_us_per_step"] <= GOAL_US else "missed"
     short = [r["config"] for r in rows if r["steps_per_epoch"] < MIN_STEPS_PER_EPOCH]
-    text = (f"Goal: plugin time <= {GOAL_US:g} µs per optimizer step in every config: **{state}** (worst: "
-            f"`{worst['config']}`, {worst['plugin_us_per_step']:.1f} µs).")
+    text = (
+        f"Goal: plugin time <= {GOAL_US:g} µs per optimizer step in every config: **{state}** (worst: "
+        f"`{worst['config']}`, {worst['plugin_us_per_step']:.1f} µs)."
+    )
     if short and not smoke:
-        text += (f" Note: {', '.join(short)} had fewer than {MIN_STEPS_PER_EPOCH} steps per epoch, the size the goal is "
-                 "stated for.")
+        text += (
+            f" Note: {', '.join(short)} had fewer than {MIN_STEPS_PER_EPOCH} steps per epoch, the size the goal is "
+            "stated for."
+        )
     return state, text
 
 
@@ -428,22 +460,37 @@ def per_step_table(rows: list[dict]) -> str:
         return f"{h['mean']:.1f} / {h['median']:.1f} / {h['p90']:.1f} / {h['max']:.0f} µs"
 
     body = [
-        line("**Plugin time per optimizer step** (step hook + per-batch + per-epoch callbacks)",
-             lambda r: f"**{r['plugin_us_per_step']:.1f} µs**", f"<= {GOAL_US:g} µs"),
-        line("- step hook (plugin's `optimizer_step` replacement minus Ultralytics' own), mean / median / p90 / max",
-             hook),
+        line(
+            "**Plugin time per optimizer step** (step hook + per-batch + per-epoch callbacks)",
+            lambda r: f"**{r['plugin_us_per_step']:.1f} µs**",
+            f"<= {GOAL_US:g} µs",
+        ),
+        line(
+            "- step hook (plugin's `optimizer_step` replacement minus Ultralytics' own), mean / median / p90 / max",
+            hook,
+        ),
         line("- per-batch callbacks, per step", lambda r: f"{r['per_batch_us_per_step']:.1f} µs"),
-        line("- per-epoch callbacks amortised per step (per epoch)",
-             lambda r: f"{r['per_epoch_us_per_step']:.1f} µs ({r['per_epoch_ms_per_epoch']:.2f} ms)"),
-        line("For scale: Ultralytics' own `optimizer_step`, median",
-             lambda r: f"{r['native_step_us']['median'] / 1e3:.2f} ms"),
+        line(
+            "- per-epoch callbacks amortised per step (per epoch)",
+            lambda r: f"{r['per_epoch_us_per_step']:.1f} µs ({r['per_epoch_ms_per_epoch']:.2f} ms)",
+        ),
+        line(
+            "For scale: Ultralytics' own `optimizer_step`, median",
+            lambda r: f"{r['native_step_us']['median'] / 1e3:.2f} ms",
+        ),
         line(f"Same as % of a {GPU_STEP_MS:g} ms GPU step", lambda r: f"{r['pct_of_gpu_step']:.3f} %", "<= 0.1 %"),
-        line("Same as % of this run's training step (median)",
-             lambda r: f"{r['pct_of_step']:.4f} % of {r['step_ms']['median']:.1f} ms"),
-        line("Optimizer steps timed (per epoch x epochs); param groups",
-             lambda r: f"{r['steps']} ({r['steps_per_epoch']:.0f} x {r['epochs']}); {r['param_groups']}"),
-        line("One-off plugin callbacks per run (set-up, end of training), not per step",
-             lambda r: f"{r['one_off_ms']:.1f} ms"),
+        line(
+            "Same as % of this run's training step (median)",
+            lambda r: f"{r['pct_of_step']:.4f} % of {r['step_ms']['median']:.1f} ms",
+        ),
+        line(
+            "Optimizer steps timed (per epoch x epochs); param groups",
+            lambda r: f"{r['steps']} ({r['steps_per_epoch']:.0f} x {r['epochs']}); {r['param_groups']}",
+        ),
+        line(
+            "One-off plugin callbacks per run (set-up, end of training), not per step",
+            lambda r: f"{r['one_off_ms']:.1f} ms",
+        ),
         line("Instrumented run wall time", lambda r: f"{r['run_wall_s']:.1f} s"),
     ]
     return common.md_table(["Figure", *(f"`{r['config']}`" for r in rows), "Goal"], body)
@@ -454,13 +501,18 @@ def e2e_table(e: dict) -> str:
 
     def row(label: str, key: str) -> list[str]:
         n, p = e[key]["native"], e[key]["plugin"]
-        return [label, f"{n['median']:.2f} ({n['min']:.2f}-{n['max']:.2f}) s",
-                f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) s", f"**{e[key]['ratio_of_medians']:.4f}**",
-                ", ".join(f"{x:.3f}" for x in e[key]["pair_ratios"])]
+        return [
+            label,
+            f"{n['median']:.2f} ({n['min']:.2f}-{n['max']:.2f}) s",
+            f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) s",
+            f"**{e[key]['ratio_of_medians']:.4f}**",
+            ", ".join(f"{x:.3f}" for x in e[key]["pair_ratios"]),
+        ]
 
-    return common.md_table(["Per run", "native, median (min-max)", "plugin, median (min-max)",
-                            "plugin/native, medians", "per pair"],
-                           [row("wall time", "wall_s"), row("CPU time (this process)", "cpu_s")])
+    return common.md_table(
+        ["Per run", "native, median (min-max)", "plugin, median (min-max)", "plugin/native, medians", "per pair"],
+        [row("wall time", "wall_s"), row("CPU time (this process)", "cpu_s")],
+    )
 
 
 def noise_sentence(e: dict, rows: list[dict]) -> str:
@@ -468,9 +520,11 @@ def noise_sentence(e: dict, rows: list[dict]) -> str:
     spread = e["wall_s"]["spread_pct"]
     diff = 100 * (e["wall_s"]["ratio_of_medians"] - 1)
     direct = max(1e-3 * r["plugin_total_ms"] / r["run_wall_s"] * 100 for r in rows)
-    return (f"Run-to-run spread of the wall time: up to {spread:.1f} % of the median; the end-to-end difference "
-            f"({diff:+.2f} %) is " + ("within" if abs(diff) <= spread else "outside") + " that noise. Timed directly, "
-            f"all plugin callbacks and the step hook took at most {direct:.3f} % of an instrumented run's wall time.")
+    return (
+        f"Run-to-run spread of the wall time: up to {spread:.1f} % of the median; the end-to-end difference "
+        f"({diff:+.2f} %) is " + ("within" if abs(diff) <= spread else "outside") + " that noise. Timed directly, "
+        f"all plugin callbacks and the step hook took at most {direct:.3f} % of an instrumented run's wall time."
+    )
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
@@ -487,9 +541,11 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         ax.legend(fontsize=7)
         names = [r["config"] for r in rows]
         bottom = [0.0] * len(rows)
-        parts = (("step hook", [r["hook_us"]["mean"] for r in rows]),
-                 ("per-batch callbacks", [r["per_batch_us_per_step"] for r in rows]),
-                 ("per-epoch, amortised", [r["per_epoch_us_per_step"] for r in rows]))
+        parts = (
+            ("step hook", [r["hook_us"]["mean"] for r in rows]),
+            ("per-batch callbacks", [r["per_batch_us_per_step"] for r in rows]),
+            ("per-epoch, amortised", [r["per_epoch_us_per_step"] for r in rows]),
+        )
         for label, values in parts:
             ax2.bar(names, values, bottom=bottom, label=label)
             bottom = [b + v for b, v in zip(bottom, values)]
@@ -503,8 +559,9 @@ def setup_sentence(s, ds: common.DatasetSpec, rows: list[dict], timer_us: float)
     configs = "; ".join(f"`{r['config']}`: {CONFIGS[r['config']][2]}" for r in rows)
     found = sorted({t for r in rows for t in r["timed"]})
     events = [t.removeprefix("callback ") for t in found if t.startswith("callback ")]
-    timed = ([f"its callbacks for {', '.join(events)}"] if events else []) + [t for t in found if t not in
-                                                                               {f"callback {e}" for e in events}]
+    timed = ([f"its callbacks for {', '.join(events)}"] if events else []) + [
+        t for t in found if t not in {f"callback {e}" for e in events}
+    ]
     return (
         f"Setup: `{common.MODEL}` from random weights on the synthetic source world, {ds.describe()} "
         f"(`scripts/make_dataset.py --domain S`); epochs={s.epochs}, imgsz={s.imgsz}, batch={s.batch}, nbs={s.batch} "
@@ -528,24 +585,42 @@ def run(ctx: common.Context) -> common.Report:
     for config in s.configs:
         r = summarise_probe(instrumented_run(s, config, data, ctx.workdir, ctx.verbose))
         rows.append(r)
-        ctx.log(f"  {config}: {r['plugin_us_per_step']:.1f} µs per step over {r['steps']} steps "
-                f"(hook {r['hook_us']['mean']:.1f}, per batch {r['per_batch_us_per_step']:.1f}, per epoch "
-                f"{r['per_epoch_us_per_step']:.1f}); step {r['step_ms']['median']:.1f} ms; {r['run_wall_s']:.0f} s")
+        ctx.log(
+            f"  {config}: {r['plugin_us_per_step']:.1f} µs per step over {r['steps']} steps "
+            f"(hook {r['hook_us']['mean']:.1f}, per batch {r['per_batch_us_per_step']:.1f}, per epoch "
+            f"{r['per_epoch_us_per_step']:.1f}); step {r['step_ms']['median']:.1f} ms; {r['run_wall_s']:.0f} s"
+        )
     e2e = end_to_end(s, data, ctx.workdir, ctx.log, ctx.verbose)
     timer_us = timer_cost_us()
     state, verdict_text = verdict(rows, ctx.smoke)
     png = ctx.output(".png")
-    plot(rows, png, f"yolo_lr plugin time per optimizer step: yolo26n, imgsz {s.imgsz}, batch {s.batch}, "
-                    f"device {rows[0]['device']}")
-    parts = [setup_sentence(s, ds, rows, timer_us), "", per_step_table(rows), "", verdict_text, "",
-             f"![plugin time per step]({common.md_link(png)})"]
+    plot(
+        rows,
+        png,
+        f"yolo_lr plugin time per optimizer step: yolo26n, imgsz {s.imgsz}, batch {s.batch}, "
+        f"device {rows[0]['device']}",
+    )
+    parts = [
+        setup_sentence(s, ds, rows, timer_us),
+        "",
+        per_step_table(rows),
+        "",
+        verdict_text,
+        "",
+        f"![plugin time per step]({common.md_link(png)})",
+    ]
     if e2e is not None:
-        how = (f"End to end: {s.pairs} native/plugin pair(s) of {s.pair_epochs} epoch(s), alternating order; native = "
-               f"plugin callbacks removed and no `lr_*` key, plugin = `yolo_lr.attach(model, \"{PAIR_POLICY}\")` (the "
-               "same LRs through the plugin).")
+        how = (
+            f"End to end: {s.pairs} native/plugin pair(s) of {s.pair_epochs} epoch(s), alternating order; native = "
+            f'plugin callbacks removed and no `lr_*` key, plugin = `yolo_lr.attach(model, "{PAIR_POLICY}")` (the '
+            "same LRs through the plugin)."
+        )
         parts += ["", how, "", e2e_table(e2e), "", noise_sentence(e2e, rows)]
-    monitor_note = ctx.monitor.summary(1, affected="step times and the end-to-end figures are inflated; the "
-                                                   "plugin's own time per step less so, but cold caches still add.")
+    monitor_note = ctx.monitor.summary(
+        1,
+        affected="step times and the end-to-end figures are inflated; the "
+        "plugin's own time per step less so, but cold caches still add.",
+    )
     problems = []
     for r in rows:
         if not r["timed"] or (r["hook_us"]["max"] == 0 and r["per_batch_us_per_step"] == 0):
@@ -553,8 +628,14 @@ def run(ctx: common.Context) -> common.Report:
     return common.Report(
         body="\n".join(parts),
         machine=common.machine_info(device=rows[0]["device"], torch_threads=rows[0]["torch_threads"]),
-        data={"dataset": vars(ds), "goal_us": GOAL_US, "verdict": state, "timer_cost_us": timer_us,
-              "per_step": rows, "end_to_end": e2e},
+        data={
+            "dataset": vars(ds),
+            "goal_us": GOAL_US,
+            "verdict": state,
+            "timer_cost_us": timer_us,
+            "per_step": rows,
+            "end_to_end": e2e,
+        },
         load_note=monitor_note,
         console="\n".join([per_step_table(rows), "", verdict_text] + (["", e2e_table(e2e)] if e2e else [])),
         problems=problems,

@@ -83,8 +83,14 @@ def test_transfer_smoke(tmp_path, md_before):
 
 @pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py"])
 def test_smoke_refuses_to_write_markdown(script):
-    r = subprocess.run([sys.executable, str(BENCH / script), "--smoke", "--write-md"], capture_output=True,
-                       text=True, env={**yolo_env(), "PYTHONPATH": str(ROOT)}, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
+        capture_output=True,
+        text=True,
+        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 2 and "--smoke never writes" in r.stderr
 
 
@@ -92,8 +98,9 @@ def test_replace_block_touches_only_its_block(tmp_path):
     md = tmp_path / "B.md"
     md.write_text("# T\n\n<!-- a:start -->\nold a\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n")
     common.replace_block(md, "a", "new a\n| x |")
-    assert md.read_text() == ("# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n"
-                              "<!-- b:start -->\nold b\n<!-- b:end -->\n")
+    assert md.read_text() == (
+        "# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
     with pytest.raises(ValueError, match="c:start"):
         common.replace_block(md, "c", "x")
 
@@ -112,8 +119,17 @@ def test_statistics_helpers():
     assert mean == 2.0 and std == pytest.approx(1.0)
     assert common.fmt_ms([0.5]) == "0.5000" and common.fmt_ms([1.0, 3.0], 1) == "2.0 ± 1.4"
     assert common.mean_curve([[0, 1], [2, 3]]) == ([1.0, 2.0], [0, 1], [2, 3])
-    rows = [{"epoch": 1.0, "time": 1.0, "train/box_loss": 1.5, "train/cls_loss": 2.0, "metrics/mAP50(B)": 0.2,
-             "metrics/mAP50-95(B)": 0.1, "val/box_loss": 9.0}]
+    rows = [
+        {
+            "epoch": 1.0,
+            "time": 1.0,
+            "train/box_loss": 1.5,
+            "train/cls_loss": 2.0,
+            "metrics/mAP50(B)": 0.2,
+            "metrics/mAP50-95(B)": 0.1,
+            "val/box_loss": 9.0,
+        }
+    ]
     assert common.curves_from_rows(rows) == {"epoch": [1], "map": [0.1], "map50": [0.2], "train_loss": [3.5]}
 
 
@@ -209,8 +225,12 @@ def test_overhead_probe_measures_a_known_plugin(tmp_path):
     assert not overhead.is_timer(BaseTrainer.optimizer_step)  # the class patch is undone
     row = overhead.summarise_probe({"config": "fake", "probe": probe, "wall_s": 1.0})
     assert (row["steps"], row["epochs"]) == (8, 2)  # coco8: 4 images, batch 1
-    assert row["timed"] == ["callback on_fit_epoch_end", "callback on_pretrain_routine_end",
-                            "callback on_train_batch_start", "trainer.optimizer_step replacement"]
+    assert row["timed"] == [
+        "callback on_fit_epoch_end",
+        "callback on_pretrain_routine_end",
+        "callback on_train_batch_start",
+        "trainer.optimizer_step replacement",
+    ]
     hook = row["hook_us"]
     assert hook["n"] == 8 and hook["min"] >= 1e6 * HOOK_S
     # Ultralytics' own step (milliseconds) is not in the hook: the median stays near the wrapper's 300 µs
@@ -222,8 +242,9 @@ def test_overhead_probe_measures_a_known_plugin(tmp_path):
     assert row["per_epoch_ms_per_epoch"] >= 1e3 * EPOCH_S * 1.5  # 2 epochs + the final evaluation's extra call
     assert row["per_epoch_us_per_step"] == pytest.approx(1e3 * row["per_epoch_ms_per_epoch"] * 2 / 8, rel=1e-6)
     assert row["one_off_ms"] < 1  # only the wrapping itself
-    expected = (sum(probe.callback_s["on_train_batch_start"]) + sum(probe.callback_s["on_fit_epoch_end"])
-                + 1e-6 * hook["sum"])
+    expected = (
+        sum(probe.callback_s["on_train_batch_start"]) + sum(probe.callback_s["on_fit_epoch_end"]) + 1e-6 * hook["sum"]
+    )
     assert row["plugin_us_per_step"] == pytest.approx(1e6 * expected / 8, rel=1e-6)
 
 
@@ -261,10 +282,14 @@ def test_plugin_code_is_recognised_by_where_it_lives():
 
 # ------------------------------------------------------------------------------------------------------- harness
 SPEC = common.Bench(
-    name="demo", block="demo", doc="Demo benchmark.\n\nMore text.",
+    name="demo",
+    block="demo",
+    doc="Demo benchmark.\n\nMore text.",
     full={"epochs": 12, "seeds": [0, 1, 2], "rate": 0.5, "plot": True, "configs": None, "n_train": 100},
     smoke={"epochs": 1, "seeds": [0]},
-    types={"configs": [str]}, flags={"n_train": "--train-images"}, minimum={"epochs": 1, "seeds": 0},
+    types={"configs": [str]},
+    flags={"n_train": "--train-images"},
+    minimum={"epochs": 1, "seeds": 0},
 )
 
 
@@ -274,18 +299,40 @@ def resolve(argv: list[str]):
 
 
 def test_bench_options_defaults_smoke_and_explicit():
-    assert vars(resolve([])) == {"epochs": 12, "seeds": [0, 1, 2], "rate": 0.5, "plot": True, "configs": None,
-                                 "n_train": 100}
+    assert vars(resolve([])) == {
+        "epochs": 12,
+        "seeds": [0, 1, 2],
+        "rate": 0.5,
+        "plot": True,
+        "configs": None,
+        "n_train": 100,
+    }
     s = resolve(["--smoke"])
     assert (s.epochs, s.seeds, s.n_train) == (1, [0], 100)
-    s = resolve(["--smoke", "--epochs", "3", "--seeds", "4", "5", "--no-plot", "--configs", "a", "b",
-                 "--train-images", "7", "--rate", "0.25"])
-    assert vars(s) == {"epochs": 3, "seeds": [4, 5], "rate": 0.25, "plot": False, "configs": ["a", "b"],
-                       "n_train": 7}
+    s = resolve(
+        [
+            "--smoke",
+            "--epochs",
+            "3",
+            "--seeds",
+            "4",
+            "5",
+            "--no-plot",
+            "--configs",
+            "a",
+            "b",
+            "--train-images",
+            "7",
+            "--rate",
+            "0.25",
+        ]
+    )
+    assert vars(s) == {"epochs": 3, "seeds": [4, 5], "rate": 0.25, "plot": False, "configs": ["a", "b"], "n_train": 7}
 
 
-@pytest.mark.parametrize("argv, message", [(["--epochs", "0"], "--epochs must be >= 1"),
-                                           (["--seeds", "1", "-1"], "--seeds must be >= 0")])
+@pytest.mark.parametrize(
+    "argv, message", [(["--epochs", "0"], "--epochs must be >= 1"), (["--seeds", "1", "-1"], "--seeds must be >= 0")]
+)
 def test_bench_options_bounds(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         resolve(argv)
@@ -298,11 +345,25 @@ def test_bench_main_writes_block_json_and_markdown(tmp_path):
 
     def run(ctx):
         assert ctx.settings.epochs == 2 and not ctx.smoke and ctx.workdir == tmp_path.resolve()
-        return common.Report(body="| a |\n|---|\n| 1 |", machine=common.machine_info(torch_threads=1),
-                             data={"x": [1.5]}, wall_note=" (0 trainings)", problems=["one thing"])
+        return common.Report(
+            body="| a |\n|---|\n| 1 |",
+            machine=common.machine_info(torch_threads=1),
+            data={"x": [1.5]},
+            wall_note=" (0 trainings)",
+            problems=["one thing"],
+        )
 
-    argv = ["--epochs", "2", "--workdir", str(tmp_path), "--results-dir", str(tmp_path / "res"), "--write-md", "--md",
-            str(md)]
+    argv = [
+        "--epochs",
+        "2",
+        "--workdir",
+        str(tmp_path),
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--write-md",
+        "--md",
+        str(md),
+    ]
     assert common.main(SPEC, run, argv, script=BENCH / "demo.py") == 1  # the report listed a problem
     block = (tmp_path / "res" / "demo.md").read_text()
     data = json.loads((tmp_path / "res" / "demo.json").read_text())
@@ -311,8 +372,9 @@ def test_bench_main_writes_block_json_and_markdown(tmp_path):
     assert "**Problems detected:** one thing" in block
     assert data["x"] == [1.5] and data["settings"]["epochs"] == 2 and data["machine"]["torch_threads"] == 1
     text = md.read_text()
-    assert text.startswith("# B\n\n<!-- demo:start -->\nMeasured ") and text.endswith("| 1 |\n\n**Problems detected:** "
-                                                                                   "one thing\n<!-- demo:end -->\ntail\n")
+    assert text.startswith("# B\n\n<!-- demo:start -->\nMeasured ") and text.endswith(
+        "| 1 |\n\n**Problems detected:** one thing\n<!-- demo:end -->\ntail\n"
+    )
 
 
 def test_describe_and_spread():
