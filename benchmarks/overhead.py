@@ -354,6 +354,9 @@ def summarise_probe(run: dict) -> dict:
     epochs = max(len(p.epoch_s), 1)
     total = sum(hook) + sum(per_batch.values()) + sum(per_epoch.values())
     plugin_us = 1e6 * total / steps
+    # the same with each per-call part at its median: a step the OS did not pre-empt in the middle of plugin code
+    typical_s = statistics.median(hook) + sum(statistics.median(v) * len(v) / steps for v in batch_lists if v)
+    typical_us = 1e6 * (typical_s + sum(per_epoch.values()) / steps)
     step_ms = common.describe([1e3 * b for b in p.batch_s]) if p.batch_s else None
     return {
         "config": run["config"],
@@ -365,6 +368,7 @@ def summarise_probe(run: dict) -> dict:
         "torch_threads": p.torch_threads,
         "timed": sorted(p.timed),
         "plugin_us_per_step": plugin_us,
+        "typical_us_per_step": typical_us,
         "hook_us": common.describe([1e6 * h for h in hook]),
         "native_step_us": common.describe([1e6 * n for n in p.native_s]),
         "per_batch_us_per_step": 1e6 * sum(per_batch.values()) / steps,
@@ -437,9 +441,11 @@ def verdict(rows: list[dict], smoke: bool) -> tuple[str, str]:
     worst = max(rows, key=lambda r: r["plugin_us_per_step"])
     state = "met" if worst["plugin_us_per_step"] <= GOAL_US else "missed"
     short = [r["config"] for r in rows if r["steps_per_epoch"] < MIN_STEPS_PER_EPOCH]
+    typical = max(r["typical_us_per_step"] for r in rows)
     text = (
         f"Goal: plugin time <= {GOAL_US:g} µs per optimizer step in every config: **{state}** (worst: "
-        f"`{worst['config']}`, {worst['plugin_us_per_step']:.1f} µs)."
+        f"`{worst['config']}`, {worst['plugin_us_per_step']:.1f} µs; with the per-step parts at their medians, the "
+        f"worst is {typical:.1f} µs: {'met' if typical <= GOAL_US else 'missed'} on that reading too)."
     )
     if short and not smoke:
         text += (
@@ -475,13 +481,19 @@ def per_step_table(rows: list[dict]) -> str:
             lambda r: f"{r['per_epoch_us_per_step']:.1f} µs ({r['per_epoch_ms_per_epoch']:.2f} ms)",
         ),
         line(
+            "Same with the step hook and per-batch callbacks at their medians (robust to pre-emption)",
+            lambda r: f"{r['typical_us_per_step']:.1f} µs",
+        ),
+        line(
+            f"Plugin time as % of a {GPU_STEP_MS:g} ms GPU step", lambda r: f"{r['pct_of_gpu_step']:.3f} %", "<= 0.1 %"
+        ),
+        line(
+            "Plugin time as % of this run's training step (median)",
+            lambda r: f"{r['pct_of_step']:.4f} % of {r['step_ms']['median']:.1f} ms",
+        ),
+        line(
             "For scale: Ultralytics' own `optimizer_step`, median",
             lambda r: f"{r['native_step_us']['median'] / 1e3:.2f} ms",
-        ),
-        line(f"Same as % of a {GPU_STEP_MS:g} ms GPU step", lambda r: f"{r['pct_of_gpu_step']:.3f} %", "<= 0.1 %"),
-        line(
-            "Same as % of this run's training step (median)",
-            lambda r: f"{r['pct_of_step']:.4f} % of {r['step_ms']['median']:.1f} ms",
         ),
         line(
             "Optimizer steps timed (per epoch x epochs); param groups",

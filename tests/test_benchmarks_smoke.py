@@ -246,6 +246,8 @@ def test_overhead_probe_measures_a_known_plugin(tmp_path):
         sum(probe.callback_s["on_train_batch_start"]) + sum(probe.callback_s["on_fit_epoch_end"]) + 1e-6 * hook["sum"]
     )
     assert row["plugin_us_per_step"] == pytest.approx(1e6 * expected / 8, rel=1e-6)
+    typical = hook["median"] + 1e6 * statistics.median(batch_calls) + row["per_epoch_us_per_step"]
+    assert row["typical_us_per_step"] == pytest.approx(typical, rel=1e-6)
 
 
 def test_plugin_code_is_recognised_by_where_it_lives():
