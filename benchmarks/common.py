@@ -12,6 +12,19 @@ measurement.
   trainings side by side use the machine;
 - ``results.csv`` reading, seeds and statistics (mean ± std, spread, percentiles), machine description, plots.
 
+A benchmark script is then its spec, its measurement and its tables::
+
+    BENCH = common.Bench(name="demo", block="demo", doc=__doc__, full={"epochs": 12, "seeds": [0, 1, 2]},
+                         smoke={"epochs": 1, "seeds": [0]})
+
+    def run(ctx: common.Context) -> common.Report:
+        data = common.ensure_dataset(common.DatasetSpec("A", 192, 64, 128), ctx.workdir)
+        ...  # train with ctx.settings.epochs, ctx.settings.seeds; log with ctx.log
+        return common.Report(body=table, machine=common.machine_info(results), data={"runs": results})
+
+    if __name__ == "__main__":
+        sys.exit(common.main(BENCH, run, script=Path(__file__)))
+
 Nothing here keeps run state in module globals: every function takes what it needs and returns what it made.
 """
 
