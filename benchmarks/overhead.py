@@ -34,7 +34,7 @@ disagree.
 
 Run from the repository root::
 
-    python benchmarks/overhead.py                 # ~6-8 min on 2 CPU cores
+    python benchmarks/overhead.py                 # ~6 min of CPU (took 18 min at load 11 on 2 cores)
     python benchmarks/overhead.py --write-md      # ... and rewrite the overhead block of BENCHMARKS.md
     python benchmarks/overhead.py --smoke         # ~30 s: 24 images, 6 steps per epoch
     python benchmarks/overhead.py --device 0      # on a GPU
