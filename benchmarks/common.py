@@ -1,18 +1,38 @@
-"""Shared code of the training benchmarks (from_scratch.py, transfer.py).
+"""The benchmark harness: everything the benchmark scripts share, so that each script is a short spec and its
+measurement.
 
-- an offline, isolated Ultralytics environment set up before anything imports Ultralytics;
+- ``Bench`` + ``main``: one command per benchmark. A script declares its name, its BENCHMARKS.md block and its
+  default settings (full and ``--smoke``); ``main`` turns the settings into options, sets the offline environment up
+  (``setup_environment``), picks the work and results folders, samples the load average, and writes the Markdown
+  block (with the machine, the date, the wall time and the command), the raw JSON and, with ``--write-md``, the block
+  of BENCHMARKS.md. ``--smoke`` runs in a temp dir and never writes BENCHMARKS.md (the tests run it).
 - synthetic datasets from ``scripts/make_dataset.py``, generated once per settings and cached under the work dir;
 - one training per run in a fresh worker process (``train_one``), run in parallel by ``run_all``: Ultralytics trains
   on CPU with ``min(8, cores - 1)`` torch threads, so on a 2-core machine one training uses one core and two
   trainings side by side use the machine;
-- ``results.csv`` reading, mean/std, machine description, and the rewrite of one marked block of BENCHMARKS.md.
+- ``results.csv`` reading, seeds and statistics (mean ± std, spread, percentiles), machine description, plots.
+
+A benchmark script is then its spec, its measurement and its tables::
+
+    BENCH = common.Bench(name="demo", block="demo", doc=__doc__, full={"epochs": 12, "seeds": [0, 1, 2]},
+                         smoke={"epochs": 1, "seeds": [0]})
+
+    def run(ctx: common.Context) -> common.Report:
+        data = common.ensure_dataset(common.DatasetSpec("A", 192, 64, 128), ctx.workdir)
+        ...  # train with ctx.settings.epochs, ctx.settings.seeds; log with ctx.log
+        return common.Report(body=table, machine=common.machine_info(results), data={"runs": results})
+
+    if __name__ == "__main__":
+        sys.exit(common.main(BENCH, run, script=Path(__file__)))
 
 Nothing here keeps run state in module globals: every function takes what it needs and returns what it made.
 """
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures as cf
+import contextlib
 import csv
 import datetime as _dt
 import hashlib
@@ -26,10 +46,12 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 MD_PATH = ROOT / "BENCHMARKS.md"
@@ -74,8 +96,9 @@ def setup_environment(verbose: bool = False) -> Path | None:
     (cfg_dir / "Ultralytics").mkdir(parents=True, exist_ok=True)
     import matplotlib
 
-    shutil.copy(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf",
-                cfg_dir / "Ultralytics" / "Arial.ttf")
+    shutil.copy(
+        Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", cfg_dir / "Ultralytics" / "Arial.ttf"
+    )
     return cfg_dir
 
 
@@ -121,8 +144,10 @@ class DatasetSpec:
 
     def describe(self) -> str:
         """Short human description for reports."""
-        return (f"domain {self.domain}: {self.n_train} train / {self.n_val} val images, {self.imgsz}x{self.imgsz}, "
-                f"dataset seed {self.seed}")
+        return (
+            f"domain {self.domain}: {self.n_train} train / {self.n_val} val images, {self.imgsz}x{self.imgsz}, "
+            f"dataset seed {self.seed}"
+        )
 
 
 def ensure_dataset(spec: DatasetSpec, workdir: Path) -> Path:
@@ -158,8 +183,10 @@ class RunSpec:
 def read_results_csv(path: Path) -> list[dict[str, float]]:
     """Rows of an Ultralytics results.csv as floats, keys stripped."""
     with open(path, newline="") as f:
-        return [{k.strip(): float(v) for k, v in row.items() if k is not None and v not in (None, "")}
-                for row in csv.DictReader(f)]
+        return [
+            {k.strip(): float(v) for k, v in row.items() if k is not None and v not in (None, "")}
+            for row in csv.DictReader(f)
+        ]
 
 
 def curves_from_rows(rows: list[dict[str, float]]) -> dict[str, list[float]]:
@@ -212,8 +239,12 @@ def train_one(spec: RunSpec) -> dict:
         "save_dir": str(save_dir),
         "best_pt": str(weights / "best.pt") if (weights / "best.pt").exists() else None,
         "torch_threads": torch.get_num_threads(),
-        "versions": {"torch": torch.__version__, "ultralytics": ultralytics.__version__,
-                     "yolo_lr": yolo_lr.__version__, "yolo_lr_path": str(Path(yolo_lr.__file__).parent)},
+        "versions": {
+            "torch": torch.__version__,
+            "ultralytics": ultralytics.__version__,
+            "yolo_lr": yolo_lr.__version__,
+            "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
+        },
     }
 
 
@@ -228,9 +259,14 @@ def make_pool(jobs: int) -> cf.ProcessPoolExecutor:
 
 @dataclass
 class LoadMonitor:
-    """Samples the 1-minute load average while a benchmark runs, to say whether other work competed for the CPU."""
+    """Samples the 1-minute load average while a benchmark runs, to say whether other work competed for the CPU.
+
+    ``sample()`` records one value (``collect`` calls it after each training); ``start()`` also samples every
+    ``every`` seconds from a daemon thread until ``stop()``.
+    """
 
     samples: list[float] = field(default_factory=list)
+    _stop: threading.Event | None = field(default=None, repr=False)
 
     def sample(self) -> None:
         """Record the current 1-minute load average (no-op where unavailable)."""
@@ -239,17 +275,46 @@ class LoadMonitor:
         except OSError:
             pass
 
-    def summary(self, jobs: int) -> str:
-        """One sentence on CPU contention (measured load vs this benchmark's own parallel trainings)."""
+    def start(self, every: float = 10.0) -> None:
+        """Sample now and then every ``every`` seconds in the background."""
+        if self._stop is not None:
+            return
+        self._stop = stop = threading.Event()
+        self.sample()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                self.sample()
+
+        threading.Thread(target=loop, name="load-monitor", daemon=True).start()
+
+    def stop(self) -> None:
+        """End background sampling (one last sample)."""
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+            self.sample()
+
+    def summary(self, jobs: int, affected: str | None = None) -> str:
+        """One sentence on CPU contention (measured load vs this benchmark's own parallel trainings).
+
+        Args:
+            jobs: trainings this benchmark ran at a time.
+            affected: what contention inflates, said when there was some (default: wall times, not the metrics).
+        """
         if not self.samples:
             return "The load average could not be read."
         cores = os.cpu_count() or 1
         peak, mean = max(self.samples), statistics.fmean(self.samples)
-        text = (f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {cores} cores, against "
-                f"{jobs} training(s) of this benchmark at a time")
+        text = (
+            f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {cores} cores, against "
+            f"{jobs} training(s) of this benchmark at a time"
+        )
         if peak > jobs + 0.75:
-            text += (" — other work shared the machine, so wall times are inflated (the metrics are not affected: "
-                     "every run is seeded and single-process).")
+            text += " — other work shared the machine, so " + (
+                affected
+                or "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."
+            )
         else:
             text += " — no sign of other work competing."
         return text
@@ -265,11 +330,9 @@ def run_all(specs: list[RunSpec], jobs: int, log: Callable[[str], None], monitor
 def collect(futures: dict, total: int, log: Callable[[str], None], monitor: LoadMonitor) -> list[dict]:
     """Wait for futures (future -> index), logging each finished run; results ordered by index."""
     out: list[dict | None] = [None] * total
-    done = 0
-    for fut in cf.as_completed(futures):
+    for done, fut in enumerate(cf.as_completed(futures), 1):
         r = fut.result()
         out[futures[fut]] = r
-        done += 1
         monitor.sample()
         log(f"  [{done}/{total}] {result_line(r)}")
     return out
@@ -277,17 +340,33 @@ def collect(futures: dict, total: int, log: Callable[[str], None], monitor: Load
 
 def result_line(r: dict) -> str:
     """One log line for a finished training."""
-    return (f"{r['label']} seed {r['seed']}: final mAP50-95 {r['map'][-1]:.4f} (best {max(r['map']):.4f}), "
-            f"{r['wall_s']:.0f} s, optimizer {r['optimizer']} lr0 {r['lr0']:g}")
-
-
-def shared_train_args(imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str,
-                      verbose: bool) -> dict:
-    """The train() arguments every run of a benchmark shares (no ``lr_*`` key, no optimizer or lr0)."""
-    return dict(
-        data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, nbs=batch, seed=seed, device="cpu", workers=0,
-        amp=False, plots=False, val=True, verbose=verbose, project=str(project), name=name, exist_ok=True,
+    return (
+        f"{r['label']} seed {r['seed']}: final mAP50-95 {r['map'][-1]:.4f} (best {max(r['map']):.4f}), "
+        f"{r['wall_s']:.0f} s, optimizer {r['optimizer']} lr0 {r['lr0']:g}"
     )
+
+
+def shared_train_args(
+    imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str, verbose: bool
+) -> dict:
+    """The train() arguments every run of a benchmark shares (no ``lr_*`` key, no optimizer or lr0)."""
+    return {
+        "data": str(data),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "nbs": batch,
+        "seed": seed,
+        "device": "cpu",
+        "workers": 0,
+        "amp": False,
+        "plots": False,
+        "val": True,
+        "verbose": verbose,
+        "project": str(project),
+        "name": name,
+        "exist_ok": True,
+    }
 
 
 # ------------------------------------------------------------------------------------------------------ statistics
@@ -316,27 +395,109 @@ def epochs_to_reach(curve: list[float], target: float) -> int | None:
     return None
 
 
+def percentile(xs: list[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between order statistics."""
+    if not xs:
+        raise ValueError("percentile of an empty list")
+    s = sorted(xs)
+    pos = (len(s) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def describe(xs: list[float]) -> dict[str, float]:
+    """Count, mean, median, 90th percentile, min, max and sum of a sample."""
+    return {
+        "n": len(xs),
+        "mean": statistics.fmean(xs),
+        "median": statistics.median(xs),
+        "p90": percentile(xs, 90),
+        "min": min(xs),
+        "max": max(xs),
+        "sum": math.fsum(xs),
+    }
+
+
+def outside_spread(
+    base: list[float], others: dict[str, list[float]], k: float = 2.0
+) -> tuple[float, list[str], list[str]]:
+    """Which configs' means lie more than ``k`` standard deviations of ``base`` (over seeds) above or below its mean.
+
+    Returns:
+        The base's std, the names above and the names below (in ``others`` order).
+    """
+    bm, bs = mean_std(base)
+    above = [name for name, xs in others.items() if statistics.fmean(xs) - bm > k * bs]
+    below = [name for name, xs in others.items() if bm - statistics.fmean(xs) > k * bs]
+    return bs, above, below
+
+
 # ------------------------------------------------------------------------------------------------------ reporting
-def machine_info(results: list[dict]) -> dict:
-    """CPU model, cores, Python, and the library versions and torch threads the workers reported."""
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    first = results[0] if results else {"versions": {}, "torch_threads": None}
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
-            "torch_threads": first["torch_threads"], **first["versions"]}
+    return platform.processor() or platform.machine()
+
+
+def library_versions() -> dict:
+    """torch, ultralytics and yolo_lr as imported by this process (and where yolo_lr came from)."""
+    import torch
+    import ultralytics
+
+    import yolo_lr
+
+    return {
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "yolo_lr": yolo_lr.__version__,
+        "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
+    }
+
+
+def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_threads: int | None = None) -> dict:
+    """CPU model, cores, Python, library versions, and the device and torch threads training used.
+
+    Args:
+        results: ``train_one`` results: versions and torch threads are taken from the first (what the worker
+            processes really ran). None: versions as imported by this process, and ``torch_threads``.
+        device: the device training ran on (``str(trainer.device)``); a CUDA device adds the GPU's name.
+        torch_threads: torch threads during training, when ``results`` is None.
+    """
+    if results is not None:
+        first = results[0] if results else {"versions": {}, "torch_threads": None}
+        versions, threads = first["versions"], first["torch_threads"]
+    else:
+        versions, threads = library_versions(), torch_threads
+    info = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "torch_threads": threads,
+        "device": device,
+        **versions,
+    }
+    if device.startswith("cuda"):
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
 
 
 def machine_sentence(m: dict) -> str:
     """The machine line of a report."""
-    return (f"{m['cpu']} ({m['cores']} cores, torch threads per training: {m['torch_threads']}), device `cpu`; "
-            f"Python {m['python']}, torch {m.get('torch')}, ultralytics {m.get('ultralytics')}, "
-            f"yolo_lr {m.get('yolo_lr')}")
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    return (
+        f"{m['cpu']} ({m['cores']} cores, torch threads per training: {m['torch_threads']}){gpu}, device "
+        f"`{m.get('device', 'cpu')}`; Python {m['python']}, torch {m.get('torch')}, ultralytics "
+        f"{m.get('ultralytics')}, yolo_lr {m.get('yolo_lr')}"
+    )
 
 
 def utc_now() -> str:
@@ -346,6 +507,7 @@ def utc_now() -> str:
 
 def command_line(script: Path, argv: list[str] | None) -> str:
     """The command as typed, with the script path relative to the repository root."""
+    script = Path(script).resolve()
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     return shlex.join(["python", str(shown), *(sys.argv[1:] if argv is None else argv)])
 
@@ -382,6 +544,8 @@ def write_json(path: Path, data: dict) -> None:
             return {k: clean(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
+        if isinstance(x, Path):
+            return str(x)
         return x
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -396,3 +560,316 @@ def settings_key(settings: dict) -> str:
 def spec_dict(spec: RunSpec) -> dict:
     """A RunSpec as a plain dict (for JSON)."""
     return asdict(spec)
+
+
+def md_link(path: Path) -> str:
+    """A path as BENCHMARKS.md links it: relative to the repository root when inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.as_posix()
+
+
+# ----------------------------------------------------------------------------------------------------------- plots
+@contextlib.contextmanager
+def figure(
+    path: Path,
+    ncols: int = 1,
+    figsize: tuple[float, float] = (11, 4.2),
+    width_ratios: list[float] | None = None,
+    title: str | None = None,
+):
+    """A row of ``ncols`` matplotlib axes (Agg backend) saved to ``path`` as PNG when the block ends without error.
+
+    Yields:
+        The axes: one Axes for ``ncols=1``, else a sequence.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kw = {"gridspec_kw": {"width_ratios": width_ratios}} if width_ratios else {}
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, **kw)
+    try:
+        yield axes
+        if title:
+            fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+    finally:
+        plt.close(fig)
+
+
+def seed_bars(ax, names: list[str], series: list[tuple[str, list[list[float]]]], ylabel: str) -> None:
+    """Side-by-side bars of mean ± std over seeds per name, the seeds as dots.
+
+    Args:
+        ax: the matplotlib Axes.
+        names: one x position per name.
+        series: (legend label, per-name values over seeds); the first series is drawn darkest.
+        ylabel: the y axis label.
+    """
+    width = 0.8 / max(len(series), 1)
+    xs = range(len(names))
+    for j, (label, values) in enumerate(series):
+        off = (j - (len(series) - 1) / 2) * width
+        stats = [mean_std(v) for v in values]
+        ax.bar(
+            [x + off for x in xs],
+            [m for m, _ in stats],
+            width,
+            yerr=[s for _, s in stats],
+            capsize=3,
+            alpha=0.9 if j == 0 else 0.45,
+            color="tab:blue",
+            label=label,
+        )
+        for x, v in zip(xs, values):
+            ax.plot([x + off] * len(v), v, "k.", ms=3)
+    ax.set_xticks(list(xs), names, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+
+
+def curve_band(ax, curves: list[list[float]], label: str, emphasis: bool = False, **style) -> None:
+    """The mean per-epoch curve over seeds with a min-max band (1-based epochs on x)."""
+    mean, lo, hi = mean_curve(curves)
+    ep = range(1, len(mean) + 1)
+    (line,) = ax.plot(ep, mean, label=label, lw=2 if emphasis else 1.2, ls="-" if emphasis else "--", **style)
+    ax.fill_between(ep, lo, hi, color=line.get_color(), alpha=0.1)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+# --------------------------------------------------------------------------------------------------------- harness
+@dataclass
+class Bench:
+    """What one benchmark script declares; ``main`` does the rest.
+
+    Every key of ``full`` becomes an option (``--key-with-dashes``, or ``flags[key]``) typed like its default: a list
+    default takes several values, a bool one becomes ``--key/--no-key``, a None default needs ``types[key]`` (a type,
+    or ``[type]`` for a list). ``smoke`` replaces defaults under ``--smoke``; options given explicitly win over both.
+    """
+
+    name: str  # results/<name>.md, .json and .png; the temp dir prefix of --smoke
+    block: str  # the BENCHMARKS.md block: <!-- block:start --> ... <!-- block:end -->
+    doc: str  # the script's docstring: its first paragraph is --help's description, the rest its epilog
+    full: dict  # default settings
+    smoke: dict  # --smoke settings (a subset of full's keys)
+    help: dict = field(default_factory=dict)  # key -> option help
+    flags: dict = field(default_factory=dict)  # key -> option name, when not --key-with-dashes
+    types: dict = field(default_factory=dict)  # key -> type for None defaults
+    minimum: dict = field(default_factory=dict)  # key -> smallest allowed value (each element of a list)
+
+    def flag(self, key: str) -> str:
+        """The option that sets ``key``."""
+        return self.flags.get(key, "--" + key.replace("_", "-"))
+
+
+@dataclass
+class Context:
+    """What a benchmark's ``run`` gets: its resolved settings and where to put things."""
+
+    bench: Bench
+    settings: SimpleNamespace  # Bench.full, then --smoke's values, then explicit options
+    args: argparse.Namespace  # every parsed option (the script's own extra options too)
+    workdir: Path  # datasets and runs (benchmarks/work, or a temp dir with --smoke)
+    results_dir: Path  # the Markdown block, JSON and plots (--results-dir; benchmarks/results; WORKDIR/results)
+    command: str  # the command as typed, for the report
+    monitor: LoadMonitor
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def smoke(self) -> bool:
+        return bool(self.args.smoke)
+
+    @property
+    def verbose(self) -> bool:
+        return bool(self.args.verbose)
+
+    def log(self, *parts) -> None:
+        """Progress line on stdout, flushed."""
+        print(*parts, flush=True)
+
+    def output(self, suffix: str, stem: str | None = None) -> Path:
+        """``results_dir/<stem or bench name><suffix>``."""
+        return self.results_dir / f"{stem or self.bench.name}{suffix}"
+
+    def elapsed(self) -> float:
+        """Seconds since the benchmark started."""
+        return time.perf_counter() - self.started
+
+
+@dataclass
+class Report:
+    """What a benchmark's ``run`` returns; ``main`` adds the header (date, machine, wall time, command) and writes it."""
+
+    body: str  # Markdown after the header: set-up, tables, plot links, observations
+    machine: dict  # machine_info(...)
+    data: dict = field(default_factory=dict)  # raw numbers for <name>.json (settings, machine, command are added)
+    wall_note: str = ""  # said right after "The whole benchmark took N s", e.g. " (24 trainings, 2 at a time)"
+    load_note: str | None = None  # sentence on CPU contention (default: LoadMonitor.summary for one job at a time)
+    console: str = ""  # printed at the end (a table, the verdicts)
+    problems: list[str] = field(default_factory=list)  # make the command exit 1 and are listed in the block
+
+
+def build_parser(bench: Bench) -> argparse.ArgumentParser:
+    """Options from the spec's settings, plus --smoke, --workdir, --write-md, --md and --verbose."""
+    doc = bench.doc.strip()
+    description, _, epilog = doc.partition("\n\n")
+    p = argparse.ArgumentParser(
+        description=description, epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for key, default in bench.full.items():
+        kind = bench.types.get(key, type(default) if default is not None else str)
+        text = bench.help.get(key, key.replace("_", " "))
+        if default is not None:  # a None default means "decided at run time": the help text says how
+            text += f" (default {_shown(default)}" + (
+                f"; --smoke: {_shown(bench.smoke[key])})" if key in bench.smoke else ")"
+            )
+        elif key in bench.smoke:
+            text += f" (--smoke: {_shown(bench.smoke[key])})"
+        flag = bench.flag(key)
+        metavar = flag.lstrip("-").replace("-", "_").upper()
+        if kind is bool:
+            p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif kind is list or isinstance(kind, list):
+            elem = kind[0] if isinstance(kind, list) else (type(default[0]) if default else str)
+            p.add_argument(flag, dest=key, nargs="+", type=elem, default=None, metavar=metavar, help=text)
+        else:
+            p.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=text)
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny run in a temp dir (seconds to a minute); never writes BENCHMARKS.md"
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="datasets and runs (default benchmarks/work; a temp dir with --smoke); with --smoke the "
+        "results go to WORKDIR/results",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        help="the Markdown block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)",
+    )
+    p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
+    p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
+    p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
+    return p
+
+
+def _shown(v) -> str:
+    return " ".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+def resolve_settings(bench: Bench, args: argparse.Namespace, parser: argparse.ArgumentParser) -> SimpleNamespace:
+    """``full``, then ``smoke`` under --smoke, then the options given; bounds checked (parser.error otherwise)."""
+    values = {**bench.full, **(bench.smoke if args.smoke else {})}
+    for key in bench.full:
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    for key, lo in bench.minimum.items():
+        v = values.get(key)
+        if v is not None and any(x < lo for x in (v if isinstance(v, list) else [v])):
+            parser.error(f"{bench.flag(key)} must be >= {lo}")
+    return SimpleNamespace(**values)
+
+
+def render_block(ctx: Context, report: Report, date: str, wall_s: float) -> str:
+    """The whole Markdown block: header sentence, command, the report's body, problems."""
+    load = report.load_note if report.load_note is not None else ctx.monitor.summary(1)
+    lines = [
+        f"Measured {date} on {machine_sentence(report.machine)}. The whole benchmark took {wall_s:.0f} s"
+        f"{report.wall_note}. {load}".rstrip(),
+        "",
+        "```bash",
+        ctx.command,
+        "```",
+        "",
+        report.body.strip(),
+    ]
+    if ctx.smoke:
+        lines += ["", "This was a `--smoke` run: too small to judge anything."]
+    if report.problems:
+        lines += ["", "**Problems detected:** " + "; ".join(report.problems)]
+    return "\n".join(lines)
+
+
+def main(
+    bench: Bench,
+    run: Callable[[Context], Report],
+    argv: list[str] | None = None,
+    script: Path | None = None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """Parse the options, set the environment up, run the benchmark and write its block, JSON and (--write-md) the
+    block of BENCHMARKS.md.
+
+    Args:
+        bench: the benchmark's spec.
+        run: does the measurement; gets a ``Context``, returns a ``Report``.
+        argv: options (default ``sys.argv[1:]``).
+        script: the script's path, for the command shown in the report (default ``sys.argv[0]``).
+        add_options: adds the script's own options beyond its settings (they reach ``run`` as ``ctx.args``).
+
+    Returns:
+        The exit status: 0, or 1 when the report lists problems (2 on bad options, from argparse).
+    """
+    parser = build_parser(bench)
+    if add_options is not None:
+        add_options(parser)
+    args = parser.parse_args(argv)
+    if args.smoke and args.write_md:
+        parser.error("--smoke never writes BENCHMARKS.md; drop --write-md")
+    settings = resolve_settings(bench, args, parser)
+    command = command_line(Path(script or sys.argv[0]), argv)
+    if args.workdir is not None:
+        workdir = args.workdir
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix=f"yolo_lr_{bench.name}_")) if args.smoke else DEFAULT_WORKDIR
+    workdir = workdir.resolve()
+    results_dir = (args.results_dir or (workdir / "results" if args.smoke else RESULTS_DIR)).resolve()
+    ctx = Context(
+        bench=bench,
+        settings=settings,
+        args=args,
+        workdir=workdir,
+        results_dir=results_dir,
+        command=command,
+        monitor=LoadMonitor(),
+    )
+    cfg_dir = setup_environment(args.verbose)
+    ctx.monitor.start()
+    try:
+        report = run(ctx)
+    finally:
+        ctx.monitor.stop()
+        if cfg_dir is not None:
+            shutil.rmtree(cfg_dir, ignore_errors=True)
+    wall_s, date = ctx.elapsed(), utc_now()
+    block = render_block(ctx, report, date, wall_s)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    md_out, json_out = ctx.output(".md"), ctx.output(".json")
+    md_out.write_text(block + "\n")
+    write_json(
+        json_out,
+        {
+            "date": date,
+            "command": command,
+            "wall_s": wall_s,
+            "machine": report.machine,
+            "settings": vars(settings),
+            "load_average": ctx.monitor.samples,
+            **report.data,
+        },
+    )
+    ctx.log("")
+    if report.console:
+        ctx.log(report.console)
+    for problem in report.problems:
+        ctx.log(f"PROBLEM: {problem}")
+    ctx.log(f"{bench.name}: block {md_out}, raw numbers {json_out}; took {wall_s:.0f} s")
+    if args.write_md:
+        replace_block(args.md, bench.block, block)
+        ctx.log(f"updated {args.md} between <!-- {bench.block}:start --> and <!-- {bench.block}:end -->")
+    return 1 if report.problems else 0

@@ -1,20 +1,24 @@
-"""The training benchmarks (benchmarks/from_scratch.py, benchmarks/transfer.py): their --smoke mode end to end, and
-the shared helpers that decide what they report."""
+"""The benchmarks (benchmarks/from_scratch.py, overhead.py, transfer.py): their --smoke mode end to end, the harness
+they share (benchmarks/common.py), and the overhead benchmark's instrumentation on a training with a known cost."""
 
 from __future__ import annotations
 
+import functools
 import json
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, yolo_env
+from conftest import COCO8, FAST, MODEL, ROOT, yolo_env
 
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
+import overhead  # noqa: E402
 import transfer  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -24,7 +28,7 @@ def run_smoke(script: str, workdir: Path) -> subprocess.CompletedProcess:
     """Run one benchmark's --smoke mode in a subprocess with the tests' offline environment."""
     env = {**yolo_env(), "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(BENCH / script), "--smoke", "--workdir", str(workdir)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT, check=False)
 
 
 def check_png(path: Path) -> None:
@@ -77,10 +81,16 @@ def test_transfer_smoke(tmp_path, md_before):
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
-@pytest.mark.parametrize("script", ["from_scratch.py", "transfer.py"])
+@pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py"])
 def test_smoke_refuses_to_write_markdown(script):
-    r = subprocess.run([sys.executable, str(BENCH / script), "--smoke", "--write-md"], capture_output=True,
-                       text=True, env={**yolo_env(), "PYTHONPATH": str(ROOT)}, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
+        capture_output=True,
+        text=True,
+        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 2 and "--smoke never writes" in r.stderr
 
 
@@ -88,15 +98,16 @@ def test_replace_block_touches_only_its_block(tmp_path):
     md = tmp_path / "B.md"
     md.write_text("# T\n\n<!-- a:start -->\nold a\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n")
     common.replace_block(md, "a", "new a\n| x |")
-    assert md.read_text() == ("# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n"
-                              "<!-- b:start -->\nold b\n<!-- b:end -->\n")
+    assert md.read_text() == (
+        "# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
     with pytest.raises(ValueError, match="c:start"):
         common.replace_block(md, "c", "x")
 
 
-def test_real_benchmarks_md_has_both_blocks():
+def test_real_benchmarks_md_has_the_blocks():
     text = (ROOT / "BENCHMARKS.md").read_text()
-    for key in ("scratch", "transfer"):
+    for key in ("overhead", "scratch", "transfer"):
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
 
 
@@ -108,8 +119,17 @@ def test_statistics_helpers():
     assert mean == 2.0 and std == pytest.approx(1.0)
     assert common.fmt_ms([0.5]) == "0.5000" and common.fmt_ms([1.0, 3.0], 1) == "2.0 ± 1.4"
     assert common.mean_curve([[0, 1], [2, 3]]) == ([1.0, 2.0], [0, 1], [2, 3])
-    rows = [{"epoch": 1.0, "time": 1.0, "train/box_loss": 1.5, "train/cls_loss": 2.0, "metrics/mAP50(B)": 0.2,
-             "metrics/mAP50-95(B)": 0.1, "val/box_loss": 9.0}]
+    rows = [
+        {
+            "epoch": 1.0,
+            "time": 1.0,
+            "train/box_loss": 1.5,
+            "train/cls_loss": 2.0,
+            "metrics/mAP50(B)": 0.2,
+            "metrics/mAP50-95(B)": 0.1,
+            "val/box_loss": 9.0,
+        }
+    ]
     assert common.curves_from_rows(rows) == {"epoch": [1], "map": [0.1], "map50": [0.2], "train_loss": [3.5]}
 
 
@@ -130,3 +150,239 @@ def test_transfer_unfreeze_default_respects_preset_and_run_length():
     assert transfer.default_unfreeze(2, 3) == 1 and transfer.default_unfreeze(1, 3) == 0  # always < epochs
     assert transfer.default_unfreeze(20, 0) == 0  # a preset without freezing stays without
     assert transfer.preset_unfreeze() == yaml.safe_load(transfer.PRESET.read_text()).get("lr_unfreeze_epoch", 0)
+
+
+# ------------------------------------------------------------------------------------------------------ overhead
+def test_overhead_smoke(tmp_path, md_before):
+    r = run_smoke("overhead.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = tmp_path / "results"
+    check_png(res / "overhead.png")
+    md = (res / "overhead.md").read_text()
+    assert "| **Plugin time per optimizer step** (step hook + per-batch + per-epoch callbacks) |" in md
+    assert "python benchmarks/overhead.py --smoke" in md and "ultralytics 8.4" in md and "Goal: plugin time" in md
+    data = json.loads((res / "overhead.json").read_text())
+    assert [r["config"] for r in data["per_step"]] == list(overhead.CONFIGS)
+    for row in data["per_step"]:
+        # 24 images, batch 4, 2 epochs: every batch one optimizer step, and every step timed
+        assert (row["steps"], row["epochs"], row["steps_per_epoch"]) == (12, 2, 6)
+        assert row["hook_us"]["n"] == 12 and len(row["series_us"]) == 12 and row["step_ms"]["n"] == 12
+        assert "callback on_train_epoch_start" in row["timed"] and "callback on_pretrain_routine_end" in row["timed"]
+        assert row["plugin_us_per_step"] > 0 and row["per_epoch_us_per_step"] > 0
+        total = row["hook_us"]["mean"] + row["per_batch_us_per_step"] + row["per_epoch_us_per_step"]
+        assert row["plugin_us_per_step"] == pytest.approx(total, rel=1e-3)
+    assert {r["param_groups"] for r in data["per_step"]} == {3, 6}  # finetune splits the backbone groups
+    sides = sorted(r["side"] for r in data["end_to_end"]["runs"])
+    assert sides == ["native", "plugin"] and data["end_to_end"]["wall_s"]["ratio_of_medians"] > 0
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+
+
+def busy(seconds: float) -> None:
+    """Spin for ``seconds`` (a cost that sleeping would not show as CPU work)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+HOOK_S, BATCH_S, EPOCH_S = 300e-6, 200e-6, 2e-3  # the fake plugin's known costs
+
+
+def fake_on_pretrain_routine_end(trainer):
+    """Replace trainer.optimizer_step the way a plugin does (functools.wraps around the bound method)."""
+    original = trainer.optimizer_step
+
+    @functools.wraps(original)
+    def optimizer_step(*args, **kwargs):
+        busy(HOOK_S)
+        return original(*args, **kwargs)
+
+    trainer.optimizer_step = optimizer_step
+
+
+def fake_on_train_batch_start(trainer):
+    busy(BATCH_S)
+
+
+def fake_on_fit_epoch_end(trainer):
+    busy(EPOCH_S)
+
+
+def test_overhead_probe_measures_a_known_plugin(tmp_path):
+    """A fake 'plugin' (this file: its code lives under tests/) with known costs, timed by the benchmark's Probe on a
+    real training: the step hook is its wrapper alone (Ultralytics' own step subtracted), callbacks land in their
+    classes, and the real yolo_lr (not under tests/) is not counted."""
+    from ultralytics import YOLO
+
+    model = YOLO(MODEL)
+    model.add_callback("on_pretrain_routine_end", fake_on_pretrain_routine_end)
+    model.add_callback("on_train_batch_start", fake_on_train_batch_start)
+    model.add_callback("on_fit_epoch_end", fake_on_fit_epoch_end)
+    probe = overhead.Probe(Path(__file__).resolve().parent)
+    with probe.attached(model):
+        model.train(data=str(COCO8), epochs=2, project=str(tmp_path), name="fake", **FAST)
+    from ultralytics.engine.trainer import BaseTrainer
+
+    assert not overhead.is_timer(BaseTrainer.optimizer_step)  # the class patch is undone
+    row = overhead.summarise_probe({"config": "fake", "probe": probe, "wall_s": 1.0})
+    assert (row["steps"], row["epochs"]) == (8, 2)  # coco8: 4 images, batch 1
+    assert row["timed"] == [
+        "callback on_fit_epoch_end",
+        "callback on_pretrain_routine_end",
+        "callback on_train_batch_start",
+        "trainer.optimizer_step replacement",
+    ]
+    hook = row["hook_us"]
+    assert hook["n"] == 8 and hook["min"] >= 1e6 * HOOK_S
+    # Ultralytics' own step (milliseconds) is not in the hook: the median stays near the wrapper's 300 µs
+    assert hook["median"] < 1e6 * HOOK_S + 0.5 * row["native_step_us"]["median"]
+    assert row["native_step_us"]["median"] > 1e6 * HOOK_S
+    batch_calls = probe.callback_s["on_train_batch_start"]  # medians: a busy machine may pre-empt single calls
+    assert len(batch_calls) == 8 and BATCH_S <= statistics.median(batch_calls) < BATCH_S + 1e-3
+    assert row["per_batch_us_per_step"] == pytest.approx(1e6 * sum(batch_calls) / 8, rel=1e-6)
+    assert row["per_epoch_ms_per_epoch"] >= 1e3 * EPOCH_S * 1.5  # 2 epochs + the final evaluation's extra call
+    assert row["per_epoch_us_per_step"] == pytest.approx(1e3 * row["per_epoch_ms_per_epoch"] * 2 / 8, rel=1e-6)
+    assert row["one_off_ms"] < 1  # only the wrapping itself
+    expected = (
+        sum(probe.callback_s["on_train_batch_start"]) + sum(probe.callback_s["on_fit_epoch_end"]) + 1e-6 * hook["sum"]
+    )
+    assert row["plugin_us_per_step"] == pytest.approx(1e6 * expected / 8, rel=1e-6)
+    typical = hook["median"] + 1e6 * statistics.median(batch_calls) + row["per_epoch_us_per_step"]
+    assert row["typical_us_per_step"] == pytest.approx(typical, rel=1e-6)
+
+
+def test_plugin_code_is_recognised_by_where_it_lives():
+    import ultralytics.engine.trainer as ut
+
+    import yolo_lr
+    from yolo_lr import api
+
+    root = overhead.plugin_root()
+    assert root == Path(yolo_lr.__file__).resolve().parent
+    assert overhead.owned_by(api.attach, root) and overhead.owned_by(functools.partial(api.attach, None), root)
+
+    @functools.wraps(ut.BaseTrainer.optimizer_step)  # copies __module__ = ultralytics...: still ours by its code
+    def wrapper(*args):
+        return None
+
+    here = Path(__file__).resolve().parent
+    assert wrapper.__module__.startswith("ultralytics") and overhead.owned_by(wrapper, here)
+    assert not overhead.owned_by(ut.BaseTrainer.optimizer_step, root) and not overhead.owned_by(None, root)
+    assert not overhead.owned_by(wrapper, root)
+
+    class Callable:
+        def __call__(self, trainer):
+            return None
+
+    assert overhead.owned_by(Callable(), here) and overhead.owned_by(Callable().__call__, here)
+    sink = []
+    timer = overhead.timed(wrapper, sink)
+    assert overhead.is_timer(timer) and not overhead.is_timer(wrapper)
+    assert not overhead.is_timer(functools.wraps(timer)(lambda: None))  # a wrapper around a timer is not one
+    timer()
+    assert len(sink) == 1 and sink[0] >= 0
+
+
+# ------------------------------------------------------------------------------------------------------- harness
+SPEC = common.Bench(
+    name="demo",
+    block="demo",
+    doc="Demo benchmark.\n\nMore text.",
+    full={"epochs": 12, "seeds": [0, 1, 2], "rate": 0.5, "plot": True, "configs": None, "n_train": 100},
+    smoke={"epochs": 1, "seeds": [0]},
+    types={"configs": [str]},
+    flags={"n_train": "--train-images"},
+    minimum={"epochs": 1, "seeds": 0},
+)
+
+
+def resolve(argv: list[str]):
+    parser = common.build_parser(SPEC)
+    return common.resolve_settings(SPEC, parser.parse_args(argv), parser)
+
+
+def test_bench_options_defaults_smoke_and_explicit():
+    assert vars(resolve([])) == {
+        "epochs": 12,
+        "seeds": [0, 1, 2],
+        "rate": 0.5,
+        "plot": True,
+        "configs": None,
+        "n_train": 100,
+    }
+    s = resolve(["--smoke"])
+    assert (s.epochs, s.seeds, s.n_train) == (1, [0], 100)
+    s = resolve(
+        [
+            "--smoke",
+            "--epochs",
+            "3",
+            "--seeds",
+            "4",
+            "5",
+            "--no-plot",
+            "--configs",
+            "a",
+            "b",
+            "--train-images",
+            "7",
+            "--rate",
+            "0.25",
+        ]
+    )
+    assert vars(s) == {"epochs": 3, "seeds": [4, 5], "rate": 0.25, "plot": False, "configs": ["a", "b"], "n_train": 7}
+
+
+@pytest.mark.parametrize(
+    "argv, message", [(["--epochs", "0"], "--epochs must be >= 1"), (["--seeds", "1", "-1"], "--seeds must be >= 0")]
+)
+def test_bench_options_bounds(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        resolve(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_main_writes_block_json_and_markdown(tmp_path):
+    md = tmp_path / "B.md"
+    md.write_text("# B\n\n<!-- demo:start -->\nold\n<!-- demo:end -->\ntail\n")
+
+    def run(ctx):
+        assert ctx.settings.epochs == 2 and not ctx.smoke and ctx.workdir == tmp_path.resolve()
+        return common.Report(
+            body="| a |\n|---|\n| 1 |",
+            machine=common.machine_info(torch_threads=1),
+            data={"x": [1.5]},
+            wall_note=" (0 trainings)",
+            problems=["one thing"],
+        )
+
+    argv = [
+        "--epochs",
+        "2",
+        "--workdir",
+        str(tmp_path),
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--write-md",
+        "--md",
+        str(md),
+    ]
+    assert common.main(SPEC, run, argv, script=BENCH / "demo.py") == 1  # the report listed a problem
+    block = (tmp_path / "res" / "demo.md").read_text()
+    data = json.loads((tmp_path / "res" / "demo.json").read_text())
+    assert block.startswith("Measured ") and "The whole benchmark took " in block and " s (0 trainings). " in block
+    assert "python benchmarks/demo.py --epochs 2 --workdir" in block and "| 1 |" in block
+    assert "**Problems detected:** one thing" in block
+    assert data["x"] == [1.5] and data["settings"]["epochs"] == 2 and data["machine"]["torch_threads"] == 1
+    text = md.read_text()
+    assert text.startswith("# B\n\n<!-- demo:start -->\nMeasured ") and text.endswith(
+        "| 1 |\n\n**Problems detected:** one thing\n<!-- demo:end -->\ntail\n"
+    )
+
+
+def test_describe_and_spread():
+    d = common.describe([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert (d["n"], d["mean"], d["median"], d["min"], d["max"], d["sum"]) == (5, 4.0, 3.0, 1.0, 10.0, 20.0)
+    assert d["p90"] == pytest.approx(7.6)  # between 4 and 10
+    assert common.percentile([5.0], 90) == 5.0
+    std, above, below = common.outside_spread([1.0, 2.0, 3.0], {"hi": [5.5], "mid": [2.5], "lo": [-0.5]}, k=2)
+    assert std == pytest.approx(1.0) and above == ["hi"] and below == ["lo"]
