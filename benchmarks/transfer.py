@@ -98,6 +98,7 @@ STUDY_TARGETS = ["near32", "far"]
 FULL = dict(epochs=20, imgsz=128, batch=16, n_val=250, seeds=[0, 1, 2])
 STUDY_FULL = dict(epochs=20, imgsz=128, batch=16, n_val=250, seeds=[0, 1])
 SMOKE = dict(epochs=2, imgsz=64, batch=4, n_val=8, seeds=[0])
+SMOKE_CONFIGS = ["native", "finetune"]  # on near32 and far, 8 training images each
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -305,13 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds:
         s["seeds"] = args.seeds
     pool_of = STUDY if args.study else CONFIGS
-    default = STUDY_DEFAULT if args.study and not args.smoke else list(pool_of)
+    default = SMOKE_CONFIGS if args.smoke else (STUDY_DEFAULT if args.study else list(pool_of))
     names = ["native", *[c for c in (args.configs or default) if c != "native"]]
     unknown = [c for c in names if c not in pool_of]
     if unknown:
         raise SystemExit(f"unknown config(s) {unknown}; choose from {list(pool_of)}")
     configs = {n: pool_of[n] for n in names}
-    targets = args.targets or (STUDY_TARGETS if args.study else list(TARGETS))
+    targets = args.targets or (STUDY_TARGETS if args.study or args.smoke else list(TARGETS))
     if args.study and "near128" in targets:
         raise SystemExit("near128 is the held-out confirmation target: the study never runs on it")
     if not args.checkpoint.exists():

@@ -65,20 +65,27 @@ def test_from_scratch_smoke(tmp_path, md_before):
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "4 trainings: 0 reused" in r.stdout
     res = tmp_path / "results"
     check_png(res / "transfer.png")
     md = (res / "transfer.md").read_text()
-    assert "| native defaults from the A checkpoint | AdamW" in md
     preset = yaml.safe_load((ROOT / "configs" / "finetune.yaml").read_text())
-    assert f"| `finetune` preset (lr_unfreeze_epoch=1) | {preset['optimizer']} {preset['lr0']:g} |" in md
-    assert "Pretraining:" in md and "python benchmarks/transfer.py --smoke" in md
+    assert "| `native`: Ultralytics defaults from the checkpoint | AdamW" in md
+    assert f"| `finetune`: `finetune` preset | {preset['optimizer']} {preset['lr0']:.3g} |" in md
+    assert "**near32**" in md and "**far**" in md and "python benchmarks/transfer.py --smoke" in md
+    assert "Targets:" in md and "- near32: `finetune`" in md
     data = json.loads((res / "transfer.json").read_text())
-    assert sorted(r["label"] for r in data["runs"]) == ["finetune", "native"]
-    assert all(len(r["map"]) == 2 for r in data["runs"])
-    assert len(data["pretrain"]["map"]) == 1 and data["pretrain"]["cached"] is False
-    ft = tmp_path / "transfer" / "runs" / "finetune_s0" / "lr.csv"
-    assert ft.exists() and "backbone" in ft.read_text().splitlines()[0]  # the preset split the backbone groups
+    assert set(data["summary"]) == {"near32", "far"}
+    for rows in data["summary"].values():
+        assert set(rows) == {"native", "finetune"}
+        assert all(len(c) == 2 for row in rows.values() for c in row["curves"])
+    runs = sorted((tmp_path / "transfer" / "runs").iterdir())
+    assert len(runs) == 4
+    driven = [d for d in runs if (d / "lr.csv").exists()]  # the preset's runs; native leaves the LR alone
+    assert len(driven) == 2 and all("backbone" in (d / "lr.csv").read_text().splitlines()[0] for d in driven)
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+    again = run_smoke("transfer.py", tmp_path)  # identical settings: every run is reused, nothing retrains
+    assert again.returncode == 0 and "4 trainings: 4 reused" in again.stdout, again.stdout[-2000:]
 
 
 @pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py"])
@@ -107,7 +114,7 @@ def test_replace_block_touches_only_its_block(tmp_path):
 
 def test_real_benchmarks_md_has_the_blocks():
     text = (ROOT / "BENCHMARKS.md").read_text()
-    for key in ("overhead", "scratch", "transfer"):
+    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study"):
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
 
 
@@ -143,13 +150,10 @@ def test_dataset_cache_reuses_and_regenerates(tmp_path):
     assert common.ensure_dataset(spec, tmp_path) == path and stamp.read_text().strip() != "stale"
 
 
-def test_transfer_unfreeze_default_respects_preset_and_run_length():
-    assert transfer.default_unfreeze(20, 3) == 3  # the preset's own value when the run is long enough
-    assert transfer.default_unfreeze(20, 1) == 1
-    assert transfer.default_unfreeze(10, 3) == 2  # capped at a fifth of a short run
-    assert transfer.default_unfreeze(2, 3) == 1 and transfer.default_unfreeze(1, 3) == 0  # always < epochs
-    assert transfer.default_unfreeze(20, 0) == 0  # a preset without freezing stays without
-    assert transfer.preset_unfreeze() == yaml.safe_load(transfer.PRESET.read_text()).get("lr_unfreeze_epoch", 0)
+def test_transfer_study_never_runs_on_the_held_out_target(tmp_path):
+    with pytest.raises(SystemExit, match="held-out"):
+        transfer.main(["--study", "--targets", "near128", "--workdir", str(tmp_path)])
+
 
 
 # ------------------------------------------------------------------------------------------------------ overhead
