@@ -76,7 +76,7 @@ def test_larger_dataset_extends_smaller_one(gen, tmp_path):
     assert all(small[k] == large[k] for k in shared)
 
 
-@pytest.mark.parametrize("domain", ["A", "B"])
+@pytest.mark.parametrize("domain", ["A", "B", "S", "N"])
 def test_labels_are_valid_yolo(gen, tmp_path, domain):
     import cv2
 
@@ -92,14 +92,14 @@ def test_labels_are_valid_yolo(gen, tmp_path, domain):
         rows = labels(root, split)
         assert len(images) == n and [p.stem for p in images] == sorted(rows)
         for stem, boxes in rows.items():
-            assert 1 <= len(boxes) <= gen.MAX_OBJECTS, f"{split}/{stem}: {len(boxes)} objects"
+            assert 1 <= len(boxes) <= gen.DOMAINS[domain].max_objects, f"{split}/{stem}: {len(boxes)} objects"
             for c, cx, cy, w, h in boxes:
                 assert c == int(c) and 0 <= c < len(names)
                 seen.add(int(c))
                 assert 0 < w <= 1 and 0 < h <= 1
                 assert -1e-6 <= cx - w / 2 and cx + w / 2 <= 1 + 1e-6
                 assert -1e-6 <= cy - h / 2 and cy + h / 2 <= 1 + 1e-6
-                assert max(w, h) >= gen.SIZE_RANGE[0] * 0.5  # no degenerate specks labelled as objects
+                assert max(w, h) >= gen.DOMAINS[domain].size_range[0] * 0.5  # no degenerate specks labelled as objects
         img = cv2.imread(str(images[0]))
         assert img.shape == (96, 96, 3)
     assert seen == set(range(len(names))), "every class should occur in 32 images"
@@ -128,6 +128,31 @@ def test_domains_have_different_classes_and_look(gen, tmp_path):
         return float(np.mean(vals))
 
     assert roughness(tmp_path / "B") > roughness(tmp_path / "A")
+
+
+def test_source_world_near_and_far_targets(gen, tmp_path):
+    """S is rich (>= 10 classes, several background styles); N has only classes S never shows, in S's look; B (far)
+    uses a palette and a texture S never shows."""
+    import cv2
+    import numpy as np
+
+    src, near, far = gen.DOMAINS["S"], gen.DOMAINS["N"], gen.DOMAINS["B"]
+    assert len(src.names) >= 10 and set(near.names).isdisjoint(src.names)
+    assert near.palette == src.palette and near.bg_palette == src.bg_palette and near.background == "mixed"
+    assert set(far.palette).isdisjoint(src.palette) and far.background not in gen.MIXED_BACKGROUNDS
+    # every S class shows up in a modest number of images
+    ys = yaml.safe_load(gen.make_dataset(tmp_path / "S", "S", n_train=40, n_val=4, imgsz=64, seed=0).read_text())
+    classes = {int(line.split()[0]) for p in (tmp_path / "S" / "labels" / "train").glob("*.txt")
+               for line in p.read_text().splitlines()}
+    assert classes == set(range(len(ys["names"])))
+    # the far target is visibly different: blue-dominant objects and rougher backgrounds than the source world
+    yb = gen.make_dataset(tmp_path / "B", "B", n_train=16, n_val=2, imgsz=64, seed=0)
+
+    def roughness(root):
+        return float(np.mean([np.abs(np.diff(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(float), axis=1)).mean()
+                              for p in sorted((root / "images" / "train").glob("*.png"))[:16]]))
+
+    assert roughness(yb.parent) > roughness(tmp_path / "S")
 
 
 def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
