@@ -141,13 +141,17 @@ def policy_of(cfg: Config) -> dict:
 def run_specs(configs: dict, targets: list[str], s: dict, data: dict, ckpt: Path, runs: Path, verbose: bool):
     """One RunSpec per (target, config, seed), each in a folder named after a hash of everything it depends on.
 
-    The hash covers the checkpoint's bytes, the dataset, the train() arguments and every key the config sets, so a
-    config that the study already ran with identical settings is not trained twice (``--no-cache`` retrains).
+    The hash covers the checkpoint's bytes, the dataset, the train() arguments, every key the config sets and, when
+    it sets any, the plugin's source code, so a run that the study already made with identical settings is not
+    trained twice (``--no-cache`` retrains).
     """
     import hashlib
 
     n_backbone = backbone_layers()
     ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    # runs the plugin drives also depend on the plugin's code; native runs (no key set) do not
+    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((common.ROOT / "yolo_lr").rglob("*.py"))))
+    code_sha = code.hexdigest()
     specs = []
     for target in targets:
         for name, cfg in configs.items():
@@ -157,7 +161,7 @@ def run_specs(configs: dict, targets: list[str], s: dict, data: dict, ckpt: Path
                 train = dict(data=str(data[target]), epochs=s["epochs"], imgsz=s["imgsz"], batch=s["batch"],
                              seed=seed, device="cpu", workers=0, amp=False, plots=False, val=True, **extra)
                 key = common.settings_key({"ckpt": ckpt_sha, "data": Path(data[target]).parent.name, "train": train,
-                                           "policy": policy})
+                                           "policy": policy, "code": code_sha if policy else None})
                 train.update(verbose=verbose, project=str(runs), name=f"{target}_{key}_s{seed}", exist_ok=True)
                 specs.append(common.RunSpec(f"{target}/{name}", seed, str(ckpt), train,
                                             preset=dict(policy) if policy else None))
