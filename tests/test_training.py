@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -133,8 +132,7 @@ def test_plateau_reduces_on_real_metric(train, policy):
         )
         want = LR0 * max(base * factors[s.epoch], min(base, 0.01))
         assert s.lr["weight"][0] == pytest.approx(want, rel=1e-9), (s.epoch, values)
-    state = json.loads((run.save_dir / "lr_state.json").read_text())
-    assert state["reductions"] == [e for e in range(epochs) if factors[e + 1] < factors[e]]
+    assert run.trainer.yolo_lr.plateau.reductions == [e for e in range(epochs) if factors[e + 1] < factors[e]]
 
 
 def test_no_lr_key_is_native(train):
@@ -222,7 +220,7 @@ def test_resume_gives_same_lr_sequence(train, tmp_path):
     metric = "metrics/mAP50-95(B)"
     full_values = [r[metric] for r in read_csv(full.save_dir / "results.csv")]
     assert [r[metric] for r in read_csv(resumed.save_dir / "results.csv")] == full_values  # same metric inputs
-    assert json.loads((full.save_dir / "lr_state.json").read_text())["reductions"], "no plateau reduction happened"
+    assert full.trainer.yolo_lr.plateau.reductions, "no plateau reduction happened"
     tail = [s for s in full.steps if s.epoch >= 2]
     assert [s.ni for s in resumed.steps] == [s.ni for s in tail]
     for a, b in zip(resumed.steps, tail, strict=True):
