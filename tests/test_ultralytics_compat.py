@@ -120,8 +120,8 @@ def test_a_missing_callback_event_fails_loudly(monkeypatch):
 
     yolo_lr.uninstall()
     try:
-        monkeypatch.delitem(base.default_callbacks, "on_train_batch_start")
-        with pytest.raises(compat.UltralyticsCompatError, match="on_train_batch_start"):
+        monkeypatch.delitem(base.default_callbacks, "on_train_epoch_start")
+        with pytest.raises(compat.UltralyticsCompatError, match="on_train_epoch_start"):
             yolo_lr.install()
     finally:
         monkeypatch.undo()

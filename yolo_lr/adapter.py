@@ -14,7 +14,7 @@ How it hooks into the trainer (and every other Ultralytics internal it relies on
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import Any
 
 from yolo_lr import ultralytics_compat as compat
@@ -39,8 +39,7 @@ class LRController:
         self.freeze = BackboneFreeze(settings.finetune) if settings.split_backbone else None
         self.stepper: StepLR | None = None
         self.log: LRLog | None = None  # rank 0 only
-        self.last_lrs: list[float] | None = None
-        self._open_epoch: int | None = None  # epoch trained but not yet closed (plateau decision, lr.csv flush)
+        self._open_epoch: int | None = None  # epoch trained but not yet closed (plateau decision, lr.csv rows)
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     def remember_request(self, args) -> None:
@@ -64,8 +63,11 @@ class LRController:
             )
         if self.freeze is not None:
             self._freeze_setup(trainer, main)
-        compat.wrap_method(trainer, "optimizer_step", lambda: self.apply(trainer))
-        compat.wrap_method(trainer, "save_model", lambda: self.close_epoch(trainer))
+        if self.plateau is not None and main:  # loss names exist once the first forward pass ran
+            self.stepper.on_first_step = functools.partial(self.plateau.check_loss_metric, trainer)
+        trainer.add_callback("on_train_batch_start", self.stepper.count_batch)
+        compat.before_optimizer_step(trainer, self.stepper.hook)
+        compat.before_checkpoint(trainer, functools.partial(self.close_epoch, trainer))
         if main:
             self._report(trainer)
 
@@ -79,36 +81,16 @@ class LRController:
             nw=compat.warmup_iterations_of(trainer, nb),
             epochs=trainer.epochs,
             plateau_factor=self.plateau.factor if self.plateau is not None else 1.0,
+            steps_before=compat.steps_done(trainer) or 0,
         )
-        if self.log is not None:
-            self.log.begin_epoch()
         if self.freeze is not None and (n := self.freeze.epoch_start(trainer.epoch)):
             compat.logger().info(f"yolo_lr: epoch {trainer.epoch + 1}: backbone unfrozen ({n} tensors)")
         self._open_epoch = trainer.epoch
 
-    def batch_start(self) -> None:
-        self.stepper.next_batch()
-
-    def apply(self, trainer) -> None:
-        """Right before an optimizer step: set the LRs, and note them for lr.csv."""
-        lrs = self.stepper.apply()
-        self.last_lrs = lrs
-        if self.log is not None:
-            st = self.stepper
-            g0 = st.param_groups[0]
-            mom = g0["momentum"] if "momentum" in g0 else g0["betas"][0] if "betas" in g0 else math.nan
-            done = compat.steps_done(trainer)
-            step = done + 1 if done is not None else len(self.log.rows) + 1
-            self.log.add((st.epoch, st.ni0 + max(st.i, 0), step, *lrs, mom))
-
-    def batch_end(self, trainer) -> None:
-        if self.plateau is not None:
-            self.plateau.check_loss_metric(trainer)
-
     def epoch_end(self, trainer) -> None:
         """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers)."""
-        if self.last_lrs is not None:
-            trainer.lr = {f"lr/pg{j}": lr for j, lr in enumerate(self.last_lrs)}
+        if (lrs := self.stepper.last_lrs()) is not None:
+            trainer.lr = {f"lr/pg{j}": lr for j, lr in enumerate(lrs)}
 
     def close_epoch(self, trainer) -> None:
         """Once per trained epoch, on rank 0, before its checkpoint is written: the plateau decision (stored in the
@@ -127,7 +109,7 @@ class LRController:
                     f"epochs (last {value:.5g}); LR factor {before:.4g} -> {self.plateau.factor:.4g}"
                 )
         if self.log is not None:
-            self.log.flush()
+            self.log.append(self.stepper.rows())
 
     def fit_epoch_end(self, trainer) -> None:
         """After the epoch (checkpoint written or skipped): close it if save_model did not run; DDP state sync."""
@@ -220,16 +202,6 @@ def on_train_epoch_start(trainer):
         ctl.epoch_start(trainer)
 
 
-def on_train_batch_start(trainer):
-    if ctl := _controller(trainer):
-        ctl.batch_start()
-
-
-def on_train_batch_end(trainer):
-    if ctl := _controller(trainer):
-        ctl.batch_end(trainer)
-
-
 def on_train_epoch_end(trainer):
     if ctl := _controller(trainer):
         ctl.epoch_end(trainer)
@@ -249,8 +221,6 @@ callbacks = {
     "on_pretrain_routine_start": on_pretrain_routine_start,
     "on_pretrain_routine_end": on_pretrain_routine_end,
     "on_train_epoch_start": on_train_epoch_start,
-    "on_train_batch_start": on_train_batch_start,
-    "on_train_batch_end": on_train_batch_end,
     "on_train_epoch_end": on_train_epoch_end,
     "on_fit_epoch_end": on_fit_epoch_end,
     "on_train_end": on_train_end,

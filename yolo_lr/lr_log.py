@@ -1,4 +1,4 @@
-"""``lr.csv`` (the LR of every param group at every optimizer step) and ``lr.png`` (its plot).
+"""``lr.csv`` (the LR of every param group at every optimizer step) and ``lr.png`` (its plot), written on rank 0.
 
 Both are for people to read: nothing the plugin computes depends on them, so a missing, truncated or garbled
 ``lr.csv`` cannot change a resumed run's LRs (resume rewrites it to the epochs the checkpoint holds).
@@ -14,7 +14,7 @@ CSV_NAME, PLOT_NAME = "lr.csv", "lr.png"
 
 
 class LRLog:
-    """Buffers one epoch of rows in memory (one tuple per optimizer step) and appends them to ``lr.csv``.
+    """Appends each epoch's rows (one per optimizer step) to ``lr.csv``, once per epoch.
 
     Args:
         save_dir: the run directory.
@@ -24,8 +24,6 @@ class LRLog:
     def __init__(self, save_dir: Path, header: list[str]):
         self.path = Path(save_dir) / CSV_NAME
         self.header = header
-        self.rows: list[tuple] = []
-        self.add = self.rows.append  # the per-step call: one list append
 
     def start(self, last_epoch: int | None) -> None:
         """A new run (``last_epoch`` None) starts a new file; a resumed one keeps the rows of epochs <= last_epoch.
@@ -53,21 +51,16 @@ class LRLog:
             w.writerow(self.header)
             w.writerows(kept)
 
-    def begin_epoch(self) -> None:
-        """Drop buffered rows: an epoch run again (NaN recovery, OOM retry) replaces its rows."""
-        self.rows.clear()
-
-    def flush(self) -> None:
-        """Append the buffered rows to the file (once per epoch, before its checkpoint is written)."""
-        if not self.rows:
+    def append(self, rows: list[tuple]) -> None:
+        """Append an epoch's rows (before its checkpoint is written)."""
+        if not rows:
             return
         new = not self.path.exists()
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(self.header)
-            w.writerows(self.rows)
-        self.rows.clear()
+            w.writerows(rows)
 
     def plot(self, reductions: list[int]) -> Path | None:
         """Draw ``lr.png`` next to ``lr.csv``; None when there is nothing to draw."""

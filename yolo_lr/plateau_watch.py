@@ -27,7 +27,6 @@ class PlateauWatch:
         self.settings = settings
         self.tracker = settings.tracker()
         self.reductions: list[int] = []  # epochs after which the factor was reduced
-        self._loss_names_checked = False
 
     @property
     def factor(self) -> float:
@@ -101,15 +100,10 @@ class PlateauWatch:
             raise _metric_error(name, known)
 
     def check_loss_metric(self, trainer) -> None:
-        """After the first batch, when loss names exist: a train/ or val/ metric must be one of them."""
-        if self._loss_names_checked:
-            return
-        names = compat.loss_names(trainer)
-        if names is None:
-            return
-        self._loss_names_checked = True
+        """After the first forward pass, when loss names exist: a train/ or val/ metric must be one of them."""
         name = self.settings.metric
-        if name.startswith(("train/", "val/")) and name not in names:
+        names = compat.loss_names(trainer)
+        if names is not None and name.startswith(("train/", "val/")) and name not in names:
             raise _metric_error(name, ["fitness", *(trainer.metrics or {}), *names])
 
 

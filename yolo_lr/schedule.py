@@ -112,6 +112,16 @@ class EpochPlan:
                 out[j] *= bb
         return out
 
+    def table(self) -> list[list[float]]:
+        """The LRs of every batch of the epoch, ``table()[i] == lrs(i)`` (computed once, looked up per step)."""
+        return [self.lrs(i) for i in range(self._nb)]
+
+    def momenta(self, base: float) -> list[float] | None:
+        """The policy's momentum at every batch of the epoch, or None when the policy leaves momentum alone."""
+        if not self._settings.cycles_momentum:
+            return None
+        return [self.momentum(i, base) for i in range(self._nb)]
+
     def momentum(self, i: int, base: float) -> float | None:
         """The policy's momentum at batch ``i`` (one-cycle), or None when the policy leaves momentum alone."""
         s = self._settings

@@ -15,11 +15,11 @@ What lives here:
   value inside ``get_cfg``/``entrypoint``, before a run directory exists) and ``optimizer groups``
   (``BaseTrainer.build_optimizer`` splits param groups into head and backbone parts as the optimizer is built, on
   every rank and on resume alike).
-- What a running trainer offers: where to act right before each optimizer step and right before a checkpoint is
-  written (instance-level wraps of ``optimizer_step`` and ``save_model``; native code writes the LR after
-  ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so a callback cannot have the last word), the
-  warmup length the trainer uses, metrics and loss names, and where policy state survives a crash (the optimizer's
-  param groups, which Ultralytics saves in every checkpoint and restores on resume and NaN recovery).
+- What a running trainer offers: where to act right before each optimizer step (a step pre-hook on the trainer's
+  optimizer: native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so a
+  callback cannot have the last word) and right before a checkpoint is written (a wrap of the instance's
+  ``save_model``), the warmup length the trainer uses, metrics and loss names, and where policy state survives a crash
+  (the optimizer's param groups, which Ultralytics saves in every checkpoint and restores on resume and NaN recovery).
 
 The module imports no Ultralytics at import time (it is imported while Ultralytics itself is loading).
 """
@@ -277,7 +277,13 @@ def _patch_trainer(trainer_module) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- a running trainer
-TRAINER_METHODS = ("build_optimizer", "optimizer_step", "save_model", "_get_warmup_iterations", "label_loss_items")
+TRAINER_METHODS = (
+    "build_optimizer",
+    "save_model",
+    "_get_warmup_iterations",
+    "label_loss_items",
+    "add_callback",
+)
 TRAINER_ATTRS = ("args", "epochs", "start_epoch", "optimizer", "train_loader", "save_dir", "metrics")
 
 
@@ -285,26 +291,37 @@ def check_trainer(trainer) -> None:
     """At train start (``on_pretrain_routine_end``): everything the plugin reads or wraps on the trainer exists."""
     check_installed()
     _require(trainer, TRAINER_METHODS + TRAINER_ATTRS, type(trainer).__name__)
+    _require(trainer.optimizer, ("register_step_pre_hook", "param_groups"), type(trainer.optimizer).__name__)
 
 
-def wrap_method(trainer, name: str, before: Callable[[], None]) -> None:
-    """Make ``trainer.<name>()`` call ``before()`` first (an instance attribute, so it dies with the trainer).
+def before_optimizer_step(trainer, hook: Callable[[Any, tuple, dict], None]):
+    """Run ``hook(optimizer, args, kwargs)`` right before every optimizer step (a torch step pre-hook).
 
-    Used for ``optimizer_step`` (the LR is set right before each step, after anything native wrote) and
-    ``save_model`` (policy state is stored before the checkpoint is serialised). The wrapper is marked ``_yolo_lr``
-    and keeps the original as ``__wrapped__`` (the LR finder steps the unwrapped method).
+    Native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so the last
+    word must come later than any callback: inside ``optimizer.step()``, after AMP unscaling and gradient clipping.
+    Ultralytics keeps the optimizer object for the whole run (an OOM retry rebuilds the loaders only, NaN recovery
+    loads a state dict into it, which keeps hooks), and a step the AMP scaler skips runs no hook. Returns the handle.
     """
-    original = getattr(trainer, name)
+    return trainer.optimizer.register_step_pre_hook(hook)
+
+
+def before_checkpoint(trainer, before: Callable[[], Any]) -> None:
+    """Make ``trainer.save_model()`` call ``before()`` first, so state stored then is inside the checkpoint.
+
+    ``save_model`` serialises ``optimizer.state_dict()`` with the weights (rank 0, every epoch when ``save=True``).
+    An instance attribute, so it dies with the trainer; marked ``_yolo_lr``, original kept as ``__wrapped__``.
+    """
+    original = trainer.save_model
     if getattr(original, "_yolo_lr", False):
         return
 
     @functools.wraps(original)
-    def wrapped(*args, **kwargs):
+    def save_model(*args, **kwargs):
         before()
         return original(*args, **kwargs)
 
-    wrapped._yolo_lr = True
-    setattr(trainer, name, wrapped)
+    save_model._yolo_lr = True
+    trainer.save_model = save_model
 
 
 def warmup_iterations_of(trainer, nb: int) -> int:

@@ -2,7 +2,7 @@
 
 Environment variables (all optional):
 - LR_PROBE_TRACE=FILE: append one JSON line per optimizer step with the LR of every param group and the momentum the
-  optimizer is about to use (recorded inside BaseTrainer.optimizer_step, i.e. after the plugin set them).
+  optimizer is about to use (a step pre-hook registered at on_train_start, so it runs after the plugin's).
 - LR_PROBE_FITNESS=a,b,c,...: the fitness each epoch reports (the real validation still runs). The tiny test models
   score mAP 0, and a resumed Ultralytics run never trains bit-identically (it restarts from the checkpoint's fp16 EMA
   weights), so a scripted metric is what makes an uninterrupted and a resumed run see the same plateau inputs.
@@ -32,6 +32,23 @@ if _TRACE or _FITNESS or _KILL:
     def on_train_epoch_start(trainer):
         now["epoch"], now["batch"] = trainer.epoch, -1
 
+    def record(optimizer, args, kwargs, trainer):
+        g0 = optimizer.param_groups[0]
+        row = {
+            "pid": os.getpid(),
+            "epoch": trainer.epoch,
+            "ni": now["batch"] + len(trainer.train_loader) * trainer.epoch,
+            "lr": [g["lr"] for g in optimizer.param_groups],
+            "momentum": g0.get("momentum", (g0.get("betas") or (None,))[0]),
+        }
+        fd = os.open(_TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # unbuffered: survives SIGKILL
+        os.write(fd, (json.dumps(row) + "\n").encode())
+        os.close(fd)
+
+    def on_train_start(trainer):
+        if _TRACE:
+            trainer.optimizer.register_step_pre_hook(lambda o, a, k: record(o, a, k, trainer))
+
     def on_train_batch_start(trainer):
         now["batch"] += 1
 
@@ -47,6 +64,7 @@ if _TRACE or _FITNESS or _KILL:
 
     for event, fn in (
         ("on_train_epoch_start", on_train_epoch_start),
+        ("on_train_start", on_train_start),
         ("on_train_batch_start", on_train_batch_start),
         ("on_train_batch_end", on_train_batch_end),
         ("on_val_batch_end", on_val_batch_end),
@@ -54,22 +72,7 @@ if _TRACE or _FITNESS or _KILL:
     ):
         default_callbacks[event].append(fn)
 
-    step, save, validate = BaseTrainer.optimizer_step, BaseTrainer.save_model, BaseTrainer.validate
-
-    def optimizer_step(self):
-        if _TRACE:
-            g0 = self.optimizer.param_groups[0]
-            row = {
-                "pid": os.getpid(),
-                "epoch": self.epoch,
-                "ni": now["batch"] + len(self.train_loader) * self.epoch,
-                "lr": [g["lr"] for g in self.optimizer.param_groups],
-                "momentum": g0.get("momentum", (g0.get("betas") or (None,))[0]),
-            }
-            fd = os.open(_TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # unbuffered: survives SIGKILL
-            os.write(fd, (json.dumps(row) + "\n").encode())
-            os.close(fd)
-        return step(self)
+    save, validate = BaseTrainer.save_model, BaseTrainer.validate
 
     def save_model(self):
         _die("presave")
@@ -81,8 +84,4 @@ if _TRACE or _FITNESS or _KILL:
             fitness = [float(x) for x in _FITNESS.split(",")][self.epoch]
         return metrics, fitness
 
-    BaseTrainer.optimizer_step, BaseTrainer.save_model, BaseTrainer.validate = (
-        optimizer_step,
-        save_model,
-        (scripted_validate),
-    )
+    BaseTrainer.save_model, BaseTrainer.validate = save_model, scripted_validate
