@@ -291,3 +291,31 @@ def test_oom_retry_keeps_the_policy(train):
     for s in run.steps:
         t = s.epoch + (s.ni - nb * s.epoch) / nb
         assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, 2 - 1 / nb), rel=1e-9)
+
+
+def test_paused_lets_a_caller_step_with_its_own_lr(train):
+    """Inside LRController.paused() (an LR range test run on the trainer, say) a step keeps the caller's LR; the
+    policy owns the steps before and after."""
+
+    def on_train_epoch_start(trainer):
+        if trainer.epoch == 1:
+            with trainer.yolo_lr.paused():
+                for g in trainer.optimizer.param_groups:
+                    g["lr"] = 0.123
+                trainer.optimizer.step()  # no gradients yet: SGD skips every parameter, the hooks still run
+
+    run = train(
+        epochs=2,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=LRF,
+        warmup_epochs=0,
+        lr_policy="cosine",
+        callbacks={"on_train_epoch_start": on_train_epoch_start},
+    )
+    manual = [s for s in run.steps if s.lr["weight"][0] == 0.123]
+    assert len(manual) == 1 and len(run.steps) == 2 * run.nb + 1
+    policy = [s for s in run.steps if s is not manual[0]]
+    for s in policy:
+        t = s.epoch + (s.ni - run.nb * s.epoch) / run.nb
+        assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, 2 - 1 / run.nb), rel=1e-9)

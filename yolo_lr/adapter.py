@@ -14,6 +14,7 @@ How it hooks into the trainer (and every other Ultralytics internal it relies on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -66,10 +67,20 @@ class LRController:
         if self.plateau is not None and main:  # loss names exist once the first forward pass ran
             self.stepper.on_first_step = functools.partial(self.plateau.check_loss_metric, trainer)
         trainer.add_callback("on_train_batch_start", self.stepper.count_batch)
-        compat.before_optimizer_step(trainer, self.stepper.hook)
+        compat.before_optimizer_step(trainer.optimizer, self.stepper.hook)
         compat.before_checkpoint(trainer, functools.partial(self.close_epoch, trainer))
         if main:
             self._report(trainer)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Optimizer steps taken inside this block keep the LRs their caller set (e.g. an LR range test run on the
+        trainer); the policy takes over again afterwards."""
+        self.stepper.paused = True
+        try:
+            yield
+        finally:
+            self.stepper.paused = False
 
     def epoch_start(self, trainer) -> None:
         """Plan the epoch (also when Ultralytics repeats one after NaN recovery or an OOM retry)."""

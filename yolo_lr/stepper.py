@@ -37,6 +37,7 @@ class StepLR:
             of the batch in progress.
         taken: ``(batch index, momentum)`` of every optimizer step of the epoch so far.
         on_first_step: called once, at the run's first optimizer step (when loss names exist), then dropped.
+        paused: while True, steps keep the LRs their caller set and are not recorded.
     """
 
     def __init__(self, settings: LRSettings, warmup_bias_lr: float, momentum: float):
@@ -49,6 +50,7 @@ class StepLR:
         self.table: list[list[float]] = []
         self.momenta: list[float] | None = None
         self.on_first_step: Callable[[], Any] | None = None
+        self.paused = False
 
     def begin_epoch(
         self, optimizer, *, epoch: int, nb: int, nw: int, epochs: float, plateau_factor: float, steps_before: int
@@ -76,6 +78,8 @@ class StepLR:
 
     def hook(self, optimizer, args, kwargs) -> None:
         """The optimizer's step pre-hook: write the LRs (and momentum) of the step about to happen."""
+        if self.paused:
+            return
         i = len(self.batches) - 1
         groups = optimizer.param_groups
         for g, lr in zip(groups, self.table[i]):

@@ -294,15 +294,15 @@ def check_trainer(trainer) -> None:
     _require(trainer.optimizer, ("register_step_pre_hook", "param_groups"), type(trainer.optimizer).__name__)
 
 
-def before_optimizer_step(trainer, hook: Callable[[Any, tuple, dict], None]):
-    """Run ``hook(optimizer, args, kwargs)`` right before every optimizer step (a torch step pre-hook).
+def before_optimizer_step(optimizer, hook: Callable[[Any, tuple, dict], None]):
+    """Run ``hook(optimizer, args, kwargs)`` right before every step of the trainer's optimizer (a torch step pre-hook).
 
     Native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so the last
     word must come later than any callback: inside ``optimizer.step()``, after AMP unscaling and gradient clipping.
     Ultralytics keeps the optimizer object for the whole run (an OOM retry rebuilds the loaders only, NaN recovery
     loads a state dict into it, which keeps hooks), and a step the AMP scaler skips runs no hook. Returns the handle.
     """
-    return trainer.optimizer.register_step_pre_hook(hook)
+    return optimizer.register_step_pre_hook(hook)
 
 
 def before_checkpoint(trainer, before: Callable[[], Any]) -> None:
