@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import tempfile
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +70,11 @@ class Run:
 
 
 def attach_recorder(model, run: Run) -> None:
-    """Record the param-group LRs at the moment optimizer.step() runs: the LR that really updated the weights."""
+    """Record the param-group LRs at the moment optimizer.step() runs: the LR that really updated the weights.
+
+    A step pre-hook registered at on_train_start runs after any hook registered earlier (the plugin's, at
+    on_pretrain_routine_end) and right before the update itself.
+    """
     counter = {"i": -1}
 
     def on_train_epoch_start(trainer):
@@ -82,10 +85,8 @@ def attach_recorder(model, run: Run) -> None:
 
     def on_train_start(trainer):
         run.trainer, run.save_dir, run.nb = trainer, Path(trainer.save_dir), len(trainer.train_loader)
-        opt = trainer.optimizer
-        original = opt.step
 
-        def step(_opt, *args, **kwargs):  # bound below: torch's LR schedulers (time= rebuilds them) need a method
+        def record(opt, args, kwargs):
             lr: dict[str, list[float]] = {}
             for g in opt.param_groups:
                 lr.setdefault(g.get("param_group", "?"), []).append(g["lr"])
@@ -93,9 +94,8 @@ def attach_recorder(model, run: Run) -> None:
             mom = g0.get("momentum", (g0.get("betas") or (None,))[0])
             nb = len(trainer.train_loader)
             run.steps.append(Step(trainer.epoch, counter["i"] + nb * trainer.epoch, lr, mom))
-            return original(*args, **kwargs)
 
-        opt.step = types.MethodType(step, opt)
+        trainer.optimizer.register_step_pre_hook(record)
 
     model.add_callback("on_train_epoch_start", on_train_epoch_start)
     model.add_callback("on_train_batch_start", on_train_batch_start)

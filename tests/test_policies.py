@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from yolo_lr.params import declared
 from yolo_lr.policies import (
-    PARAM_KEYS,
     PARAMS,
     POLICIES,
     WARMUP_SHAPES,
@@ -58,7 +58,7 @@ def test_cases_cover_every_policy():
 def test_policy_invariants(name, params, start, ends_at_lrf, monotonic):
     p = build_policy(name, LRF, **params)
     assert isinstance(p, Policy)
-    assert p.name == name
+    assert name in (p.name, *p.aliases)  # lr_policy=plateau is the constant curve (plateau switched on by config)
     assert p.multiplier(0.0, TOTAL) == pytest.approx(start, abs=1e-12)
     if ends_at_lrf:
         assert p.multiplier(TOTAL, TOTAL) == pytest.approx(LRF, abs=1e-12)
@@ -79,7 +79,8 @@ def test_policy_invariants(name, params, start, ends_at_lrf, monotonic):
 def test_params_table_matches_constructors():
     assert set(PARAMS) == set(POLICIES)
     for name, keys in PARAMS.items():
-        assert all(k in PARAM_KEYS for k in keys), name
+        assert keys == tuple(d.name for d in declared(POLICIES[name])), name
+        assert all(d.param.key.startswith("lr_") for d in declared(POLICIES[name])), name
         p = build_policy(name, LRF)
         assert all(hasattr(p, k) for k in keys)
     assert PARAMS["cosine_restarts"] == ("period", "mult", "decay")
@@ -232,7 +233,7 @@ def test_linear_equals_ultralytics_native_lambda():
     for epochs in (1, 7, 100, 300):
         for lrf in (0.01, 0.1, 1.0):
             p = build_policy("linear", lrf)
-            native = lambda x: max(1 - x / epochs, 0) * (1.0 - lrf) + lrf  # noqa: E731 (trainer.py, cos_lr=False)
+            native = lambda x, e=epochs, f=lrf: max(1 - x / e, 0) * (1.0 - f) + f  # noqa: E731 (trainer.py, cos_lr=False)
             for x in range(epochs + 3):
                 assert p.multiplier(x, epochs) == native(x)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -133,8 +132,7 @@ def test_plateau_reduces_on_real_metric(train, policy):
         )
         want = LR0 * max(base * factors[s.epoch], min(base, 0.01))
         assert s.lr["weight"][0] == pytest.approx(want, rel=1e-9), (s.epoch, values)
-    state = json.loads((run.save_dir / "lr_state.json").read_text())
-    assert state["reductions"] == [e for e in range(epochs) if factors[e + 1] < factors[e]]
+    assert run.trainer.yolo_lr.plateau.reductions == [e for e in range(epochs) if factors[e + 1] < factors[e]]
 
 
 def test_no_lr_key_is_native(train):
@@ -222,7 +220,7 @@ def test_resume_gives_same_lr_sequence(train, tmp_path):
     metric = "metrics/mAP50-95(B)"
     full_values = [r[metric] for r in read_csv(full.save_dir / "results.csv")]
     assert [r[metric] for r in read_csv(resumed.save_dir / "results.csv")] == full_values  # same metric inputs
-    assert json.loads((full.save_dir / "lr_state.json").read_text())["reductions"], "no plateau reduction happened"
+    assert full.trainer.yolo_lr.plateau.reductions, "no plateau reduction happened"
     tail = [s for s in full.steps if s.epoch >= 2]
     assert [s.ni for s in resumed.steps] == [s.ni for s in tail]
     for a, b in zip(resumed.steps, tail, strict=True):
@@ -293,3 +291,31 @@ def test_oom_retry_keeps_the_policy(train):
     for s in run.steps:
         t = s.epoch + (s.ni - nb * s.epoch) / nb
         assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, 2 - 1 / nb), rel=1e-9)
+
+
+def test_paused_lets_a_caller_step_with_its_own_lr(train):
+    """Inside LRController.paused() (an LR range test run on the trainer, say) a step keeps the caller's LR; the
+    policy owns the steps before and after."""
+
+    def on_train_epoch_start(trainer):
+        if trainer.epoch == 1:
+            with trainer.yolo_lr.paused():
+                for g in trainer.optimizer.param_groups:
+                    g["lr"] = 0.123
+                trainer.optimizer.step()  # no gradients yet: SGD skips every parameter, the hooks still run
+
+    run = train(
+        epochs=2,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=LRF,
+        warmup_epochs=0,
+        lr_policy="cosine",
+        callbacks={"on_train_epoch_start": on_train_epoch_start},
+    )
+    manual = [s for s in run.steps if s.lr["weight"][0] == 0.123]
+    assert len(manual) == 1 and len(run.steps) == 2 * run.nb + 1
+    policy = [s for s in run.steps if s is not manual[0]]
+    for s in policy:
+        t = s.epoch + (s.ni - run.nb * s.epoch) / run.nb
+        assert s.lr["weight"][0] == pytest.approx(LR0 * cosine_mult(t, 2 - 1 / run.nb), rel=1e-9)

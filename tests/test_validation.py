@@ -70,10 +70,10 @@ def test_unknown_loss_metric_fails_after_the_first_batch(train, tmp_path):
 
 def test_loss_metric_is_watched_in_min_mode(train):
     run = train(epochs=2, optimizer="SGD", warmup_epochs=0, lr_policy="plateau", lr_plateau_metric="val/box_loss")
-    ctl = run.trainer.yolo_lr
-    assert ctl.plateau.mode == "min" and ctl.plateau.last_epoch == 2
+    tracker = run.trainer.yolo_lr.plateau.tracker
+    assert tracker.mode == "min" and tracker.last_epoch == 2
     values = [float(r["val/box_loss"]) for r in read_csv(run.save_dir / "results.csv")]
-    assert ctl.plateau.best == pytest.approx(min(values), rel=1e-4)
+    assert tracker.best == pytest.approx(min(values), rel=1e-4)
 
 
 def test_warnings_for_ignored_keys():
@@ -98,6 +98,16 @@ def test_attach_preset_trains_with_its_policy(tmp_path):
     for s in run.steps:  # train() kwargs (lr0=0.03) beat the preset (0.01); attach overrides beat it too (warmup 0)
         t = s.epoch + (s.ni % run.nb) / run.nb
         assert s.lr["weight"][0] == pytest.approx(0.03 * (0.01 + 0.99 * (1 + math.cos(math.pi * t / h)) / 2))
+
+
+def test_warnings_are_printed_once(tmp_path, ultralytics_log):
+    """attach() validates (errors raise at once) but leaves warnings to the trainer, which prints each once."""
+    from ultralytics import YOLO
+
+    model = yolo_lr.attach(YOLO(MODEL), {"lr_policy": "cosine", "lr_gamma": 0.5})
+    model.train(data=str(COCO8), epochs=1, project=str(tmp_path), name="once", **FAST)
+    ignored = [m for m in ultralytics_log if "lr_gamma=0.5 is ignored by lr_policy=cosine" in m]
+    assert len(ignored) == 1, ignored
 
 
 def test_attach_rejects_bad_policy_immediately():

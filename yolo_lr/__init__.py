@@ -1,7 +1,8 @@
 """yolo_lr: learning-rate policies for Ultralytics YOLO training.
 
 Importing the package makes the ``lr_*`` keys valid Ultralytics arguments and registers the callbacks that own the
-optimizer's learning rate (see :mod:`yolo_lr.hooks`). It does not import Ultralytics or torch itself.
+optimizer's learning rate, now if Ultralytics is loaded, else the moment it loads (:mod:`yolo_lr._startup`). It
+imports neither Ultralytics nor torch itself: the ``yolo_lr.pth`` startup hook imports it in every Python process.
 
 Examples:
     >>> import yolo_lr
@@ -10,11 +11,10 @@ Examples:
     >>> model = yolo_lr.attach(YOLO("yolo26n.pt"), "finetune")  # a preset by name, a YAML path or a dict
     >>> yolo_lr.find_lr("yolo26n.yaml", data="coco8.yaml", imgsz=320).lr  # LR range test: a suggested lr0
     >>> yolo_lr.sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", epochs=10)  # one short training per lr0
+    >>> yolo_lr.uninstall()  # Ultralytics as if the plugin had never been imported (yolo_lr.install() undoes it)
 """
 
-from __future__ import annotations
-
-from yolo_lr.hooks import install as _install
+from yolo_lr._startup import install
 
 __version__ = "0.1.0"
 __all__ = [
@@ -23,35 +23,44 @@ __all__ = [
     "attach",
     "coco8_yaml",
     "find_lr",
+    "install",
     "load_policy",
     "preset_names",
     "preset_path",
     "sweep",
+    "uninstall",
 ]
 
-_install()
+install()
+
+_LAZY = {
+    "attach": "yolo_lr.api",
+    "find_lr": "yolo_lr.finder",
+    "sweep": "yolo_lr.lr_sweep",
+    "load_policy": "yolo_lr.presets",
+    "preset_names": "yolo_lr.presets",
+    "preset_path": "yolo_lr.presets",
+    "coco8_yaml": "yolo_lr.presets",
+    "LRConfigError": "yolo_lr.config",
+}
+
+
+def uninstall():
+    """Undo the registration with Ultralytics: keys, callbacks and wraps. Models created afterwards train natively."""
+    import sys
+
+    from yolo_lr import _startup
+
+    _startup.cancel()
+    if "yolo_lr.ultralytics_compat" in sys.modules:
+        sys.modules["yolo_lr.ultralytics_compat"].uninstall()
 
 
 def __getattr__(name):
     """Lazy public API: nothing heavy is imported until used (the package is imported at interpreter start)."""
-    if name in {"attach"}:
-        from yolo_lr import api
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'yolo_lr' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(api, name)
-    if name == "find_lr":
-        from yolo_lr.finder import find_lr
-
-        return find_lr
-    if name == "sweep":
-        from yolo_lr.lr_sweep import sweep
-
-        return sweep
-    if name in {"load_policy", "preset_names", "preset_path", "coco8_yaml"}:
-        from yolo_lr import presets
-
-        return getattr(presets, name)
-    if name == "LRConfigError":
-        from yolo_lr.config import LRConfigError
-
-        return LRConfigError
-    raise AttributeError(f"module 'yolo_lr' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -16,7 +16,8 @@ def attach(model, policy: str | Path | dict | None = None, **overrides: Any):
     The policy's arguments (``lr_*`` keys and any Ultralytics keys a preset sets, such as ``lr0`` or ``optimizer``)
     become defaults of ``model.train``: keyword arguments passed to ``train`` still win. The plugin's callbacks are
     added to the model if it was created before ``import yolo_lr``. The policy is validated here, so a bad value
-    fails now, naming the key and the file.
+    fails now, naming the key and the file; warnings about legal but odd settings are printed once, when training
+    starts.
 
     Args:
         model: an ``ultralytics.YOLO`` (or any ``ultralytics.engine.model.Model``).
@@ -38,10 +39,7 @@ def attach(model, policy: str | Path | dict | None = None, **overrides: Any):
 
     args, source = load_policy(policy)
     args.update(overrides)
-    for w in validate({**DEFAULT_CFG_DICT, **args}, source):
-        from ultralytics.utils import LOGGER
-
-        LOGGER.warning(f"yolo_lr: {w}")
+    validate({**DEFAULT_CFG_DICT, **args}, source)  # raises now; its warnings are printed at train start
     for event, fn in callbacks.items():
         if fn not in model.callbacks.get(event, []):
             model.add_callback(event, fn)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from yolo_lr.config import KEYS, LRConfigError, is_active, resolve, validate
+from yolo_lr.config import KEYS, LRConfigError, effective_values, is_active, keys_help, resolve, validate
 from yolo_lr.presets import coco8_yaml, load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
@@ -71,7 +71,9 @@ prints a per-epoch table marking warmup, restarts, unfreezing and plateau reduct
                 (default: 40% of the run); the real plateau rules then decide the reductions
   out           PNG path (default lr_plot_<preset>.png); the CSV goes next to it
 """,
-    "show": "yolo-lr show cfg=PRESET|FILE [key=value ...]\n\nPrints every lr_* key with its effective value.\n",
+    "show": "yolo-lr show cfg=PRESET|FILE [key=value ...]\n\nPrints every lr_* key with its effective value.\n\n"
+    + keys_help()
+    + "\n",
     "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
     "find": """\
 yolo-lr find model=M [data=D] [lr_start=1e-7] [lr_end=1] [iters=100] [rule=valley|steep|min10] [smooth=0.98]
@@ -228,8 +230,8 @@ def _mark_events(settings, epochs: int, nb: int, nw: int, events: dict[int, list
                 if c != prev:
                     events.setdefault(e, []).append(f"restart {c}")
                     prev = c
-    if settings.unfreeze_epoch:
-        events.setdefault(settings.unfreeze_epoch, []).append("unfreeze")
+    if settings.finetune.unfreeze_epoch:
+        events.setdefault(settings.finetune.unfreeze_epoch, []).append("unfreeze")
 
 
 def print_table(sim: dict[str, Any], limit: int = 40) -> None:
@@ -299,32 +301,8 @@ def cmd_show(args: dict[str, Any]) -> int:
         print("# no lr_* key set: the plugin stays inert (native Ultralytics LRs)")
         return 0
     s = resolve(cfg)
-    effective = {
-        "lr_policy": s.policy_name,
-        "lr_interval": s.interval,
-        "lr_warmup_shape": s.warmup_shape,
-        "lr_warmup_start": s.warmup_start,
-        "lr_backbone_scale": s.backbone_scale,
-        "lr_unfreeze_epoch": s.unfreeze_epoch,
-        "lr_unfreeze_warmup": s.unfreeze_warmup,
-        "lr_backbone_layers": s.backbone_layers if s.backbone_layers else "(model YAML backbone)",
-        "lr_plateau": s.plateau is not None,
-    }
-    for k, spec in KEYS.items():
-        if spec.param and hasattr(s.policy, spec.param) and k not in effective:
-            effective[k] = getattr(s.policy, spec.param)
-    if s.plateau is not None:
-        p = s.plateau
-        effective.update(
-            lr_plateau_metric=p.metric, lr_plateau_mode=p.mode, lr_plateau_factor=p.factor,
-            lr_plateau_patience=p.patience, lr_plateau_cooldown=p.cooldown, lr_plateau_threshold=p.threshold,
-            lr_plateau_threshold_mode=p.threshold_mode, lr_plateau_min_factor=p.min_factor,
-        )
-    for k, v in effective.items():
-        note = "" if cfg.get(k) not in (None, False) else "   # default"
-        if k == "lr_plateau" and v and not cfg.get(k):
-            note = "   # implied by lr_policy=plateau"
-        print(f"{k}: {v}{note}")
+    for k, v, note in effective_values(cfg):
+        print(f"{k}: {v}{f'   # {note}' if note else ''}")
     print(f"# {s.describe()}")
     for w in warnings:
         print(f"# warning: {w}")

@@ -3,6 +3,7 @@
 :class:`Plateau` makes exactly the decisions of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` on an optimizer whose
 LR is 1.0, but it owns no optimizer: it only tracks a multiplier (``factor``) that the caller applies on top of the
 schedule. Being plain data, its state saves to JSON and resumes mid-patience without changing any later decision.
+Its settings, and the ``lr_plateau*`` keys that set them, are declared once in :class:`PlateauSettings`.
 
 This module depends on the standard library only.
 """
@@ -10,10 +11,12 @@ This module depends on the standard library only.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "infer_mode"]
+from yolo_lr.params import check_fields, param
+
+__all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "PlateauSettings", "infer_mode"]
 
 MODES = ("min", "max")
 """Allowed values of ``lr_plateau_mode``."""
@@ -21,6 +24,7 @@ MODES = ("min", "max")
 THRESHOLD_MODES = ("rel", "abs")
 """Allowed values of ``lr_plateau_threshold_mode``."""
 
+_RULE = ("mode", "factor", "patience", "cooldown", "threshold", "threshold_mode", "min_factor")
 _COUNTERS = ("best", "num_bad_epochs", "cooldown_counter", "factor", "last_epoch")
 
 
@@ -36,22 +40,79 @@ def infer_mode(metric_name: str) -> str:
     return "min" if "loss" in metric_name.lower() else "max"
 
 
-def _real(value: Any, key: str) -> float:
-    """Return ``value`` as a float, or raise ValueError naming ``key`` if it is not a finite real number."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{key} must be a finite number, got {value!r}")
-    return float(value)
+@dataclass(frozen=True, kw_only=True)
+class PlateauSettings:
+    """Plateau reduction: when it is on, what it watches and how it decides (as ``ReduceLROnPlateau``).
 
+    ``mode`` None is inferred from the metric name (:func:`infer_mode`); ``min_factor`` None means no floor here (the
+    training config resolves it to ``lrf``).
+    """
 
-def _count(value: Any, key: str) -> int:
-    """Return ``value`` as a non-negative int (integral floats accepted), or raise ValueError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
-    if not isinstance(value, Integral) and not (math.isfinite(value) and float(value).is_integer()):
-        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
-    return int(value)
+    on: bool = param(
+        "lr_plateau",
+        "reduce the LR when the watched metric stops improving, on top of any policy",
+        "flag",
+        default=False,
+        doc_default="false (true with lr_policy=plateau)",
+    )
+    metric: str = param(
+        "lr_plateau_metric",
+        "metric watched for plateaus: fitness or any results.csv column",
+        "name",
+        default="fitness",
+    )
+    mode: str | None = param(
+        "lr_plateau_mode",
+        "min: lower values of the metric are better; max: higher are better",
+        "choice",
+        choices=MODES,
+        doc_default="from the metric name: min if it contains 'loss', else max",
+    )
+    factor: float = param(
+        "lr_plateau_factor",
+        "multiply the LR by this on a plateau",
+        default=0.1,
+        lo=0,
+        hi=1,
+        lo_open=True,
+        hi_open=True,
+    )
+    patience: int = param(
+        "lr_plateau_patience", "epochs without improvement tolerated before a reduction", "integer", default=10, lo=0
+    )
+    cooldown: int = param(
+        "lr_plateau_cooldown",
+        "epochs after a reduction during which bad epochs are not counted",
+        "integer",
+        default=0,
+        lo=0,
+    )
+    threshold: float = param(
+        "lr_plateau_threshold", "smallest change that counts as an improvement", default=1e-4, lo=0
+    )
+    threshold_mode: str = param(
+        "lr_plateau_threshold_mode",
+        "threshold relative to the best value (rel) or absolute (abs)",
+        "choice",
+        default="rel",
+        choices=THRESHOLD_MODES,
+    )
+    min_factor: float | None = param(
+        "lr_plateau_min_factor",
+        "floor of plateau reductions, as a fraction of the peak",
+        lo=0,
+        hi=1,
+        doc_default="lrf",
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.mode is None:
+            object.__setattr__(self, "mode", infer_mode(self.metric))
+
+    def tracker(self) -> Plateau:
+        """A fresh state machine with these settings."""
+        return Plateau(**{k: getattr(self, k) for k in _RULE})
 
 
 class Plateau:
@@ -72,15 +133,9 @@ class Plateau:
     counts as a bad epoch), so one diverged validation cannot become an unbeatable ``best``.
 
     Args:
-        mode: ``"max"`` or ``"min"`` (``lr_plateau_mode``).
-        factor: Reduction multiplier, in (0, 1) (``lr_plateau_factor``).
-        patience: Bad epochs tolerated before reducing, integer >= 0 (``lr_plateau_patience``).
-        cooldown: Epochs after a reduction during which bad epochs are not counted, integer >= 0
-            (``lr_plateau_cooldown``).
-        threshold: Minimum improvement, >= 0 (``lr_plateau_threshold``).
-        threshold_mode: ``"rel"`` or ``"abs"`` (``lr_plateau_threshold_mode``).
-        min_factor: Floor of the factor, in [0, 1] (``lr_plateau_min_factor``).
         eps: Reductions smaller than this are skipped (torch's ``eps``).
+        **settings: :class:`PlateauSettings` fields (``mode``, ``factor``, ``patience``, ``cooldown``,
+            ``threshold``, ``threshold_mode``, ``min_factor``); unset ones take its defaults.
 
     Attributes:
         factor: Current multiplier, starting at 1.0.
@@ -90,73 +145,27 @@ class Plateau:
         last_epoch: Number of :meth:`step` calls so far.
     """
 
-    def __init__(
-        self,
-        *,
-        mode: str = "max",
-        factor: float = 0.1,
-        patience: int = 10,
-        cooldown: int = 0,
-        threshold: float = 1e-4,
-        threshold_mode: str = "rel",
-        min_factor: float = 0.0,
-        eps: float = 1e-8,
-    ) -> None:
-        self._configure(
-            mode=mode,
-            factor=factor,
-            patience=patience,
-            cooldown=cooldown,
-            threshold=threshold,
-            threshold_mode=threshold_mode,
-            min_factor=min_factor,
-            eps=eps,
-        )
+    def __init__(self, *, eps: float = 1e-8, **settings: Any) -> None:
+        self._configure(eps=eps, **settings)
         self.factor = 1.0
         self.best = self._worst()
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
 
-    def _configure(
-        self,
-        *,
-        mode: str,
-        factor: float,
-        patience: int,
-        cooldown: int,
-        threshold: float,
-        threshold_mode: str,
-        min_factor: float,
-        eps: float,
-    ) -> None:
+    def _configure(self, *, eps: float = 1e-8, **settings: Any) -> None:
         """Validate and store the settings."""
-        if mode not in MODES:
-            raise ValueError(f"lr_plateau_mode must be one of {', '.join(MODES)}; got {mode!r}")
-        reduce = _real(factor, "lr_plateau_factor")
-        if not 0.0 < reduce < 1.0:
-            raise ValueError(f"lr_plateau_factor must be in (0, 1), got {factor!r}")
-        thr = _real(threshold, "lr_plateau_threshold")
-        if not thr >= 0.0:
-            raise ValueError(f"lr_plateau_threshold must be >= 0, got {threshold!r}")
-        if threshold_mode not in THRESHOLD_MODES:
-            raise ValueError(
-                f"lr_plateau_threshold_mode must be one of {', '.join(THRESHOLD_MODES)}; got {threshold_mode!r}"
-            )
-        floor = _real(min_factor, "lr_plateau_min_factor")
-        if not 0.0 <= floor <= 1.0:
-            raise ValueError(f"lr_plateau_min_factor must be in [0, 1], got {min_factor!r}")
-        e = _real(eps, "eps")
-        if not e >= 0.0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
-        self.mode = mode
-        self.reduce_factor = reduce
-        self.patience = _count(patience, "lr_plateau_patience")
-        self.cooldown = _count(cooldown, "lr_plateau_cooldown")
-        self.threshold = thr
-        self.threshold_mode = threshold_mode
-        self.min_factor = floor
-        self.eps = e
+        rule = PlateauSettings(**settings)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0.0:
+            raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+        self.mode = rule.mode
+        self.reduce_factor = rule.factor
+        self.patience = rule.patience
+        self.cooldown = rule.cooldown
+        self.threshold = rule.threshold
+        self.threshold_mode = rule.threshold_mode
+        self.min_factor = 0.0 if rule.min_factor is None else rule.min_factor
+        self.eps = float(eps)
 
     def _worst(self) -> float:
         """Initial ``best``: the worst possible value for the mode."""

@@ -6,8 +6,11 @@ means the final LR ``lr0 * lrf``. ``total`` is passed on every call rather than 
 Ultralytics' ``time=`` mode re-estimates the number of epochs mid-run.
 
 Policies hold only their (validated, immutable) settings; they keep no state between calls, so the same ``(t, total)``
-always gives the same value. Warmup is not part of a policy: the caller blends towards the policy's value with
-:func:`warmup_weight`.
+always gives the same value. Each setting is a dataclass field declared with :func:`yolo_lr.params.param`, which names
+its ``lr_*`` key, range, default and help once. Defining a subclass with a ``name`` registers it in :data:`POLICIES`:
+adding a policy is one class.
+
+Warmup is not part of a policy: the caller blends towards the policy's value with :meth:`Warmup.weight`.
 
 This module depends on the standard library only.
 """
@@ -16,13 +19,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
-from numbers import Real
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from yolo_lr.params import Param, ParamError, check_fields, declared, param
 
 __all__ = [
     "PARAMS",
-    "PARAM_KEYS",
     "POLICIES",
     "WARMUP_SHAPES",
     "WSD_SHAPES",
@@ -33,10 +36,10 @@ __all__ = [
     "Linear",
     "MultiStep",
     "OneCycle",
-    "PlateauPolicy",
     "Policy",
     "Poly",
     "Step",
+    "Warmup",
     "WarmupStableDecay",
     "build_policy",
     "warmup_weight",
@@ -51,42 +54,8 @@ WARMUP_SHAPES = ("linear", "cosine", "exponential", "quadratic")
 WSD_SHAPES = ("linear", "cosine", "sqrt")
 """Allowed values of ``lr_decay_shape`` (the decay phase of ``wsd``)."""
 
-PARAM_KEYS = {
-    "period": "lr_restart_period",
-    "mult": "lr_restart_mult",
-    "decay": "lr_restart_decay",
-    "step_size": "lr_step_size",
-    "gamma": "lr_gamma",
-    "milestones": "lr_milestones",
-    "power": "lr_power",
-    "pct": "lr_onecycle_pct",
-    "div": "lr_onecycle_div",
-    "momentum_min": "lr_momentum_min",
-    "decay_frac": "lr_decay_frac",
-    "decay_shape": "lr_decay_shape",
-}
-"""Constructor kwarg name -> plugin config key, as used in error messages."""
-
-
-# --------------------------------------------------------------------------------------------------------- validation
-def _real(value: Any, key: str) -> float:
-    """Return ``value`` as a float, or raise ValueError naming ``key`` if it is not a finite real number."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _lrf(value: Any) -> float:
-    """Validate Ultralytics' final LR factor: ``0 < lrf <= 1``."""
-    v = _real(value, "lrf")
-    if not 0.0 < v <= 1.0:
-        raise ValueError(f"lrf must be in (0, 1], got {value!r}")
-    return v
-
-
-def _set(obj: object, name: str, value: Any) -> None:
-    """Assign on a frozen dataclass instance (used only while validating in ``__post_init__``)."""
-    object.__setattr__(obj, name, value)
+POLICIES: dict[str, type[Policy]] = {}
+"""Policy name (a value of ``lr_policy``) -> class; filled by :meth:`Policy.__init_subclass__`, aliases included."""
 
 
 def _progress(t: float, total: float) -> float:
@@ -94,6 +63,11 @@ def _progress(t: float, total: float) -> float:
     if not total > 0:
         raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
     return min(max(t / total, 0.0), 1.0)
+
+
+def _check_total(total: float) -> None:
+    if not total > 0:
+        raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
 
 
 def _cosine_interp(a: float, b: float, p: float) -> float:
@@ -106,15 +80,42 @@ def _cosine_interp(a: float, b: float, p: float) -> float:
     return b + (a - b) * (1.0 + math.cos(math.pi * p)) / 2.0
 
 
+def _check_lrf(value: Any) -> float:
+    """Ultralytics' final LR factor: ``0 < lrf <= 1`` (a native key, checked here because every policy ends on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParamError("lrf", value, "must be a number in (0, 1]")
+    if not 0.0 < value <= 1.0:
+        raise ParamError("lrf", value, "must be a number in (0, 1]: the final LR is lr0*lrf")
+    return float(value)
+
+
 # --------------------------------------------------------------------------------------------------------------- base
+@dataclass(frozen=True, kw_only=True)
 class Policy(ABC):
     """Base class of all schedule shapes.
 
+    Subclasses are frozen keyword-only dataclasses; each field besides ``lrf`` is declared with
+    :func:`~yolo_lr.params.param` and validated on construction.
+
     Attributes:
         name: Registry name of the policy (the value of ``lr_policy``).
+        aliases: Other ``lr_policy`` values that select this class.
+        lrf: Final multiplier (Ultralytics' ``lrf``), in (0, 1].
     """
 
     name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    lrf: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            for n in (cls.name, *cls.aliases):
+                POLICIES[n] = cls
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lrf", _check_lrf(self.lrf))
+        check_fields(self)
 
     @abstractmethod
     def multiplier(self, t: float, total: float) -> float:
@@ -138,6 +139,11 @@ class Policy(ABC):
         """
         return None
 
+    @classmethod
+    def cycles_momentum(cls) -> bool:
+        """True when the policy also drives momentum (one-cycle)."""
+        return cls.momentum is not Policy.momentum
+
 
 # ----------------------------------------------------------------------------------------------------------- policies
 @dataclass(frozen=True, kw_only=True)
@@ -145,21 +151,13 @@ class Linear(Policy):
     """Linear decay from 1 to ``lrf``; Ultralytics' native default.
 
     ``m(t) = max(1 - t / total, 0) * (1 - lrf) + lrf``
-
-    Args:
-        lrf: Final multiplier, reached at ``t = total`` and held afterwards.
     """
 
     name: ClassVar[str] = "linear"
-    lrf: float
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
-        if not total > 0:
-            raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
+        _check_total(total)
         # Same operation order as Ultralytics' lambda so the two agree bit for bit.
         return max(1.0 - max(t, 0.0) / total, 0.0) * (1.0 - self.lrf) + self.lrf
 
@@ -169,16 +167,9 @@ class Cosine(Policy):
     """Half-cosine decay from 1 to ``lrf`` (Ultralytics' ``cos_lr=True``, i.e. ``one_cycle(1, lrf, epochs)``).
 
     ``m(t) = lrf + (1 - lrf) * (1 + cos(pi * min(t, total) / total)) / 2``
-
-    Args:
-        lrf: Final multiplier.
     """
 
     name: ClassVar[str] = "cosine"
-    lrf: float
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -198,36 +189,20 @@ class CosineRestarts(Policy):
 
     A restart instant belongs to the new cycle (value ``peak_k``), except at ``t >= total``, which is evaluated as the
     end of the cycle running at ``total``; with the default period the run therefore ends exactly at ``lrf``.
-
-    Args:
-        lrf: Floor of every cycle.
-        period: Length of the first cycle in epochs (``lr_restart_period``). None: chosen so that exactly three cycles
-            fill the run, ``period = total / (1 + mult + mult**2)``.
-        mult: Growth factor of the cycle length, >= 1 (``lr_restart_mult``).
-        decay: Peak multiplier applied per restart, in (0, 1] (``lr_restart_decay``).
     """
 
     name: ClassVar[str] = "cosine_restarts"
-    lrf: float
-    period: float | None = None
-    mult: float = 1.0
-    decay: float = 1.0
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        if self.period is not None:
-            period = _real(self.period, "lr_restart_period")
-            if not period > 0:
-                raise ValueError(f"lr_restart_period must be > 0 (or None for 3 cycles per run), got {self.period!r}")
-            _set(self, "period", period)
-        mult = _real(self.mult, "lr_restart_mult")
-        if not mult >= 1.0:
-            raise ValueError(f"lr_restart_mult must be >= 1, got {self.mult!r}")
-        decay = _real(self.decay, "lr_restart_decay")
-        if not 0.0 < decay <= 1.0:
-            raise ValueError(f"lr_restart_decay must be in (0, 1], got {self.decay!r}")
-        _set(self, "mult", mult)
-        _set(self, "decay", decay)
+    period: float | None = param(
+        "lr_restart_period",
+        "cosine_restarts: length of the first cycle in epochs",
+        lo=0,
+        lo_open=True,
+        doc_default="three cycles fill the run",
+    )
+    mult: float = param("lr_restart_mult", "cosine_restarts: each cycle is this many times longer", default=1.0, lo=1)
+    decay: float = param(
+        "lr_restart_decay", "cosine_restarts: peak factor per restart", default=1.0, lo=0, hi=1, lo_open=True
+    )
 
     def first_period(self, total: float) -> float:
         """Length of cycle 0 in epochs for a run of ``total`` epochs."""
@@ -237,7 +212,7 @@ class CosineRestarts(Policy):
 
     def _locate(self, t: float, total: float) -> tuple[int, float, float]:
         """Return ``(k, tc, T_k)``: cycle index, time into the cycle and the cycle's length."""
-        _progress(t, total)  # validates total
+        _check_total(total)
         at_end = t >= total
         t = min(max(t, 0.0), total)
         period, mult = self.first_period(total), self.mult
@@ -261,14 +236,6 @@ class CosineRestarts(Policy):
         return _cosine_interp(peak, self.lrf, tc / length)
 
 
-def _gamma(value: Any) -> float:
-    """A decay factor in (0, 1) (``lr_gamma``)."""
-    gamma = _real(value, "lr_gamma")
-    if not 0.0 < gamma < 1.0:
-        raise ValueError(f"lr_gamma must be in (0, 1), got {value!r}")
-    return gamma
-
-
 def default_step_size(total: float) -> int:
     """A third of the run, rounded to whole epochs (at least 1): stairs on epoch boundaries."""
     return max(1, round(total / 3.0))
@@ -279,37 +246,37 @@ def default_milestones(total: float) -> tuple[int, ...]:
     return tuple(sorted({max(1, round(f * total)) for f in (0.5, 0.75)}))
 
 
+GAMMA = Param(
+    "lr_gamma",
+    "step, multistep: factor per decay; exponential: decay per epoch",
+    lo=0,
+    hi=1,
+    lo_open=True,
+    hi_open=True,
+)
+"""``lr_gamma``: one key shared by three policies, each with its own default."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Step(Policy):
     """Step decay: multiply by ``gamma`` every ``step_size`` epochs, never below ``lrf``.
 
     ``m(t) = max(gamma ** floor(t / step_size), lrf)``
-
-    Args:
-        lrf: Floor.
-        step_size: Epochs between decays, > 0 (``lr_step_size``). None: a third of the run in whole epochs
-            (:func:`default_step_size`), so the stairs fall on epoch boundaries.
-        gamma: Decay per step, in (0, 1) (``lr_gamma``).
     """
 
     name: ClassVar[str] = "step"
-    lrf: float
-    step_size: float | None = None
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        if self.step_size is not None:
-            size = _real(self.step_size, "lr_step_size")
-            if not size > 0:
-                raise ValueError(f"lr_step_size must be > 0 (or None for a third of the run), got {self.step_size!r}")
-            _set(self, "step_size", size)
-        _set(self, "gamma", _gamma(self.gamma))
+    step_size: float | None = param(
+        "lr_step_size",
+        "step: epochs between decays",
+        lo=0,
+        lo_open=True,
+        doc_default="a third of the run, in whole epochs",
+    )
+    gamma: float = GAMMA.field(0.1)
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
-        if not total > 0:
-            raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
+        _check_total(total)
         size = self.step_size if self.step_size is not None else default_step_size(total)
         return max(self.gamma ** math.floor(max(t, 0.0) / size + _EPS), self.lrf)
 
@@ -319,35 +286,20 @@ class MultiStep(Policy):
     """Decay by ``gamma`` at each milestone epoch, never below ``lrf``.
 
     ``m(t) = max(gamma ** #{m in milestones : m <= t}, lrf)``
-
-    Args:
-        lrf: Floor.
-        milestones: Strictly increasing positive epochs (``lr_milestones``); stored as a tuple (the caller's list is
-            copied). None: half and three quarters of the run, in whole epochs (:func:`default_milestones`).
-        gamma: Decay per milestone, in (0, 1) (``lr_gamma``).
     """
 
     name: ClassVar[str] = "multistep"
-    lrf: float
-    milestones: tuple[float, ...] | None = None
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        if self.milestones is not None:
-            ms = self.milestones
-            if not isinstance(ms, (list, tuple)) or not ms:
-                raise ValueError(f"lr_milestones must be a non-empty list of epochs, got {ms!r}")
-            values = tuple(_real(m, "lr_milestones entries") for m in ms)
-            if values[0] <= 0 or any(b <= a for a, b in zip(values, values[1:])):
-                raise ValueError(f"lr_milestones must be positive and strictly increasing, got {list(ms)!r}")
-            _set(self, "milestones", values)
-        _set(self, "gamma", _gamma(self.gamma))
+    milestones: tuple[float, ...] | None = param(
+        "lr_milestones",
+        "multistep: epochs where the LR is multiplied by lr_gamma (inside the run)",
+        "epochs",
+        doc_default="half and three quarters of the run, in whole epochs",
+    )
+    gamma: float = GAMMA.field(0.1)
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
-        if not total > 0:
-            raise ValueError(f"total (the run length in epochs) must be > 0, got {total!r}")
+        _check_total(total)
         ms = self.milestones if self.milestones is not None else default_milestones(total)
         passed = sum(1 for m in ms if t + _EPS * max(1.0, m) >= m)
         return max(self.gamma**passed, self.lrf)
@@ -359,23 +311,10 @@ class Exponential(Policy):
 
     ``gamma`` None: ``m(t) = lrf ** (min(t, total) / total)``, reaching ``lrf`` exactly at the end of the run.
     ``gamma`` given: ``m(t) = max(gamma ** t, lrf)`` (``gamma`` is the decay per epoch).
-
-    Args:
-        lrf: Final multiplier (gamma None) or floor (gamma given).
-        gamma: Per-epoch decay in (0, 1), or None (``lr_gamma``).
     """
 
     name: ClassVar[str] = "exponential"
-    lrf: float
-    gamma: float | None = None
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        if self.gamma is not None:
-            gamma = _real(self.gamma, "lr_gamma")
-            if not 0.0 < gamma < 1.0:
-                raise ValueError(f"lr_gamma must be in (0, 1) (or None to reach lrf at the end), got {self.gamma!r}")
-            _set(self, "gamma", gamma)
+    gamma: float | None = GAMMA.field(None, "reach lrf at the end of the run")
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -390,22 +329,10 @@ class Poly(Policy):
     """Polynomial decay.
 
     ``m(t) = lrf + (1 - lrf) * (1 - min(t, total) / total) ** power``
-
-    Args:
-        lrf: Final multiplier.
-        power: Exponent, > 0 (``lr_power``); 1 is linear.
     """
 
     name: ClassVar[str] = "poly"
-    lrf: float
-    power: float = 0.9
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        power = _real(self.power, "lr_power")
-        if not power > 0:
-            raise ValueError(f"lr_power must be > 0, got {self.power!r}")
-        _set(self, "power", power)
+    power: float = param("lr_power", "poly: exponent (1 is linear)", default=0.9, lo=0, lo_open=True)
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -423,34 +350,28 @@ class OneCycle(Policy):
 
     Momentum moves the opposite way, from ``base`` (the optimizer's configured momentum, the maximum) down to
     ``momentum_min`` at ``tp`` and back up to ``base`` at ``total``, with the same half-cosines.
-
-    Args:
-        lrf: Final multiplier.
-        pct: Fraction of the run spent rising, in (0, 1) (``lr_onecycle_pct``).
-        div: Initial multiplier is ``1 / div``; >= 1 (``lr_onecycle_div``).
-        momentum_min: Momentum at the LR peak, in (0, 1) (``lr_momentum_min``).
     """
 
     name: ClassVar[str] = "onecycle"
-    lrf: float
-    pct: float = 0.3
-    div: float = 25.0
-    momentum_min: float = 0.85
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        pct = _real(self.pct, "lr_onecycle_pct")
-        if not 0.0 < pct < 1.0:
-            raise ValueError(f"lr_onecycle_pct must be in (0, 1), got {self.pct!r}")
-        div = _real(self.div, "lr_onecycle_div")
-        if not div >= 1.0:
-            raise ValueError(f"lr_onecycle_div must be >= 1, got {self.div!r}")
-        mom = _real(self.momentum_min, "lr_momentum_min")
-        if not 0.0 < mom < 1.0:
-            raise ValueError(f"lr_momentum_min must be in (0, 1), got {self.momentum_min!r}")
-        _set(self, "pct", pct)
-        _set(self, "div", div)
-        _set(self, "momentum_min", mom)
+    pct: float = param(
+        "lr_onecycle_pct",
+        "onecycle: fraction of the run spent rising",
+        default=0.3,
+        lo=0,
+        hi=1,
+        lo_open=True,
+        hi_open=True,
+    )
+    div: float = param("lr_onecycle_div", "onecycle: the LR starts at peak / this", default=25.0, lo=1)
+    momentum_min: float = param(
+        "lr_momentum_min",
+        "onecycle: momentum (or Adam beta1) at the LR peak",
+        default=0.85,
+        lo=0,
+        hi=1,
+        lo_open=True,
+        hi_open=True,
+    )
 
     def _phase(self, t: float, total: float) -> tuple[int, float]:
         """Return ``(phase, progress within it)``: phase 0 is the rise, phase 1 the anneal."""
@@ -482,26 +403,13 @@ class WarmupStableDecay(Policy):
 
         m(t) = lrf + (1 - lrf) * shape(p)
         shape: linear 1 - p | cosine (1 + cos(pi p)) / 2 | sqrt 1 - sqrt(p)
-
-    Args:
-        lrf: Final multiplier.
-        decay_frac: Fraction of the run spent decaying, in (0, 1] (``lr_decay_frac``).
-        decay_shape: One of :data:`WSD_SHAPES` (``lr_decay_shape``).
     """
 
     name: ClassVar[str] = "wsd"
-    lrf: float
-    decay_frac: float = 0.2
-    decay_shape: str = "linear"
-
-    def __post_init__(self) -> None:
-        _set(self, "lrf", _lrf(self.lrf))
-        frac = _real(self.decay_frac, "lr_decay_frac")
-        if not 0.0 < frac <= 1.0:
-            raise ValueError(f"lr_decay_frac must be in (0, 1], got {self.decay_frac!r}")
-        _set(self, "decay_frac", frac)
-        if self.decay_shape not in WSD_SHAPES:
-            raise ValueError(f"lr_decay_shape must be one of {', '.join(WSD_SHAPES)}; got {self.decay_shape!r}")
+    decay_frac: float = param(
+        "lr_decay_frac", "wsd: fraction of the run spent decaying", default=0.2, lo=0, hi=1, lo_open=True
+    )
+    decay_shape: str = param("lr_decay_shape", "wsd: decay shape", "choice", default="linear", choices=WSD_SHAPES)
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -515,30 +423,10 @@ class WarmupStableDecay(Policy):
 
 @dataclass(frozen=True, kw_only=True)
 class Constant(Policy):
-    """Constant peak LR: ``m(t) = 1``.
-
-    Args:
-        lrf: Accepted for a uniform constructor signature and ignored.
-    """
+    """Constant peak LR: ``m(t) = 1``. ``lr_policy=plateau`` is this curve with plateau reduction switched on."""
 
     name: ClassVar[str] = "constant"
-    lrf: float | None = None
-
-    def multiplier(self, t: float, total: float) -> float:
-        """See class docstring."""
-        return 1.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlateauPolicy(Policy):
-    """Constant ``m(t) = 1``; the LR is reduced on plateaus by :class:`yolo_lr.plateau.Plateau`, not here.
-
-    Args:
-        lrf: Accepted for a uniform constructor signature and ignored by the curve.
-    """
-
-    name: ClassVar[str] = "plateau"
-    lrf: float | None = None
+    aliases: ClassVar[tuple[str, ...]] = ("plateau",)
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -546,28 +434,8 @@ class PlateauPolicy(Policy):
 
 
 # ----------------------------------------------------------------------------------------------------------- registry
-POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls
-    for cls in (
-        Linear,
-        Cosine,
-        CosineRestarts,
-        Step,
-        MultiStep,
-        Exponential,
-        Poly,
-        OneCycle,
-        WarmupStableDecay,
-        Constant,
-        PlateauPolicy,
-    )
-}
-"""Policy name (the value of ``lr_policy``) -> class."""
-
-PARAMS: dict[str, tuple[str, ...]] = {
-    name: tuple(f.name for f in fields(cls) if f.name != "lrf") for name, cls in POLICIES.items()
-}
-"""Policy name -> constructor kwargs it accepts besides ``lrf`` (see :data:`PARAM_KEYS` for their config keys)."""
+PARAMS: dict[str, tuple[str, ...]] = {name: tuple(d.name for d in declared(cls)) for name, cls in POLICIES.items()}
+"""Policy name -> the constructor kwargs it accepts besides ``lrf``."""
 
 
 def build_policy(name: str, lrf: float, **params: Any) -> Policy:
@@ -582,13 +450,12 @@ def build_policy(name: str, lrf: float, **params: Any) -> Policy:
         The policy instance.
 
     Raises:
-        ValueError: Unknown name, ``lrf`` out of range, a parameter the policy does not take, or an invalid value
-            (the message names the plugin config key).
+        ValueError: Unknown name or a parameter the policy does not take.
+        ParamError: ``lrf`` or a parameter out of range (``err.key`` names the config key).
     """
     cls = POLICIES.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"unknown lr policy {name!r}; allowed: {', '.join(POLICIES)}")
-    lrf = _lrf(lrf)
     allowed = PARAMS[name]
     unknown = [k for k in params if k not in allowed]
     if unknown:
@@ -599,6 +466,27 @@ def build_policy(name: str, lrf: float, **params: Any) -> Policy:
 
 
 # ------------------------------------------------------------------------------------------------------------- warmup
+@dataclass(frozen=True, kw_only=True)
+class Warmup:
+    """How the LR ramps up over Ultralytics' warmup (its length is Ultralytics' ``warmup_epochs``)."""
+
+    shape: str = param("lr_warmup_shape", "warmup ramp shape", "choice", default="linear", choices=WARMUP_SHAPES)
+    start: float = param(
+        "lr_warmup_start",
+        "warmup start as a fraction of the peak (bias groups start at warmup_bias_lr)",
+        default=0.0,
+        lo=0,
+        hi=1,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def weight(self, u: float) -> float:
+        """Blend weight at warmup progress ``u`` (see :func:`warmup_weight`)."""
+        return warmup_weight(u, self.shape)
+
+
 def warmup_weight(u: float, shape: str) -> float:
     """Warmup blend weight at progress ``u`` through the warmup.
 

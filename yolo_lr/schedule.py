@@ -1,7 +1,8 @@
 """The LR of every param group at one optimizer step: warmup + policy + plateau + fine-tuning backbone rules.
 
-Pure Python (no torch, no ultralytics). The trainer adapter calls :func:`group_lrs` right before each optimizer step
-and the ``yolo-lr plot`` preview calls it for simulated steps, so a preview and a real run share one code path.
+Pure Python (no torch, no ultralytics). A training run builds one :class:`EpochPlan` per epoch and asks it for the
+LRs of each optimizer step; the ``yolo-lr plot`` preview calls :func:`group_lrs` (the same code) for simulated steps,
+so a preview and a real run share one code path.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yolo_lr.config import LRSettings
-from yolo_lr.policies import warmup_weight
+from yolo_lr.ultralytics_compat import warmup_iterations
+
+__all__ = ["EpochPlan", "Group", "group_lrs", "policy_time", "warmup_iterations"]
 
 
 @dataclass(frozen=True)
@@ -19,12 +22,6 @@ class Group:
     name: str  # Ultralytics' param_group: weight, bn, bias, muon
     initial_lr: float  # the group's peak (effective base LR)
     backbone: bool = False  # a backbone part split off by the fine-tuning rules
-
-
-def warmup_iterations(warmup_epochs: float, epochs: int, nb: int) -> int:
-    """Ultralytics' warmup length in batches: at least the final epoch stays out of warmup."""
-    we = min(warmup_epochs, max(epochs - 1, 0))
-    return round(we * nb) if we > 0 else 0
 
 
 def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float) -> tuple[float, float]:
@@ -38,16 +35,100 @@ def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float
     return epoch + i / nb, max(epochs - 1 / nb, 1e-9)
 
 
-def backbone_factor(settings: LRSettings, epoch: int, t: float) -> float:
-    """Multiplier of a backbone group's LR relative to its head group: 0 while frozen, then ramps to the scale."""
-    scale = settings.backbone_scale
-    unfreeze = settings.unfreeze_epoch
-    if unfreeze is None or unfreeze <= 0:
-        return scale
-    if epoch < unfreeze:
-        return 0.0
-    ramp = settings.unfreeze_warmup
-    return scale * (min(1.0, (t - unfreeze) / ramp) if ramp > 0 else 1.0)
+class EpochPlan:
+    """The LRs of the optimizer steps of one epoch. What is constant within the epoch is computed once, here.
+
+    Args:
+        settings: resolved plugin settings.
+        groups: the optimizer's param groups, in order.
+        epoch, nb: epoch index and batches per epoch.
+        nw: warmup length in batches (Ultralytics' ``nw``); warmup covers batches ``ni <= nw``.
+        epochs: length of the run in epochs.
+        warmup_bias_lr: where ``bias`` groups start their warmup (Ultralytics' meaning).
+        plateau_factor: the plateau reduction factor in force during this epoch.
+    """
+
+    __slots__ = (
+        "_bb",
+        "_bb_idx",
+        "_epoch",
+        "_horizon",
+        "_m",
+        "_nb",
+        "_ni0",
+        "_nw",
+        "_peaks",
+        "_pf",
+        "_settings",
+        "_starts",
+        "_step_mode",
+        "_warm_until",
+    )
+
+    def __init__(
+        self,
+        settings: LRSettings,
+        groups: list[Group],
+        *,
+        epoch: int,
+        nb: int,
+        nw: int,
+        epochs: float,
+        warmup_bias_lr: float,
+        plateau_factor: float = 1.0,
+    ) -> None:
+        self._settings, self._epoch, self._nb, self._nw, self._pf = settings, epoch, nb, nw, plateau_factor
+        self._ni0 = nb * epoch
+        self._warm_until = nw if nw else -1  # warmup covers ni <= nw (none when nw == 0)
+        self._peaks = [g.initial_lr for g in groups]
+        start = settings.warmup.start
+        self._starts = [warmup_bias_lr if g.name == "bias" else start * g.initial_lr for g in groups]
+        self._step_mode = settings.interval != "epoch"
+        _, self._horizon = policy_time(settings, epoch, 0, nb, epochs)
+        self._m = None if self._step_mode else settings.multiplier(float(epoch), self._horizon, plateau_factor)
+        self._bb_idx = [j for j, g in enumerate(groups) if g.backbone]
+        ft = settings.finetune
+        ramping = ft.unfreeze_epoch and ft.unfreeze_warmup > 0 and ft.unfreeze_epoch <= epoch
+        ramping = ramping and epoch < ft.unfreeze_epoch + ft.unfreeze_warmup
+        self._bb = None if ramping else ft.factor(epoch, float(epoch))  # None: recomputed at each step
+
+    def lrs(self, i: int) -> list[float]:
+        """LR of each group for the optimizer step taken at batch ``i`` of the epoch.
+
+        Head groups: ``initial_lr * policy * plateau``, blended from the warmup start with the warmup shape while
+        ``ni <= nw``. Backbone groups: their head value times the fine-tuning factor (0 while frozen).
+        """
+        t = self._epoch + i / self._nb if self._step_mode else float(self._epoch)
+        m = self._m if self._m is not None else self._settings.multiplier(t, self._horizon, self._pf)
+        ni = self._ni0 + i
+        if ni <= self._warm_until:
+            w = self._settings.warmup.weight(ni / self._nw)
+            out = [s + (p * m - s) * w for p, s in zip(self._peaks, self._starts)]
+        else:
+            out = [p * m for p in self._peaks]
+        if self._bb_idx:
+            bb = self._bb if self._bb is not None else self._settings.finetune.factor(self._epoch, t)
+            for j in self._bb_idx:
+                out[j] *= bb
+        return out
+
+    def table(self) -> list[list[float]]:
+        """The LRs of every batch of the epoch, ``table()[i] == lrs(i)`` (computed once, looked up per step)."""
+        return [self.lrs(i) for i in range(self._nb)]
+
+    def momenta(self, base: float) -> list[float] | None:
+        """The policy's momentum at every batch of the epoch, or None when the policy leaves momentum alone."""
+        if not self._settings.cycles_momentum:
+            return None
+        return [self.momentum(i, base) for i in range(self._nb)]
+
+    def momentum(self, i: int, base: float) -> float | None:
+        """The policy's momentum at batch ``i`` (one-cycle), or None when the policy leaves momentum alone."""
+        s = self._settings
+        if not s.cycles_momentum:
+            return None
+        t = self._epoch + i / self._nb if self._step_mode else float(self._epoch)
+        return s.policy.momentum(t, self._horizon, base)
 
 
 def group_lrs(
@@ -62,32 +143,15 @@ def group_lrs(
     warmup_bias_lr: float,
     plateau_factor: float = 1.0,
 ) -> list[float]:
-    """LR of each group for the optimizer step taken at batch ``i`` of ``epoch``.
-
-    Args:
-        settings: resolved plugin settings.
-        groups: the optimizer's param groups, in order.
-        epoch, i, nb: epoch index, batch index inside the epoch, batches per epoch.
-        nw: warmup length in batches (Ultralytics' ``nw``); warmup covers batches ``ni <= nw``.
-        epochs: length of the run in epochs.
-        warmup_bias_lr: where ``bias`` groups start their warmup (Ultralytics' meaning).
-        plateau_factor: current plateau reduction factor.
-
-    Returns:
-        One LR per group. Head groups: ``initial_lr * policy * plateau``, blended from the warmup start with the
-        warmup shape while ``ni <= nw``. Backbone groups: their head value times :func:`backbone_factor`.
-    """
-    t, horizon = policy_time(settings, epoch, i, nb, epochs)
-    mult = settings.multiplier(t, horizon, plateau_factor)
-    ni = i + nb * epoch
-    warm = bool(nw) and ni <= nw
-    w = warmup_weight(ni / nw, settings.warmup_shape) if warm else 1.0
-    bb = backbone_factor(settings, epoch, t) if any(g.backbone for g in groups) else 1.0
-    out = []
-    for g in groups:
-        lr = g.initial_lr * mult
-        if warm:
-            start = warmup_bias_lr if g.name == "bias" else settings.warmup_start * g.initial_lr
-            lr = start + (lr - start) * w
-        out.append(lr * bb if g.backbone else lr)
-    return out
+    """LR of each group for the optimizer step taken at batch ``i`` of ``epoch`` (see :class:`EpochPlan`)."""
+    plan = EpochPlan(
+        settings,
+        groups,
+        epoch=epoch,
+        nb=nb,
+        nw=nw,
+        epochs=epochs,
+        warmup_bias_lr=warmup_bias_lr,
+        plateau_factor=plateau_factor,
+    )
+    return plan.lrs(i)

@@ -1,0 +1,129 @@
+"""Tests for yolo_lr.config and yolo_lr.params: each key declared once, everything else derived from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from conftest import ROOT
+
+from yolo_lr.config import (
+    KEYS,
+    SECTIONS,
+    LRConfigError,
+    effective_values,
+    is_active,
+    key_docs,
+    readme_table,
+    registry_defaults,
+    resolve,
+    validate,
+)
+from yolo_lr.params import Param, ParamError, declared, param
+from yolo_lr.policies import POLICIES
+
+
+def test_readme_key_table_matches_the_declarations():
+    text = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- keys:start -->\n(.*?)\n<!-- keys:end -->", text, re.S)
+    assert m, "README.md lost its <!-- keys:start --> / <!-- keys:end --> markers"
+    assert m.group(1) == readme_table(), "README key table is stale: run `python -m yolo_lr.config README.md`"
+
+
+def test_every_declared_field_is_a_registered_key_and_nothing_else():
+    declared_keys = [d.param.key for _, cls in SECTIONS for d in declared(cls)]
+    assert set(declared_keys) == set(KEYS)
+    assert all(k.startswith("lr_") for k in KEYS)
+    assert registry_defaults() == {k: (False if k == "lr_plateau" else None) for k in KEYS}
+    assert KEYS["lr_policy"].choices == tuple(POLICIES)
+    # every policy class is a section, so its parameters are keys (adding a policy = one class)
+    assert {cls for _, cls in SECTIONS} >= set(POLICIES.values())
+    assert [r["key"] for r in key_docs()] == list(KEYS)
+
+
+def test_a_shared_key_is_one_declaration():
+    gamma_owners = [cls for _, cls in SECTIONS if any(d.param.key == "lr_gamma" for d in declared(cls))]
+    assert {c.name for c in gamma_owners} == {"step", "multistep", "exponential"}
+    params = {id(d.param) for cls in gamma_owners for d in declared(cls) if d.param.key == "lr_gamma"}
+    assert len(params) == 1
+    row = next(r for r in key_docs() if r["key"] == "lr_gamma")
+    assert row["default"] == "0.1 (step, multistep); reach lrf at the end of the run (exponential)"
+
+
+def test_a_key_declared_twice_is_refused():
+    from yolo_lr import config
+
+    @dataclasses.dataclass(frozen=True)
+    class Twice:
+        a: float = param("lr_gamma", "another declaration of lr_gamma")
+
+    sections = config.SECTIONS
+    try:
+        config.SECTIONS = (*sections, ("twice", Twice))
+        with pytest.raises(TypeError, match="lr_gamma is declared twice"):
+            config._collect()
+    finally:
+        config.SECTIONS = sections
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+def test_a_bad_value_names_its_key_structurally(key):
+    """Every key, given a value no kind allows: the error carries the key itself (no substring guessing; lr_plateau
+    is a prefix of eight other keys)."""
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "cosine", "epochs": 10, key: {"bad": 1}})
+    assert e.value.key == key
+    assert str(e.value).startswith(f"yolo_lr: {key}=") and KEYS[key].allowed() in str(e.value)
+
+
+def test_rules_between_keys_name_the_key():
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "multistep", "lr_milestones": [2, 9], "epochs": 5})
+    assert e.value.key == "lr_milestones"
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "plateau", "val": False, "epochs": 5})
+    assert e.value.key == "lr_plateau_metric"
+
+
+def test_param_checks_and_converts():
+    p = Param("lr_x", "x", "integer", lo=0)
+    assert p.check(3.0) == 3 and isinstance(p.check(3.0), int)
+    for bad in (2.5, -1, True, "3", float("nan")):
+        with pytest.raises(ParamError) as e:
+            p.check(bad)
+        assert e.value.key == "lr_x" and "an integer >= 0" in str(e.value)
+    ms = Param("lr_m", "m", "epochs")
+    assert ms.check([1, 2.5]) == (1.0, 2.5)
+    assert "increasing" in ms.problem([3, 2])
+    c = Param("lr_c", "c", "choice", choices=("step", "epoch"))
+    assert c.problem("steps") == "must be one of step, epoch; did you mean 'step'?"
+
+
+def test_resolve_takes_declared_defaults():
+    s = resolve({"lr_policy": "plateau", "lrf": 0.05})
+    assert s.plateau is not None and s.plateau.patience == 10 and s.plateau.factor == 0.1
+    assert s.plateau.min_factor == 0.05  # doc_default "lrf"
+    assert (
+        s.plateau.mode == "max"
+        and resolve({"lr_policy": "plateau", "lr_plateau_metric": "val/box_loss"}).plateau.mode == "min"
+    )
+    assert s.warmup.shape == "linear" and s.interval == "step" and s.finetune.backbone_scale == 1.0
+    assert resolve({"lr_policy": "cosine"}).plateau is None
+    assert resolve({"lr_policy": "step", "lr_plateau_patience": 3.0}).plateau is None
+    assert resolve({"lr_plateau": True, "lr_plateau_patience": 3.0}).plateau.patience == 3
+
+
+def test_effective_values_cover_the_keys_in_force():
+    rows = {k: (v, note) for k, v, note in effective_values({"lr_policy": "step", "lr_gamma": 0.5, "lrf": 0.01})}
+    assert rows["lr_gamma"] == (0.5, "")
+    assert rows["lr_step_size"] == ("a third of the run, in whole epochs", "default")
+    assert rows["lr_plateau"] == (False, "default") and "lr_plateau_patience" not in rows
+    assert "lr_restart_period" not in rows  # another policy's key
+    rows = {k: (v, note) for k, v, note in effective_values({"lr_policy": "plateau", "lrf": 0.01})}
+    assert rows["lr_plateau"] == (True, "implied by lr_policy=plateau") and rows["lr_plateau_patience"][0] == 10
+
+
+def test_inactive_config_is_not_validated():
+    assert not is_active({"lr0": 0.01})
+    assert validate({"lr0": -1}) == []  # native training: Ultralytics' own checks apply

@@ -1,0 +1,93 @@
+"""Run code right after a named module finishes importing, without importing anything to do so.
+
+The ``yolo_lr.pth`` startup hook imports this module in every Python process of an environment where the plugin is
+installed, so it must cost next to nothing: it uses ``sys`` only (no ``importlib.abc``, no ``functools``, no
+``dataclasses``), and :func:`install` merely arranges for :func:`yolo_lr.ultralytics_compat.install` to run the moment
+``ultralytics.utils`` has loaded. Processes that never import Ultralytics pay for one dict lookup per import.
+"""
+
+import sys
+
+_PENDING = {}  # module name -> [action(module), ...]
+
+
+def install():
+    """Register the plugin with Ultralytics now if it is loaded, else as soon as ``ultralytics.utils`` is imported."""
+    when_imported("ultralytics.utils", "DEFAULT_CFG_DICT", _register)
+
+
+def _register(module):
+    from yolo_lr import ultralytics_compat
+
+    ultralytics_compat.install()
+
+
+def when_imported(name, ready_attr, action):
+    """Call ``action(module)`` once module ``name`` has finished executing: now if it has, else right after it does.
+
+    Returns:
+        False when the module is half-imported (it is executing right now, so it can no longer be intercepted and the
+        action did not run), True otherwise.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        if not hasattr(module, ready_attr):
+            return False
+        action(module)
+        return True
+    actions = _PENDING.setdefault(name, [])
+    if action not in actions:
+        actions.append(action)
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    return True
+
+
+def cancel():
+    """Forget every pending action and leave ``sys.meta_path`` as it was."""
+    _PENDING.clear()
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
+
+
+class _PostImportFinder:
+    """A ``sys.meta_path`` finder that never finds anything itself: for a watched module it asks the other finders
+    for the real spec and wraps its loader so the pending actions run after the module's code."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _PENDING:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _RunAfterLoader(spec.loader, _PENDING.pop(fullname))
+            if not _PENDING:
+                sys.meta_path.remove(self)
+        return spec
+
+
+class _RunAfterLoader:
+    """The real loader, plus the actions to run once the module has executed."""
+
+    def __init__(self, loader, actions):
+        self._loader, self._actions = loader, actions
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        for action in self._actions:
+            action(module)
+
+    def __getattr__(self, name):  # get_code, get_source, is_package, ... for tools that ask the loader
+        return getattr(self._loader, name)
+
+
+_FINDER = _PostImportFinder()

@@ -1,0 +1,201 @@
+"""How an ``lr_*`` key is declared: once, as metadata on the dataclass field it sets.
+
+A settings class (a policy, the warmup, the plateau rule, the fine-tuning rules) declares each of its fields with
+:func:`param`: the key users write, what values are allowed, the default (the field's own default) and a help line.
+Everything else is derived from those declarations: the keys registered with Ultralytics, validation (with a
+structured :class:`ParamError` that carries the key), the text of ``yolo-lr show`` and the README key table.
+
+This module depends on the standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Declared", "Param", "ParamError", "check_fields", "declared", "from_config", "param"]
+
+KINDS = ("number", "integer", "choice", "flag", "name", "epochs")
+
+
+class ParamError(ValueError):
+    """A value that a declared key does not allow. ``key``, ``value`` and ``problem`` say which and why."""
+
+    def __init__(self, key: str, value: Any, problem: str):
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"{key}={value!r} {problem}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One ``lr_*`` key.
+
+    Attributes:
+        key: the name users write (``lr_gamma``).
+        help: one line: what the key does.
+        kind: ``number``, ``integer`` (integral floats accepted), ``choice``, ``flag`` (bool), ``name`` (a non-empty
+            string) or ``epochs`` (a strictly increasing list of positive epochs).
+        lo, hi, lo_open, hi_open: the allowed range of a number (None: unbounded).
+        choices: the allowed strings of a ``choice``.
+
+    A key shared by several settings classes (``lr_gamma``) is one Param object; each class declares its field with
+    :meth:`field` and its own default.
+    """
+
+    key: str
+    help: str
+    kind: str = "number"
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise TypeError(f"{self.key}: kind must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def default(self) -> Any:
+        """The value registered with Ultralytics: unset (None), or False for a flag. Unset keys keep the training
+        native, so a config that sets no ``lr_*`` key is exactly Ultralytics'."""
+        return False if self.kind == "flag" else None
+
+    def allowed(self) -> str:
+        """The allowed values, in words (``a number in (0, 1)``)."""
+        if self.kind in {"number", "integer"}:
+            what = "an integer" if self.kind == "integer" else "a number"
+            return f"{what} {self._range()}".rstrip()
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "flag":
+            return "true or false"
+        if self.kind == "name":
+            return "a results.csv column name, or fitness"
+        return "a strictly increasing list of positive epochs, e.g. [30, 60]"
+
+    def _range(self) -> str:
+        lo, hi = self.lo, self.hi
+        if lo is None and hi is None:
+            return ""
+        if hi is None:
+            return f"{'>' if self.lo_open else '>='} {lo:g}"
+        if lo is None:
+            return f"{'<' if self.hi_open else '<='} {hi:g}"
+        return f"in {'(' if self.lo_open else '['}{lo:g}, {hi:g}{')' if self.hi_open else ']'}"
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed, or None when it is."""
+        if self.kind in {"number", "integer"}:
+            ok = _is_number(value) and (self.kind == "number" or float(value).is_integer())
+            if ok and self.lo is not None:
+                ok = value > self.lo if self.lo_open else value >= self.lo
+            if ok and self.hi is not None:
+                ok = value < self.hi if self.hi_open else value <= self.hi
+            return None if ok else f"must be {self.allowed()}"
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return None
+            near = difflib.get_close_matches(str(value), self.choices, n=1)
+            return f"must be {self.allowed()}" + (f"; did you mean '{near[0]}'?" if near else "")
+        if self.kind == "flag":
+            return None if isinstance(value, bool) else "must be true or false"
+        if self.kind == "name":
+            ok = isinstance(value, str) and value.strip()
+            return None if ok else f"must be {self.allowed()}, e.g. metrics/mAP50-95(B)"
+        if not isinstance(value, (list, tuple)) or not value:
+            return f"must be {self.allowed()}"
+        if not all(_is_number(m) for m in value):
+            return "must contain only numbers (epochs)"
+        if any(m <= 0 for m in value):
+            return "must contain only positive epochs"
+        if any(b <= a for a, b in zip(value, value[1:])):
+            return "must be strictly increasing"
+        return None
+
+    def field(self, default: Any = None, doc_default: str | None = None) -> Any:
+        """A dataclass field set by this key, with its default (None: computed at run time, as ``doc_default`` says)."""
+        return dataclasses.field(default=default, metadata={"param": self, "doc_default": doc_default})
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the field's type (int, float, tuple), or ParamError naming the key."""
+        if (problem := self.problem(value)) is not None:
+            raise ParamError(self.key, value, problem)
+        if self.kind == "integer":
+            return int(value)
+        if self.kind == "number":
+            return float(value)
+        if self.kind == "epochs":
+            return tuple(float(m) for m in value)
+        return value
+
+
+def param(key: str, help: str, kind: str = "number", default: Any = None, doc_default: str | None = None, **rules):
+    """Declare a dataclass field as the setting of key ``key`` (see :class:`Param` for ``kind`` and ``rules``).
+
+    The field's default is ``default``; None means "computed at run time", described by ``doc_default``.
+    """
+    return Param(key, help, kind, **rules).field(default, doc_default)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A settings field declared with a key: its name, its key, its default and how that default reads in docs."""
+
+    name: str
+    param: Param
+    default: Any
+    doc_default: str | None
+
+    def default_text(self) -> str:
+        """The default in words: ``doc_default``, else the value as it would be written in a YAML file."""
+        if self.doc_default is not None:
+            return self.doc_default
+        v = self.default
+        return (
+            "true"
+            if v is True
+            else "false"
+            if v is False
+            else "none"
+            if v is None
+            else f"{v:g}"
+            if isinstance(v, float)
+            else str(v)
+        )
+
+
+def declared(cls: type) -> list[Declared]:
+    """Every declared field of a settings dataclass, in field order."""
+    return [
+        Declared(f.name, f.metadata["param"], f.default, f.metadata.get("doc_default"))
+        for f in dataclasses.fields(cls)
+        if "param" in f.metadata
+    ]
+
+
+def check_fields(obj: Any) -> None:
+    """Validate and convert every declared field of a frozen dataclass instance (call from ``__post_init__``).
+
+    None is accepted everywhere and means "the default computed at run time".
+
+    Raises:
+        ParamError: the first field whose value its key does not allow.
+    """
+    for d in declared(type(obj)):
+        value = getattr(obj, d.name)
+        if value is not None:
+            object.__setattr__(obj, d.name, d.param.check(value))
+
+
+def from_config(cls: type, cfg: dict, **extra: Any) -> Any:
+    """Build a settings dataclass from a training config: each declared field takes ``cfg[key]`` unless unset."""
+    kwargs = {d.name: cfg[d.param.key] for d in declared(cls) if cfg.get(d.param.key) is not None}
+    return cls(**kwargs, **extra)

@@ -1,0 +1,374 @@
+"""Everything yolo_lr knows about Ultralytics internals, in one file.
+
+A new Ultralytics release that moves something is a change to this file only. Every internal used here is checked
+before it is used: a missing one raises :class:`UltralyticsCompatError` when Ultralytics is imported (registration) or
+when a training starts, never a silent no-op.
+
+What lives here:
+
+- Ultralytics' rules, as pure functions the ``yolo-lr plot`` preview uses without importing Ultralytics: the warmup
+  length, ``optimizer=auto``'s choice.
+- Registration, a small registry of patches grouped by concern, all undone by :func:`uninstall`:
+  ``keys`` (the ``lr_*`` keys in ``DEFAULT_CFG_DICT``/``DEFAULT_CFG``, Ultralytics' key whitelist), ``callbacks``
+  (the plugin's callbacks in ``default_callbacks``, so every model created afterwards carries them), ``config checks``
+  (``YAML.load`` remembers which file set a key; ``check_dict_alignment``/``check_cfg`` reject a bad ``lr_*`` key or
+  value inside ``get_cfg``/``entrypoint``, before a run directory exists) and ``optimizer groups``
+  (``BaseTrainer.build_optimizer`` splits param groups into head and backbone parts as the optimizer is built, on
+  every rank and on resume alike).
+- What a running trainer offers: where to act right before each optimizer step (a step pre-hook on the trainer's
+  optimizer: native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so a
+  callback cannot have the last word) and right before a checkpoint is written (a wrap of the instance's
+  ``save_model``), the warmup length the trainer uses, metrics and loss names, and where policy state survives a crash
+  (the optimizer's param groups, which Ultralytics saves in every checkpoint and restores on resume and NaN recovery).
+
+The module imports no Ultralytics at import time (it is imported while Ultralytics itself is loading).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from yolo_lr import _startup
+
+KNOWN = "8.4"  # the Ultralytics series whose internals this file was written against
+STATE_KEY = "yolo_lr"  # key of the policy state in the optimizer's first param group
+_UTILS, _CFG, _TRAINER, _CALLBACKS = (
+    "ultralytics.utils",
+    "ultralytics.cfg",
+    "ultralytics.engine.trainer",
+    "ultralytics.utils.callbacks.base",
+)
+
+
+class UltralyticsCompatError(RuntimeError):
+    """An Ultralytics internal the plugin relies on is missing or changed."""
+
+
+def _version() -> str:
+    return getattr(sys.modules.get("ultralytics"), "__version__", "unknown")
+
+
+def _require(obj: Any, attrs: tuple[str, ...], where: str) -> None:
+    missing = [a for a in attrs if not hasattr(obj, a)]
+    if missing:
+        raise UltralyticsCompatError(
+            f"yolo_lr: Ultralytics {_version()} has no {', '.join(f'{where}.{a}' for a in missing)}. This yolo_lr "
+            f"relies on Ultralytics {KNOWN}.x internals (all in yolo_lr/ultralytics_compat.py): install a matching "
+            "ultralytics, or set YOLO_LR_DISABLE=1 to run without the plugin."
+        )
+
+
+# ------------------------------------------------------------------------------------------------ Ultralytics' rules
+def warmup_iterations(warmup_epochs: float, epochs: int, nb: int) -> int:
+    """Ultralytics' warmup length in batches (``BaseTrainer._get_warmup_iterations``): the final epoch never warms."""
+    we = min(warmup_epochs, max(epochs - 1, 0))
+    return round(we * nb) if we > 0 else 0
+
+
+def is_auto_optimizer(optimizer: Any) -> bool:
+    """True for ``optimizer=auto`` (or unset), which makes Ultralytics ignore ``lr0``."""
+    return optimizer is None or str(optimizer).strip().lower() in {"", "auto", "none"}
+
+
+def auto_optimizer(n_images: int, batch: int, nbs: int, epochs: int, nc: int) -> tuple[str, float]:
+    """What ``optimizer=auto`` picks (``BaseTrainer.build_optimizer``): ``(name, lr)``; it also zeroes
+    ``warmup_bias_lr``."""
+    iterations = math.ceil(n_images / max(batch, nbs)) * epochs
+    return ("MuSGD", 0.01) if iterations > 10000 else ("AdamW", round(0.002 * 5 / (4 + nc), 6))
+
+
+# ------------------------------------------------------------------------------------------------- patch registry
+CFG_FUNCTIONS = ("check_dict_alignment", "check_cfg", "get_cfg")
+
+
+class _Patch:
+    __slots__ = ("attr", "concern", "original", "owner")
+
+    def __init__(self, concern: str, owner: Any, attr: str, original: Any):
+        self.concern, self.owner, self.attr, self.original = concern, owner, attr, original
+
+
+_PATCHES: list[_Patch] = []
+_ADDED_KEYS: list[str] = []  # lr_* keys this plugin added to DEFAULT_CFG_DICT / DEFAULT_CFG
+_ADDED_CALLBACKS: list[tuple[str, Callable]] = []
+_LATE: list[str] = []  # modules that were mid-import when registration ran, so could not be patched
+
+
+def _wrap(concern: str, owner: Any, attr: str, make: Callable[[Any], Any]) -> None:
+    """Replace ``owner.attr`` by ``make(original)``, once; :func:`uninstall` puts the original back."""
+    if any(p.owner is owner and p.attr == attr for p in _PATCHES):
+        return
+    original = vars(owner)[attr]  # the raw attribute (a classmethod object stays one)
+    setattr(owner, attr, make(original))
+    _PATCHES.append(_Patch(concern, owner, attr, original))
+
+
+def install() -> None:
+    """Register with a loaded ``ultralytics.utils``; patch ``ultralytics.cfg`` and the trainer when they load.
+
+    Idempotent: a second call changes nothing.
+    """
+    utils = sys.modules[_UTILS]
+    _require(utils, ("DEFAULT_CFG_DICT", "DEFAULT_CFG", "YAML", "RANK", "LOGGER"), _UTILS)
+    _require(utils.YAML, ("load",), f"{_UTILS}.YAML")
+    if (cfg := sys.modules.get(_CFG)) is not None and hasattr(cfg, "get_cfg"):  # loaded: check before patching
+        _require(cfg, CFG_FUNCTIONS, _CFG)
+    if (trainer := sys.modules.get(_TRAINER)) is not None and hasattr(trainer, "BaseTrainer"):
+        _require(trainer.BaseTrainer, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
+    _register_keys(utils)
+    _patch_yaml(utils)
+    _register_callbacks()
+    for name, ready, action in ((_CFG, "get_cfg", _patch_cfg), (_TRAINER, "BaseTrainer", _patch_trainer)):
+        if not _startup.when_imported(name, ready, action) and name not in _LATE:
+            _LATE.append(name)
+
+
+def uninstall() -> None:
+    """Undo every registration: wraps restored, keys and callbacks removed, pending import hooks cancelled.
+
+    Models created afterwards train natively. (Models created before keep the callbacks they copied; a run with no
+    ``lr_*`` key is native anyway.)
+    """
+    _startup.cancel()
+    for p in reversed(_PATCHES):
+        setattr(p.owner, p.attr, p.original)
+    _PATCHES.clear()
+    utils = sys.modules.get(_UTILS)
+    if utils is not None:
+        for k in _ADDED_KEYS:
+            utils.DEFAULT_CFG_DICT.pop(k, None)
+            if hasattr(utils.DEFAULT_CFG, k):
+                delattr(utils.DEFAULT_CFG, k)
+    _ADDED_KEYS.clear()
+    base = sys.modules.get(_CALLBACKS)
+    if base is not None:
+        for event, fn in _ADDED_CALLBACKS:
+            if fn in base.default_callbacks.get(event, []):
+                base.default_callbacks[event].remove(fn)
+    _ADDED_CALLBACKS.clear()
+    _LATE.clear()
+
+
+def installed() -> dict[str, list[str]]:
+    """What is registered now, by concern (``keys``, ``callbacks``, ``config checks``, ``optimizer groups``)."""
+    out: dict[str, list[str]] = {}
+    if _ADDED_KEYS:
+        out["keys"] = list(_ADDED_KEYS)
+    if _ADDED_CALLBACKS:
+        out["callbacks"] = [event for event, _ in _ADDED_CALLBACKS]
+    for p in _PATCHES:
+        out.setdefault(p.concern, []).append(f"{getattr(p.owner, '__name__', p.owner)}.{p.attr}")
+    return out
+
+
+def check_installed() -> None:
+    """At train start: every concern is in place, or a loud error (never a half-registered plugin)."""
+    missing = [c for c in ("keys", "callbacks", "config checks", "optimizer groups") if c not in installed()]
+    if missing or _LATE:
+        late = f" ({', '.join(_LATE)} was already being imported when the plugin registered)" if _LATE else ""
+        raise UltralyticsCompatError(
+            f"yolo_lr: registration with Ultralytics is incomplete: {', '.join(missing) or 'late modules'} missing"
+            f"{late}. Import yolo_lr (or keep its startup hook on) before Ultralytics."
+        )
+
+
+def _register_keys(utils) -> None:
+    from yolo_lr.config import registry_defaults
+
+    for k, v in registry_defaults().items():
+        if k not in utils.DEFAULT_CFG_DICT:
+            utils.DEFAULT_CFG_DICT[k] = v
+            setattr(utils.DEFAULT_CFG, k, v)
+            _ADDED_KEYS.append(k)
+
+
+def _register_callbacks() -> None:
+    from ultralytics.utils.callbacks import base
+
+    from yolo_lr.adapter import callbacks
+
+    _require(base, ("default_callbacks",), _CALLBACKS)
+    unknown = [event for event in callbacks if event not in base.default_callbacks]
+    if unknown:
+        raise UltralyticsCompatError(
+            f"yolo_lr: Ultralytics {_version()} has no callback event {', '.join(unknown)} (yolo_lr relies on "
+            f"Ultralytics {KNOWN}.x; see yolo_lr/ultralytics_compat.py). Set YOLO_LR_DISABLE=1 to run without it."
+        )
+    for event, fn in callbacks.items():
+        if fn not in base.default_callbacks[event]:
+            base.default_callbacks[event].append(fn)
+            _ADDED_CALLBACKS.append((event, fn))
+
+
+def _patch_yaml(utils) -> None:
+    """Remember which YAML file set a key, so an error can name it."""
+    from yolo_lr.config import note_source
+
+    def make(original):
+        load = original.__func__
+
+        @functools.wraps(load)
+        def wrapped(cls, file="data.yaml", *args, **kwargs):
+            data = load(cls, file, *args, **kwargs)
+            note_source(file, data)
+            return data
+
+        return classmethod(wrapped)
+
+    _wrap("config checks", utils.YAML, "load", make)
+
+
+def _patch_cfg(cfg_module) -> None:
+    """Validate lr_* keys where Ultralytics validates its own: check_dict_alignment (names), check_cfg (values)."""
+    from yolo_lr.config import KEYS, unknown_key_error, validate
+
+    _require(cfg_module, CFG_FUNCTIONS, _CFG)
+
+    def make_align(align):
+        @functools.wraps(align)
+        def check_dict_alignment(base, custom, e=None, allowed_custom_keys=None):
+            for k in custom:
+                if isinstance(k, str) and k.startswith("lr_") and k not in KEYS:
+                    raise unknown_key_error(k)
+            return align(base, custom, e, allowed_custom_keys)
+
+        return check_dict_alignment
+
+    def make_check(check):
+        @functools.wraps(check)
+        def check_cfg(cfg, hard=True):
+            if cfg.get("mode", "train") == "train":  # a trainer's merged args; val/predict ignore lr_* keys
+                validate(cfg)  # raises LRConfigError naming the key and its file
+            return check(cfg, hard)
+
+        return check_cfg
+
+    _wrap("config checks", cfg_module, "check_dict_alignment", make_align)
+    _wrap("config checks", cfg_module, "check_cfg", make_check)
+
+
+def _patch_trainer(trainer_module) -> None:
+    """Fine-tuning: give the backbone its own param groups as the optimizer is built (all ranks, resume included)."""
+    _require(trainer_module, ("BaseTrainer",), _TRAINER)
+    cls = trainer_module.BaseTrainer
+    _require(cls, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
+
+    def make(build):
+        @functools.wraps(build)
+        def build_optimizer(self, model, *args, **kwargs):
+            optimizer = build(self, model, *args, **kwargs)
+            from yolo_lr.config import is_active, resolve
+
+            if is_active(vars(self.args)):
+                settings = resolve(vars(self.args))
+                if settings.split_backbone:
+                    from yolo_lr.backbone import split_backbone_groups
+
+                    split_backbone_groups(optimizer, model, settings.finetune)
+            return optimizer
+
+        return build_optimizer
+
+    _wrap("optimizer groups", cls, "build_optimizer", make)
+
+
+# ----------------------------------------------------------------------------------------------- a running trainer
+TRAINER_METHODS = (
+    "build_optimizer",
+    "save_model",
+    "_get_warmup_iterations",
+    "label_loss_items",
+    "add_callback",
+)
+TRAINER_ATTRS = ("args", "epochs", "start_epoch", "optimizer", "train_loader", "save_dir", "metrics")
+
+
+def check_trainer(trainer) -> None:
+    """At train start (``on_pretrain_routine_end``): everything the plugin reads or wraps on the trainer exists."""
+    check_installed()
+    _require(trainer, TRAINER_METHODS + TRAINER_ATTRS, type(trainer).__name__)
+    _require(trainer.optimizer, ("register_step_pre_hook", "param_groups"), type(trainer.optimizer).__name__)
+
+
+def before_optimizer_step(optimizer, hook: Callable[[Any, tuple, dict], None]):
+    """Run ``hook(optimizer, args, kwargs)`` right before every step of the trainer's optimizer (a torch step pre-hook).
+
+    Native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so the last
+    word must come later than any callback: inside ``optimizer.step()``, after AMP unscaling and gradient clipping.
+    Ultralytics keeps the optimizer object for the whole run (an OOM retry rebuilds the loaders only, NaN recovery
+    loads a state dict into it, which keeps hooks), and a step the AMP scaler skips runs no hook. Returns the handle.
+    """
+    return optimizer.register_step_pre_hook(hook)
+
+
+def before_checkpoint(trainer, before: Callable[[], Any]) -> None:
+    """Make ``trainer.save_model()`` call ``before()`` first, so state stored then is inside the checkpoint.
+
+    ``save_model`` serialises ``optimizer.state_dict()`` with the weights (rank 0, every epoch when ``save=True``).
+    An instance attribute, so it dies with the trainer; marked ``_yolo_lr``, original kept as ``__wrapped__``.
+    """
+    original = trainer.save_model
+    if getattr(original, "_yolo_lr", False):
+        return
+
+    @functools.wraps(original)
+    def save_model(*args, **kwargs):
+        before()
+        return original(*args, **kwargs)
+
+    save_model._yolo_lr = True
+    trainer.save_model = save_model
+
+
+def warmup_iterations_of(trainer, nb: int) -> int:
+    """The warmup length the trainer itself uses for ``nb`` batches per epoch (so accumulate ramps align)."""
+    return int(trainer._get_warmup_iterations(nb))
+
+
+def steps_done(trainer) -> int | None:
+    """Optimizer steps taken so far in the run (EMA updates; restored on resume), or None without an EMA."""
+    ema = getattr(trainer, "ema", None)
+    return ema.updates if ema is not None else None
+
+
+def metric_pool(trainer) -> dict[str, Any]:
+    """Every number a plateau can watch after an epoch: validation metrics, train losses and ``lr/pg*``."""
+    pool = dict(trainer.metrics or {})
+    if getattr(trainer, "tloss", None) is not None:
+        pool.update(trainer.label_loss_items(trainer.tloss, prefix="train"))
+    pool.update(getattr(trainer, "lr", None) or {})
+    pool["fitness"] = getattr(trainer, "fitness", None)
+    return pool
+
+
+def loss_names(trainer) -> list[str] | None:
+    """``train/...`` and ``val/...`` loss names, known after the first forward pass (None before)."""
+    if not getattr(trainer, "loss_names", None):
+        return None
+    return trainer.label_loss_items(prefix="train") + trainer.label_loss_items(prefix="val")
+
+
+def load_state(optimizer) -> dict | None:
+    """The policy state stored in the optimizer (restored from the checkpoint on resume), if any."""
+    state = optimizer.param_groups[0].get(STATE_KEY)
+    return state if isinstance(state, dict) else None
+
+
+def store_state(optimizer, state: dict) -> None:
+    """Keep policy state where Ultralytics checkpoints it: ``save_model`` saves ``optimizer.state_dict()`` (param
+    groups with all their keys) in the same file as the weights, and resume and NaN recovery load it back."""
+    optimizer.param_groups[0][STATE_KEY] = state
+
+
+def rank() -> int:
+    """This process's DDP rank (-1 without DDP)."""
+    return sys.modules[_UTILS].RANK
+
+
+def logger():
+    """Ultralytics' logger."""
+    return sys.modules[_UTILS].LOGGER
