@@ -217,6 +217,8 @@ class LRController:
             if trainer.tloss is not None:
                 pool.update(trainer.label_loss_items(trainer.tloss, prefix="train"))
             pool.update(getattr(trainer, "lr", None) or {})
+            if name not in pool and trainer.metrics:  # a name the task does not produce: never a silent NaN
+                raise _metric_error(name, ["fitness", *pool])
             value = pool.get(name)
         try:
             return float(value)
@@ -230,6 +232,11 @@ class LRController:
         name = self.settings.plateau.metric
         if name == "fitness" or name.startswith(("train/", "val/")):
             return  # loss names are only known after the first forward pass: checked then (check_loss_metric)
+        from yolo_lr.tasks import ultralytics_constants
+
+        main = ultralytics_constants()["TASK2METRIC"].get(trainer.args.task)
+        if main is not None and main not in (trainer.metrics or {}):
+            return  # this validator names its metrics only when it first runs (depth): checked then (metric_value)
         known = [
             "fitness",
             *(trainer.metrics or {}),

@@ -386,6 +386,11 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         metric = cfg.get("lr_plateau_metric") or "fitness"
         if cfg.get("val") is False and not metric.startswith("train/"):
             raise fail("lr_plateau_metric", "needs validation every epoch, but val=False; watch a train/ loss instead")
+        if cfg.get("lr_plateau_mode") is None:
+            try:
+                infer_mode(metric)
+            except ValueError as e:
+                raise fail("lr_plateau_metric", f"needs lr_plateau_mode=min or max: {e}") from None
     try:
         resolve(cfg)
     except ValueError as e:  # a relation the policy constructor checks (e.g. milestones type)
@@ -412,7 +417,7 @@ def resolve(cfg: dict) -> LRSettings:
 
         plateau = PlateauSettings(
             metric=metric,
-            mode=get("mode", infer_mode(metric)),
+            mode=cfg.get("lr_plateau_mode") or infer_mode(metric),
             factor=float(get("factor", PLATEAU_DEFAULTS["factor"])),
             patience=int(get("patience", PLATEAU_DEFAULTS["patience"])),
             cooldown=int(get("cooldown", PLATEAU_DEFAULTS["cooldown"])),
