@@ -4,8 +4,12 @@ against Ultralytics' own."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -279,3 +283,30 @@ def test_val_passes_through_to_ultralytics(pretrained, tmp_path):
     assert f"using the data model={pretrained} was trained on ({COCO8})" in p.stdout
     assert "mAP50-95" in p.stdout + p.stderr
 
+
+def test_demo_prints_only_paths_that_exist(tmp_path):
+    """The main job (scripts/run_demo.sh, 2 epochs here) ends with the files it wrote; each printed path exists,
+    lr.png included, and the per-step table has one line per optimizer step."""
+    demo = tmp_path / "demo"
+    stale = demo / "warmup_cosine" / "lr.png"  # left by an earlier demo in the same folder: must not be shown as new
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    started = time.time() - 1
+    env = {**yolo_env(), "YOLO_LR_SKIP_SETUP": "1", "YOLO_LR_VENV": str(Path(sys.executable).parents[1]),
+           "YOLO_LR_DEMO_DIR": str(demo)}
+    p = subprocess.run(["bash", str(ROOT / "scripts" / "run_demo.sh"), "epochs=2", "device=cpu", "workers=0"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    summary = p.stdout[p.stdout.index("yolo_lr demo:"):]
+    printed = dict(re.findall(r"^([a-z -]+): (/\S+)$", summary, flags=re.M))
+    assert set(printed) == {"per-step log", "plot", "metrics", "weights"}, summary
+    for label, path in printed.items():
+        assert Path(path).is_file(), f"the demo printed {label}: {path}, which does not exist"
+        assert Path(path).parent in (demo / "warmup_cosine", demo / "warmup_cosine" / "weights")
+        assert Path(path).stat().st_mtime >= started, f"{path} was not written by this demo"
+    png = Path(printed["plot"])
+    assert png.name == "lr.png" and png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000
+    steps = read_csv(Path(printed["per-step log"]))
+    table = [line for line in summary.splitlines() if re.match(r"^\s+\d+\s+\d+\s", line)]
+    assert len(table) == len(steps) == 8 and table[-1].rstrip().endswith("#")  # 2 epochs x 4 steps, with bars
