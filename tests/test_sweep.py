@@ -36,11 +36,11 @@ def test_parse_lr0s_rejects(value):
 
 def test_best_is_highest_map_then_lowest_loss_and_never_a_failed_run():
     rows = [
-        SweepRow(1e-4, final_loss=3.0, map=0.20),
-        SweepRow(1e-3, final_loss=2.0, map=0.30),
-        SweepRow(1e-2, final_loss=1.5, map=0.30),  # same mAP50-95, lower loss: wins the tie
-        SweepRow(1e-1, final_loss=math.nan, map=math.nan),
-        SweepRow(1.0, map=0.9, error="RuntimeError: diverged"),
+        SweepRow(1e-4, final_loss=3.0, metric=0.20),
+        SweepRow(1e-3, final_loss=2.0, metric=0.30),
+        SweepRow(1e-2, final_loss=1.5, metric=0.30),  # same metric, lower loss: wins the tie
+        SweepRow(1e-1, final_loss=math.nan, metric=math.nan),
+        SweepRow(1.0, metric=0.9, error="RuntimeError: diverged"),
     ]
     assert pick_best(rows).lr0 == 1e-2
     assert pick_best(rows[3:]) is None
@@ -61,6 +61,7 @@ def test_python_sweep_rows_come_from_each_runs_results(py_sweep):
         last = read_last_row(r.run_dir / "results.csv")
         assert r.final_loss == pytest.approx(sum(v for k, v in last.items() if k.startswith("train/")))
         assert (r.map50, r.map) == (last["metrics/mAP50(B)"], last["metrics/mAP50-95(B)"])
+        assert r.metric == r.map and math.isfinite(r.fitness)  # detect ranks by box mAP50-95
         assert r.epochs == 1 and r.steps == 2 and r.images == 4 and r.seconds > 0
         args = (r.run_dir / "args.yaml").read_text()
         assert f"lr0: {r.lr0}" in args and "optimizer: SGD" in args  # lr0 honoured: not replaced by auto
@@ -76,6 +77,7 @@ def test_python_sweep_marks_one_best_and_writes_table_and_plot(py_sweep):
     assert md.count("<- best") == 1 and f"**{res.best.lr0:.3g}**" in md and "mAP50-95" in md
     assert res.png.exists() and res.png.stat().st_size > 10_000
     assert res.optimizer == "SGD" and any("optimizer=auto ignores lr0" in n for n in res.notes)
+    assert (res.task, res.metric, res.mode) == ("detect", "metrics/mAP50-95(B)", "max")
 
 
 def test_cli_sweep(tmp_path):

@@ -7,35 +7,50 @@ Ultralytics' default.yaml directly and start fast.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
 import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from yolo_lr.config import KEYS, LRConfigError, effective_values, is_active, keys_help, resolve, validate
-from yolo_lr.presets import coco8_yaml, load_policy, preset_dir, preset_names
+from yolo_lr.presets import load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
 HELP = """\
 yolo-lr: learning-rate policies for Ultralytics YOLO. Arguments use Ultralytics' key=value syntax.
 
 Usage:
-  yolo-lr train  [cfg=PRESET|FILE] [key=value ...]   train; presets by name, any `yolo train` key, any lr_* key
-  yolo-lr val    [key=value ...]                      validate (same as `yolo val`)
+  yolo-lr [TASK] train [cfg=PRESET|FILE] [key=value ...]   train; presets by name, any `yolo train` key, any lr_* key
+  yolo-lr [TASK] val   [key=value ...]                validate (as `yolo val`; data= defaults to the checkpoint's)
+  yolo-lr [TASK] predict|export|track|benchmark [key=value ...]   passed to Ultralytics as they are
   yolo-lr plot   cfg=PRESET|FILE [epochs=N] [batches=NB] [key=value ...] [out=FILE.png]
                                                       preview the LR curve without training (PNG + table + CSV)
   yolo-lr show   cfg=PRESET|FILE [key=value ...]      the resolved settings, every lr_* key with its effective value
   yolo-lr presets                                     list the shipped presets
-  yolo-lr find   model=M [lr_start=1e-7 lr_end=1 iters=100 rule=valley] [key=value ...]
+  yolo-lr copy-cfg NAME [force]                       copy preset NAME to ./NAME_copy.yaml for editing
+  yolo-lr [TASK] find  model=M [lr_start=1e-7 lr_end=1 iters=100 rule=valley] [key=value ...]
                                                       LR range test: suggests lr0, writes lr_find.png, prints a command
-  yolo-lr sweep  lr0=A,B,C model=M [epochs=N] [key=value ...]
+  yolo-lr [TASK] sweep lr0=A,B,C model=M [epochs=N] [metric=NAME] [key=value ...]
                                                       one short training per lr0: table + plot, best marked
   yolo-lr help [COMMAND] | COMMAND --help             this text, or one command's help
 
+Words, as in `yolo`:
+  TASK          optional, first or anywhere: {tasks} (or task=NAME); it must match the model
+  key=value     also `key = value`, `key= value`, `key =value`; lists may contain spaces: lr_milestones=[30, 60]
+  flag          a true/false key alone means key=True: `yolo-lr train resume model=last.pt`, `plots`, `lr_plateau`
+
+Default data: detect models train on the bundled, offline COCO8 when data= is not given; other tasks need data=.
+`val` uses the data the checkpoint was trained on, else needs data=.
+
 Examples:
   yolo-lr train cfg=warmup_cosine model=yolo26n.yaml epochs=3 imgsz=64      (data defaults to the bundled coco8)
+  yolo-lr segment train cfg=plateau model=yolo26n-seg.yaml data=my-seg.yaml epochs = 30 plots
   yolo-lr train cfg=finetune model=path/to/best.pt data=my.yaml epochs=30
+  yolo-lr train resume model=runs/detect/train/weights/last.pt
+  yolo-lr copy-cfg plateau                     (then edit plateau_copy.yaml: yolo-lr train cfg=plateau_copy.yaml ...)
   yolo-lr plot cfg=restarts epochs=100 batches=50
   yolo-lr show cfg=plateau lr_plateau_patience=3
   yolo-lr find model=yolo26n.yaml imgsz=320 batch=16
@@ -45,19 +60,38 @@ The stock `yolo` CLI works too once the plugin is installed: `yolo train cfg=con
 Set YOLO_LR_DISABLE=1 to turn the plugin's startup hook off.
 """
 
+
 COMMAND_HELP = {
     "train": """\
-yolo-lr train [cfg=PRESET|FILE] [key=value ...]
+yolo-lr [TASK] train [cfg=PRESET|FILE] [key=value ...] [flag ...]
 
-Runs Ultralytics training with the plugin active. cfg= takes a preset name (see `yolo-lr presets`) or a YAML file;
-keys on the command line override the preset's, as in Ultralytics. Every `yolo train` key works, plus lr_* keys
-(`yolo-lr show` lists them). The lr_* settings are checked before anything starts. data= defaults to the bundled,
-offline COCO8. The run directory gets lr.csv (LR of every param group at every optimizer step) and lr.png.
+Runs Ultralytics training with the plugin active. cfg= takes a preset name (see `yolo-lr presets`) or a YAML file
+(`yolo-lr copy-cfg NAME` writes an editable copy); keys on the command line override the preset's, as in
+Ultralytics. Every `yolo train` key works, plus lr_* keys (`yolo-lr show` lists them). The lr_* settings are checked
+before anything starts. The task comes from the model (YAML head or checkpoint); a task word (segment, pose, ...)
+must agree with it. Without data=, a detect model trains on the bundled, offline COCO8; other tasks need data=.
+A true/false key alone means key=True (`resume`, `plots`, `lr_plateau`); `key = value` with spaces works too.
+The run directory gets lr.csv (LR of every param group at every optimizer step) and lr.png (when plots is on).
 
   yolo-lr train cfg=plateau model=yolo26n.yaml epochs=50 lr_plateau_patience=3
-  yolo-lr train model=yolo26n.pt data=coco8.yaml lr_policy=cosine_restarts lr_restart_period=10
+  yolo-lr segment train cfg=warmup_cosine model=yolo26n-seg.yaml data=my-seg.yaml epochs=30
+  yolo-lr train resume model=runs/detect/train/weights/last.pt
 """,
-    "val": "yolo-lr val [key=value ...]\n\nSame as `yolo val` (data= defaults to the bundled COCO8).\n",
+    "val": """\
+yolo-lr [TASK] val model=M [data=D] [key=value ...]
+
+Same as `yolo val`. Without data=, a checkpoint is validated on the data it was trained on (its train_args); a model
+without one (a YAML, a foreign checkpoint) needs data=. It never falls back to COCO8 silently.
+""",
+    "copy-cfg": """\
+yolo-lr copy-cfg NAME [force]
+
+Copies the shipped preset NAME (see `yolo-lr presets`) to NAME_copy.yaml in the current folder, to edit and use as
+`yolo-lr train cfg=NAME_copy.yaml ...` (or `yolo train cfg=NAME_copy.yaml ...`). An existing file is kept unless
+`force` is given.
+
+  yolo-lr copy-cfg finetune
+""",
     "plot": """\
 yolo-lr plot cfg=PRESET|FILE [epochs=N] [batches=NB] [batch=B nbs=NBS] [plateau_after=E] [out=FILE.png]
 
@@ -95,21 +129,30 @@ Writes lr_find.csv (iteration, lr, loss, smoothed) and lr_find.png and prints a 
   yolo-lr find model=best.pt data=my.yaml optimizer=AdamW lr_start=1e-6 lr_end=0.1 iters=200
 """,
     "sweep": """\
-yolo-lr sweep lr0=A,B,C model=M [data=D] [epochs=N] [cfg=PRESET|FILE] [key=value ...]
+yolo-lr [TASK] sweep lr0=A,B,C model=M [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE] [key=value ...]
 
 One short training per lr0 value, everything else equal, each in its own run folder of a sweep directory
-(project=runs/lr_sweep, name=sweep by default, incremented). Prints and writes a table (lr0, final train loss, mAP50,
-mAP50-95, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metrics vs lr0, log x).
-Best = highest mAP50-95 of the last epoch (ties: lowest final loss). optimizer=auto ignores lr0, so the sweep then
-uses SGD and says so. lr0 takes a comma-separated list (lr0=1e-4,1e-3,1e-2), a list ([1e-4,1e-3]) or one value.
+(project=runs/lr_sweep, name=sweep by default, incremented). Prints and writes a table (lr0, final train loss, the
+ranking metric, fitness, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metric vs
+lr0, log x). Best = the best ranking metric of the last epoch (ties: lowest final loss). The ranking metric is the
+task's own: detect/obb mAP50-95(B), segment mAP50-95(M), pose mAP50-95(P), classify accuracy_top1 (newer tasks:
+Ultralytics' TASK2METRIC); metric=NAME picks another results.csv column or fitness (names with loss/error rank
+lowest first). Without data=, a detect model uses the bundled COCO8; other tasks need data=. optimizer=auto ignores
+lr0, so the sweep then uses SGD and says so. lr0 takes a comma-separated list (lr0=1e-4,1e-3,1e-2), a list
+([1e-4,1e-3]) or one value.
 
   yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10 imgsz=320
   yolo-lr sweep lr0=3e-4,1e-3,3e-3 model=best.pt data=my.yaml cfg=finetune epochs=5
+  yolo-lr classify sweep lr0=1e-3,1e-2 model=yolo26n-cls.yaml data=path/to/images epochs=5
 """,
 }
 
 
 # ---------------------------------------------------------------------------------------------------------- parsing
+HELP_WORDS = {"-h", "--help", "help"}
+ULTRALYTICS_FLAGS = {"half", "int8", "end2end", "nms"}  # bare words Ultralytics turns into True despite a None default
+
+
 def smart_value(v: str) -> Any:
     """Ultralytics' CLI value rules: none/true/false, Python literals, else the string."""
     low = v.lower()
@@ -123,15 +166,116 @@ def smart_value(v: str) -> Any:
         return v
 
 
-def parse_args(argv: list[str]) -> dict[str, Any]:
-    """``key=value`` words into a dict (values converted as Ultralytics does)."""
-    out = {}
-    for a in argv:
-        if "=" not in a:
-            raise LRConfigError(f"yolo-lr: expected key=value, got '{a}' (see `yolo-lr --help`)")
-        k, v = a.split("=", 1)
-        out[k.strip().lstrip("-")] = smart_value(v.strip())
+def merge_words(argv: list[str]) -> list[str]:
+    """Rejoin what the shell split, as Ultralytics' entrypoint does: ``lr0 = 0.01``, ``lr0= 0.01`` and ``lr0 =0.01``
+    become ``lr0=0.01``, and a bracketed value with spaces (``lr_milestones=[30, 60]``) becomes one word."""
+    merged: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "=" and merged and i + 1 < len(argv):  # key = value
+            a = f"{merged.pop()}={argv[i + 1]}"
+            i += 1
+        elif a.endswith("=") and a != "=" and i + 1 < len(argv) and "=" not in argv[i + 1]:  # key= value
+            a += argv[i + 1]
+            i += 1
+        elif a.startswith("=") and a != "=" and merged:  # key =value
+            a = merged.pop() + a
+        merged.append(a)
+        i += 1
+    out: list[str] = []
+    depth = 0
+    for a in merged:
+        if depth > 0:
+            out[-1] += a
+        else:
+            out.append(a)
+        depth += a.count("[") - a.count("]")
+    if depth:
+        raise LRConfigError(f"yolo-lr: unbalanced brackets in '{out[-1]}'")
     return out
+
+
+@dataclass
+class Words:
+    """A command line after parsing: the task word, ``key=value`` settings, and leftover bare words."""
+
+    task: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    words: list[str] = field(default_factory=list)  # normalised ``key=value`` words (bare flags as ``key=True``)
+    positional: list[str] = field(default_factory=list)
+
+
+def parse_words(argv: list[str], positional: int = 0) -> Words:
+    """Parse ``key=value`` words, bare true/false flags (``plots`` = ``plots=True``), a task word (``segment``) and up
+    to ``positional`` other bare words.
+
+    Raises:
+        LRConfigError: naming the word: a key without a value, an unknown bare word, a second task, a missing value.
+    """
+    from yolo_lr.tasks import tasks
+
+    out = Words()
+    defaults = None
+    for a in merge_words(argv):
+        a = a.removeprefix("--")
+        if a.endswith(",") and "=" in a:
+            a = a[:-1]
+        if "=" in a:
+            k, v = (x.strip() for x in a.split("=", 1))
+            if not k or not v:
+                raise LRConfigError(f"yolo-lr: '{a}' needs a key and a value, e.g. lr0=0.01")
+            k = k.lstrip("-")
+            if k == "task":
+                _set_task(out, str(v))
+                continue
+            out.args[k] = v if k in {"name", "project"} and v.lower() != "none" else smart_value(v)
+            out.words.append(f"{k}={v}")
+            continue
+        if a in tasks():
+            _set_task(out, a)
+            continue
+        defaults = defaults if defaults is not None else native_defaults()
+        if isinstance(defaults.get(a), bool) or a in ULTRALYTICS_FLAGS:
+            out.args[a] = True
+            out.words.append(f"{a}=True")
+        elif a in defaults:
+            example = f"{a}={defaults[a]}" if defaults[a] is not None else f"{a}=VALUE"
+            if a in KEYS:
+                example += f" ({KEYS[a].allowed()})"
+            raise LRConfigError(
+                f"yolo-lr: '{a}' needs a value, e.g. {example}; only true/false keys can stand alone "
+                f"(such as plots, resume, val)"
+            )
+        elif len(out.positional) < positional:
+            out.positional.append(a)
+        else:
+            flags = sorted(k for k, v in defaults.items() if isinstance(v, bool))
+            near = difflib.get_close_matches(a, [*flags, *tasks(), *defaults], n=1)
+            hint = f" Did you mean '{near[0]}'?" if near else ""
+            raise LRConfigError(
+                f"yolo-lr: unexpected word '{a}'.{hint} Words are key=value, a task ({', '.join(tasks())}) or a "
+                f"true/false key standing for key=True ({', '.join(flags)})."
+            )
+    return out
+
+
+def _set_task(out: Words, task: str) -> None:
+    from yolo_lr.tasks import tasks
+
+    if task not in tasks():
+        near = difflib.get_close_matches(task, tasks(), n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        raise LRConfigError(f"yolo-lr: unknown task '{task}'.{hint} Tasks: {', '.join(tasks())}.")
+    if out.task is not None and out.task != task:
+        raise LRConfigError(f"yolo-lr: two tasks given, '{out.task}' and '{task}': keep one")
+    out.task = task
+
+
+def parse_args(argv: list[str]) -> dict[str, Any]:
+    """``key=value`` words (and bare true/false flags) into a dict, values converted as Ultralytics does."""
+    parsed = parse_words(argv)
+    return {**parsed.args, **({"task": parsed.task} if parsed.task else {})}
 
 
 def native_defaults() -> dict[str, Any]:
@@ -318,103 +462,221 @@ def cmd_presets() -> int:
     return 0
 
 
-def cmd_ultralytics(mode: str, args: dict[str, Any], raw: list[str]) -> int:
-    """train/val/...: check lr_* settings early, resolve a preset name, then hand over to Ultralytics' entrypoint."""
-    words = [a for a in raw if not a.startswith("cfg=")]
-    if "cfg" in args:
-        from yolo_lr.presets import preset_path
+def cmd_copy_cfg(parsed: Words) -> int:
+    """Write a preset next to the user (``NAME_copy.yaml`` in the current folder) for editing."""
+    import shutil
 
+    args = dict(parsed.args)
+    force = args.pop("force", "force" in parsed.positional)
+    names = [w for w in parsed.positional if w != "force"] + ([args.pop("cfg")] if "cfg" in args else [])
+    if args or len(names) != 1 or not isinstance(force, bool):
+        extra = f" (unexpected: {', '.join(f'{k}={v}' for k, v in args.items())})" if args else ""
+        raise LRConfigError(
+            f"yolo-lr copy-cfg: give one preset name{extra}: yolo-lr copy-cfg NAME [force]. "
+            f"Presets: {', '.join(preset_names())}."
+        )
+    name = str(names[0])
+    if name not in preset_names():
+        near = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        raise LRConfigError(f"yolo-lr copy-cfg: no preset '{name}'.{hint} Presets: {', '.join(preset_names())}.")
+    src = preset_dir() / f"{name}.yaml"
+    dst = Path.cwd() / f"{name}_copy.yaml"
+    if dst.exists() and not force:
+        raise LRConfigError(
+            f"yolo-lr copy-cfg: {dst} already exists; not overwritten. Add `force` to overwrite it, or rename it."
+        )
+    shutil.copyfile(src, dst)
+    print(f"yolo-lr copy-cfg: wrote {dst} (a copy of the {name} preset, {src})")
+    print(f"Edit it, then: yolo-lr train cfg={dst.name} model=yolo26n.yaml data=your.yaml")
+    return 0
+
+
+def cmd_ultralytics(mode: str, parsed: Words) -> int:
+    """train/val/...: check lr_* settings early, resolve a preset name and the task's default data, then hand over to
+    Ultralytics' entrypoint."""
+    from yolo_lr.presets import preset_path
+
+    args = parsed.args
+    words = [w for w in parsed.words if not w.startswith("cfg=")]
+    if "cfg" in args:
         words.insert(0, f"cfg={preset_path(str(args['cfg']))}")
+    preset = load_policy(args.get("cfg"))[0]
     if mode == "train":
         load_config(args)  # raises LRConfigError before anything is built
-    if mode in {"train", "val"} and "data" not in args and "data" not in load_policy(args.get("cfg"))[0]:
-        if "resume" not in args:
-            words.append(f"data={coco8_yaml()}")
-            print(f"yolo-lr: data= not given, using the bundled COCO8 ({coco8_yaml()})")
+    data = _default_data(mode, {**preset, **args}, parsed.task)
+    if data is not None:
+        words.append(f"data={data}")
     from ultralytics import cfg as ultralytics_cfg
 
     import yolo_lr  # noqa: F401  (registers the keys before Ultralytics parses them)
 
-    sys.argv[:] = ["yolo", mode, *words]
+    sys.argv[:] = ["yolo", *([parsed.task] if parsed.task else []), mode, *words]
     ultralytics_cfg.ARGV = list(sys.argv)  # entrypoint() reads the argv it captured at import
     ultralytics_cfg.entrypoint()
     return 0
 
 
-def _default_data(args: dict[str, Any], command: str) -> None:
-    if "data" not in args and "data" not in load_policy(args.get("cfg"))[0]:
-        args["data"] = str(coco8_yaml())
-        print(f"yolo-lr {command}: data= not given, using the bundled COCO8 ({coco8_yaml()})")
+def _default_data(command: str, args: dict[str, Any], task: str | None) -> str | None:
+    """The data= to add when none is given, by the model's task; raises when there is no safe default.
+
+    train/find/sweep: the bundled COCO8 for a detect model, else data= is required. val: the data the checkpoint was
+    trained on (its train_args), else data= is required: a checkpoint is never validated on COCO8 by default.
+    Other commands, resumed trainings and given data: nothing to add (the task word is still checked).
+    """
+    from yolo_lr.tasks import default_data, example_data, resolve_task
+
+    model = args.get("model")
+    if command not in {"train", "val", "find", "sweep"}:
+        return None
+    if "data" in args or (command == "train" and args.get("resume")):
+        if task is not None and model is not None:
+            resolve_task(model, task)  # a contradicting task word fails here, not deep in Ultralytics
+        return None
+    info = resolve_task(model, task)
+    label = f"model={model}" if model is not None else f"the default {info.task} model"
+    if command == "val":
+        if info.data:
+            print(f"yolo-lr val: data= not given, using the data {label} was trained on ({info.data})")
+            return info.data
+        raise LRConfigError(
+            f"yolo-lr val: data= is required: {label} carries no training data to validate on (a model YAML or "
+            f"a checkpoint without train_args). Give data=path/to/data.yaml; yolo-lr never falls back to COCO8 here."
+        )
+    found = default_data(info.task)
+    if found is None:
+        form = "path/to/data.yaml"
+        if info.task == "classify":
+            form = "path/to/folder (train/ and val/ holding one folder per class)"
+        raise LRConfigError(
+            f"yolo-lr {command}: data= is required for {label} ({info.task} task): the bundled COCO8 is detection "
+            f"only. Give a {info.task} dataset, data={form} (Ultralytics' example: data={example_data(info.task)}, "
+            f"downloaded on first use)."
+        )
+    print(f"yolo-lr {command}: data= not given, using the bundled COCO8 ({found})")
+    return str(found)
 
 
-def cmd_find(args: dict[str, Any]) -> int:
+def cmd_find(parsed: Words) -> int:
     """LR range test; exit status 1 when the loss never decreased (no suggestion, no command)."""
     from yolo_lr.finder import FINDER_KEYS, check_finder_args, find_lr
 
-    args = dict(args)
+    args = dict(parsed.args)
     finder = {k: args.pop(k) for k in FINDER_KEYS if k in args}  # lr_start/lr_end are not lr_* policy keys
     try:
         check_finder_args(**finder)
     except ValueError as e:
         raise LRConfigError(f"yolo-lr find: {e}") from None
-    model = args.pop("model", None)
-    if model is None:
+    if args.get("model") is None:
         raise LRConfigError("yolo-lr find: model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
-    _default_data(args, "find")
     load_config(args)  # bad lr_* keys or presets fail here, before anything is built
-    res = find_lr(model, **finder, **args)
+    data = _default_data("find", {**load_policy(args.get("cfg"))[0], **args}, parsed.task)
+    if data is not None:
+        args["data"] = data
+    res = find_lr(args.pop("model"), **finder, **args)
     return 0 if res.lr is not None else 1
 
 
-def cmd_sweep(args: dict[str, Any]) -> int:
+def cmd_sweep(parsed: Words) -> int:
     """One training per lr0; exit status 1 when no run produced a metric."""
     from yolo_lr.lr_sweep import parse_lr0s, sweep
 
-    args = dict(args)
+    args = dict(parsed.args)
     if "lr0" not in args:
         raise LRConfigError("yolo-lr sweep: lr0= is required, e.g. lr0=1e-4,1e-3,1e-2")
     try:
         values = parse_lr0s(args.pop("lr0"))
     except ValueError as e:
         raise LRConfigError(f"yolo-lr sweep: {e}") from None
-    model = args.pop("model", None)
-    if model is None:
+    if args.get("model") is None:
         raise LRConfigError("yolo-lr sweep: model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
-    _default_data(args, "sweep")
+    metric = args.pop("metric", None)
     load_config(args)
-    res = sweep(values, model=model, **args)
+    data = _default_data("sweep", {**load_policy(args.get("cfg"))[0], **args}, parsed.task)
+    if data is not None:
+        args["data"] = data
+    try:
+        res = sweep(values, model=args.pop("model"), metric=metric, **args)
+    except ValueError as e:
+        if isinstance(e, LRConfigError):
+            raise
+        raise LRConfigError(f"yolo-lr sweep: {e}") from None
     return 0 if res.best is not None else 1
+
+
+COMMANDS = ("train", "val", "plot", "show", "presets", "copy-cfg", "find", "sweep", "help")
+TASK_COMMANDS = ("find", "sweep")  # besides Ultralytics' modes, the commands a task word may go with
+
+
+def _split_command(argv: list[str]) -> tuple[str | None, str, list[str]]:
+    """``[TASK] COMMAND rest...`` -> (task, command, rest)."""
+    from yolo_lr.tasks import modes, tasks
+
+    task = None
+    if argv[0] in tasks():
+        task, argv = argv[0], argv[1:]
+        if not argv:
+            raise LRConfigError(f"yolo-lr: a task word needs a command after it, e.g. yolo-lr {task} train ...")
+    cmd = argv[0].replace("_", "-") if argv[0] in {"copy_cfg", "copy-cfg"} else argv[0]
+    known = (*COMMANDS, *modes())
+    if cmd not in known:
+        near = difflib.get_close_matches(cmd, [*known, *tasks()], n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        raise LRConfigError(
+            f"yolo-lr: unknown command '{cmd}'.{hint} Commands: {', '.join(dict.fromkeys(known))}; a task word "
+            f"({', '.join(tasks())}) may come first. See `yolo-lr --help`."
+        )
+    if task is not None and cmd not in (*modes(), *TASK_COMMANDS):
+        raise LRConfigError(
+            f"yolo-lr: the task word '{task}' goes with {', '.join((*modes(), *TASK_COMMANDS))}, not with '{cmd}'"
+        )
+    return task, cmd, argv[1:]
+
+
+def help_text(topic: str | None = None) -> str:
+    """The general help, or one command's, with the installed Ultralytics' tasks filled in."""
+    from yolo_lr.tasks import tasks
+
+    return COMMAND_HELP.get(str(topic), HELP).replace("{tasks}", ", ".join(tasks()))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in {"-h", "--help", "help"}:
-        topic = argv[1] if len(argv) > 1 and argv[0] == "help" else None
-        print(COMMAND_HELP.get(topic, HELP))
+    if not argv or argv[0] in HELP_WORDS:
+        print(help_text(argv[1] if len(argv) > 1 and argv[0] == "help" else None))
         return 0
-    cmd, rest = argv[0], argv[1:]
-    if any(a in {"-h", "--help", "help"} for a in rest):
-        print(COMMAND_HELP.get(cmd, HELP))
+    if any(a in HELP_WORDS for a in argv[1:]):  # `yolo-lr train --help`, `yolo-lr segment train -h`
+        from yolo_lr.tasks import tasks
+
+        print(help_text(next((a for a in argv if a not in tasks()), None)))
         return 0
     try:
+        task, cmd, rest = _split_command(argv)
         if cmd == "presets":
             return cmd_presets()
-        args = parse_args(rest)
+        parsed = parse_words(rest, positional=2 if cmd == "copy-cfg" else 0)  # copy-cfg NAME [force]
+        if parsed.task is not None and task is not None and parsed.task != task:
+            raise LRConfigError(f"yolo-lr: two tasks given, '{task}' and '{parsed.task}': keep one")
+        parsed.task = parsed.task or task
+        if parsed.task is not None and cmd in {"plot", "show", "copy-cfg"}:
+            raise LRConfigError(f"yolo-lr {cmd}: takes no task (got '{parsed.task}')")
+        if cmd == "copy-cfg":
+            return cmd_copy_cfg(parsed)
         if cmd == "plot":
-            return cmd_plot(args)
+            return cmd_plot(parsed.args)
         if cmd == "show":
-            return cmd_show(args)
+            return cmd_show(parsed.args)
         if cmd == "find":
-            return cmd_find(args)
+            return cmd_find(parsed)
         if cmd == "sweep":
-            return cmd_sweep(args)
-        if cmd in {"train", "val", "predict", "export", "track", "benchmark"}:
-            return cmd_ultralytics(cmd, args, rest)
+            return cmd_sweep(parsed)
+        if cmd == "help":
+            print(help_text())
+            return 0
+        return cmd_ultralytics(cmd, parsed)
     except LRConfigError as e:
         print(str(e), file=sys.stderr)
         return 2
-    print(f"yolo-lr: unknown command '{cmd}'.\n\n{HELP}", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from yolo_lr.params import Declared, Param, ParamError, check_fields, declared, from_config, param
-from yolo_lr.plateau import PlateauSettings
+from yolo_lr.plateau import PlateauSettings, infer_mode
 from yolo_lr.policies import POLICIES, Policy, Warmup
 
 INTERVALS = ("step", "epoch")
@@ -342,8 +342,15 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
                 warnings.append(
                     f"{d.param.key} is set but plateau reduction is off (set lr_plateau=True or lr_policy=plateau)"
                 )
-    elif cfg.get("val") is False and not (cfg.get("lr_plateau_metric") or "fitness").startswith("train/"):
-        raise fail("lr_plateau_metric", "needs validation every epoch, but val=False; watch a train/ loss instead")
+    else:
+        metric = cfg.get("lr_plateau_metric") or "fitness"
+        if cfg.get("val") is False and not metric.startswith("train/"):
+            raise fail("lr_plateau_metric", "needs validation every epoch, but val=False; watch a train/ loss instead")
+        if cfg.get("lr_plateau_mode") is None:
+            try:
+                infer_mode(metric)
+            except ValueError as e:
+                raise fail("lr_plateau_metric", f"needs lr_plateau_mode=min or max: {e}") from None
     try:
         resolve(cfg)
     except ParamError as e:  # a rule a settings class checks on construction: it names its key

@@ -16,7 +16,15 @@ from typing import Any
 
 from yolo_lr.params import check_fields, param
 
-__all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "PlateauSettings", "infer_mode"]
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "MODES",
+    "THRESHOLD_MODES",
+    "Plateau",
+    "PlateauSettings",
+    "infer_mode",
+]
 
 MODES = ("min", "max")
 """Allowed values of ``lr_plateau_mode``."""
@@ -28,16 +36,35 @@ _RULE = ("mode", "factor", "patience", "cooldown", "threshold", "threshold_mode"
 _COUNTERS = ("best", "num_bad_epochs", "cooldown_counter", "factor", "last_epoch")
 
 
+# Name fragments (lower case) that say which way a metric is better. Lower-is-better wins when both match
+# ("val/dice_loss"), so a loss is never maximised.
+LOWER_IS_BETTER = ("loss", "err", "rmse", "mse", "mae", "abs_rel", "sq_rel", "silog")
+HIGHER_IS_BETTER = ("fitness", "map", "precision", "recall", "acc", "top1", "top5", "iou", "delta", "f1", "dice")
+
+
 def infer_mode(metric_name: str) -> str:
     """Whether a metric should be minimised or maximised, judged by its name.
 
     Args:
-        metric_name: e.g. ``"metrics/mAP50-95(B)"``, ``"fitness"`` or ``"val/box_loss"``.
+        metric_name: e.g. ``"metrics/mAP50-95(B)"``, ``"fitness"``, ``"val/box_loss"`` or ``"metrics/abs_rel"``.
 
     Returns:
-        ``"min"`` if the name contains ``"loss"`` (case-insensitive), else ``"max"``.
+        ``"min"`` if the name contains one of :data:`LOWER_IS_BETTER` (loss, err/error, rmse, mse, mae, abs_rel,
+        sq_rel, silog; case-insensitive), else ``"max"`` if it contains one of :data:`HIGHER_IS_BETTER` (fitness,
+        mAP, precision, recall, acc/accuracy, top1/top5, IoU, delta, f1, dice).
+
+    Raises:
+        ValueError: the name says neither (e.g. ``lr/pg0``, ``time`` or a custom column): the caller must be told.
     """
-    return "min" if "loss" in metric_name.lower() else "max"
+    name = metric_name.lower()
+    if any(k in name for k in LOWER_IS_BETTER):
+        return "min"
+    if any(k in name for k in HIGHER_IS_BETTER):
+        return "max"
+    raise ValueError(
+        f"cannot tell from the name {metric_name!r} whether higher or lower is better (names with "
+        f"{', '.join(LOWER_IS_BETTER)} are minimised; names with {', '.join(HIGHER_IS_BETTER)} are maximised)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +93,10 @@ class PlateauSettings:
         "min: lower values of the metric are better; max: higher are better",
         "choice",
         choices=MODES,
-        doc_default="from the metric name: min if it contains 'loss', else max",
+        doc_default=(
+            "from the name: min for loss/err/rmse/mse/mae/abs_rel/sq_rel/silog, max for "
+            "fitness/mAP/precision/recall/acc/top1/top5/IoU/delta/f1/dice; other names must set it"
+        ),
     )
     factor: float = param(
         "lr_plateau_factor",

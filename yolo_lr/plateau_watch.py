@@ -54,8 +54,12 @@ class PlateauWatch:
     # --------------------------------------------------------------------------------------------- decisions
     def value(self, trainer) -> float:
         """The watched metric for the epoch just validated; NaN when it is missing (counted as no improvement)."""
+        pool = compat.metric_pool(trainer)
+        name = self.settings.metric
+        if name != "fitness" and name not in pool and trainer.metrics:  # a name the task lacks: never a silent NaN
+            raise _metric_error(name, ["fitness", *pool])
         try:
-            return float(compat.metric_pool(trainer).get(self.settings.metric))
+            return float(pool.get(name))
         except (TypeError, ValueError):
             return math.nan
 
@@ -91,6 +95,11 @@ class PlateauWatch:
         name = self.settings.metric
         if name == "fitness" or name.startswith(("train/", "val/")):
             return  # loss names are only known after the first forward pass: checked then (check_loss_metric)
+        from yolo_lr.tasks import ultralytics_constants
+
+        main = ultralytics_constants()["TASK2METRIC"].get(trainer.args.task)
+        if main is not None and main not in (trainer.metrics or {}):
+            return  # this validator names its metrics only when it first runs (depth): checked then (value)
         known = [
             "fitness",
             *(trainer.metrics or {}),
