@@ -135,6 +135,10 @@ class LRController:
         step = trainer.ema.updates + 1 if getattr(trainer, "ema", None) is not None else len(self.rows) + 1
         self.rows.append([epoch, i + nb * epoch, step, *lrs, mom])
 
+    def step_rows(self) -> tuple[list[str], list[list]]:
+        """lr.csv's header and this epoch's rows so far (read by yolo_lr.loggers at on_train_epoch_end)."""
+        return self.header, self.rows
+
     def epoch_end(self, trainer) -> None:
         """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers)."""
         if self.last_lrs is not None:
@@ -184,6 +188,9 @@ class LRController:
             return
         try:
             plot_lr_csv(path, self.save_dir / PLOT_NAME, self.reductions)
+            from yolo_lr.loggers import register_plot
+
+            register_plot(trainer, self.save_dir / PLOT_NAME)  # W&B/ClearML upload trainer.plots
         except Exception as e:  # noqa: BLE001 - a plot must never fail a finished training
             _logger().warning(f"yolo_lr: could not draw {PLOT_NAME}: {e}")
 

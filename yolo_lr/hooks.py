@@ -117,8 +117,9 @@ def _register_utils(utils) -> None:
     from ultralytics.utils.callbacks import base
 
     from yolo_lr.adapter import callbacks
+    from yolo_lr.loggers import callbacks as logger_callbacks
 
-    for event, fn in callbacks.items():
+    for event, fn in [*callbacks.items(), *logger_callbacks.items()]:  # loggers after the adapter: lr.png exists
         if fn not in base.default_callbacks[event]:
             base.default_callbacks[event].append(fn)
 
