@@ -217,6 +217,9 @@ def on_train_epoch_end(trainer) -> None:
     lr_cols = [j for j, h in enumerate(header) if h.startswith("lr/")]
     if not rows or not lr_cols:
         return
+    live = list(_each_live(trainer))
+    if not live:
+        return
     state = _state(trainer)
     e_col, s_col = header.index("epoch"), header.index("step")
     fresh = [(int(r[e_col]), int(r[s_col]), [float(r[j]) for j in lr_cols]) for r in rows]
@@ -224,7 +227,7 @@ def on_train_epoch_end(trainer) -> None:
     if not fresh:
         return
     names = [series_name(header[j]) for j in lr_cols]
-    for key, run, write in _each_live(trainer):
+    for key, run, write in live:
         try:
             write(run, trainer, names, fresh)
         except Exception as e:  # noqa: BLE001
