@@ -189,9 +189,10 @@ def _give_up(state: _State, key: str, error: Exception) -> None:
 def register_plot(trainer, path) -> None:
     """Register a finished PNG in the trainer's plot registry, so the trackers upload it with the run's plots.
 
-    W&B (at every epoch end and at the end of training) and ClearML (at the end) read ``trainer.plots``; Comet and
-    MLflow get the plot from this module's ``on_train_end``. Register before Ultralytics' ``on_train_end`` callbacks
-    run, i.e. during training or in a plugin ``on_train_end`` callback (the plugin's run before the trackers').
+    W&B (at every epoch end and at the end of training) and ClearML (at the end) read ``trainer.plots``; Comet, and
+    MLflow for a file outside the run directory, get it from this module's ``on_train_end``. So register during
+    training, or at ``on_train_end`` from a callback that runs before this module's (the adapter's does: it is
+    registered first, and the plugin's callbacks all run before Ultralytics' integrations).
 
     Args:
         trainer (ultralytics.engine.trainer.BaseTrainer): The running trainer.
