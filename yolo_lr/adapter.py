@@ -98,6 +98,12 @@ class LRController:
             compat.logger().info(f"yolo_lr: epoch {trainer.epoch + 1}: backbone unfrozen ({n} tensors)")
         self._open_epoch = trainer.epoch
 
+    def step_rows(self) -> tuple[list[str], list[list]]:
+        """lr.csv's header and this epoch's rows so far (read by yolo_lr.loggers at on_train_epoch_end)."""
+        if self.log is None or self.stepper is None:
+            return [], []
+        return self.log.header, self.stepper.rows()
+
     def epoch_end(self, trainer) -> None:
         """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers)."""
         if (lrs := self.stepper.last_lrs()) is not None:
@@ -133,9 +139,14 @@ class LRController:
         if self.log is None or not trainer.args.plots:
             return
         try:
-            self.log.plot(self.plateau.reductions if self.plateau is not None else [])
+            png = self.log.plot(self.plateau.reductions if self.plateau is not None else [])
         except Exception as e:  # noqa: BLE001 - a plot must never fail a finished training
             compat.logger().warning(f"yolo_lr: could not draw {PLOT_NAME}: {e}")
+            return
+        if png is not None:
+            from yolo_lr.loggers import register_plot
+
+            register_plot(trainer, png)  # W&B and ClearML upload what trainer.plots holds
 
     # ------------------------------------------------------------------------------------------------ helpers
     def _freeze_setup(self, trainer, main: bool) -> None:

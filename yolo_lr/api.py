@@ -36,11 +36,12 @@ def attach(model, policy: str | Path | dict | None = None, **overrides: Any):
     from ultralytics.utils import DEFAULT_CFG_DICT
 
     from yolo_lr.adapter import callbacks
+    from yolo_lr.loggers import callbacks as logger_callbacks
 
     args, source = load_policy(policy)
     args.update(overrides)
     validate({**DEFAULT_CFG_DICT, **args}, source)  # raises now; its warnings are printed at train start
-    for event, fn in callbacks.items():
+    for event, fn in [*callbacks.items(), *logger_callbacks.items()]:
         if fn not in model.callbacks.get(event, []):
             model.add_callback(event, fn)
     train = getattr(model.train, "_yolo_lr_original", model.train)

@@ -189,16 +189,18 @@ def _register_keys(utils) -> None:
 def _register_callbacks() -> None:
     from ultralytics.utils.callbacks import base
 
-    from yolo_lr.adapter import callbacks
+    from yolo_lr.adapter import callbacks as adapter_callbacks
+    from yolo_lr.loggers import callbacks as logger_callbacks
 
     _require(base, ("default_callbacks",), _CALLBACKS)
-    unknown = [event for event in callbacks if event not in base.default_callbacks]
+    callbacks = [*adapter_callbacks.items(), *logger_callbacks.items()]  # loggers after the adapter: lr.png exists
+    unknown = [event for event, _ in callbacks if event not in base.default_callbacks]
     if unknown:
         raise UltralyticsCompatError(
             f"yolo_lr: Ultralytics {_version()} has no callback event {', '.join(unknown)} (yolo_lr relies on "
             f"Ultralytics {KNOWN}.x; see yolo_lr/ultralytics_compat.py). Set YOLO_LR_DISABLE=1 to run without it."
         )
-    for event, fn in callbacks.items():
+    for event, fn in callbacks:
         if fn not in base.default_callbacks[event]:
             base.default_callbacks[event].append(fn)
             _ADDED_CALLBACKS.append((event, fn))
