@@ -14,8 +14,8 @@ from conftest import ROOT, yolo_env
 
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
-import common  # noqa: E402
-import transfer  # noqa: E402
+import common
+import transfer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -38,6 +38,7 @@ def md_before():
     return (ROOT / "BENCHMARKS.md").read_bytes()
 
 
+@pytest.mark.training
 def test_from_scratch_smoke(tmp_path, md_before):
     r = run_smoke("from_scratch.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -58,6 +59,7 @@ def test_from_scratch_smoke(tmp_path, md_before):
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
+@pytest.mark.training
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -77,10 +79,16 @@ def test_transfer_smoke(tmp_path, md_before):
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("script", ["from_scratch.py", "transfer.py"])
 def test_smoke_refuses_to_write_markdown(script):
-    r = subprocess.run([sys.executable, str(BENCH / script), "--smoke", "--write-md"], capture_output=True,
-                       text=True, env={**yolo_env(), "PYTHONPATH": str(ROOT)}, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
+        capture_output=True,
+        text=True,
+        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert r.returncode == 2 and "--smoke never writes" in r.stderr
 
 
@@ -88,8 +96,9 @@ def test_replace_block_touches_only_its_block(tmp_path):
     md = tmp_path / "B.md"
     md.write_text("# T\n\n<!-- a:start -->\nold a\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n")
     common.replace_block(md, "a", "new a\n| x |")
-    assert md.read_text() == ("# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n"
-                              "<!-- b:start -->\nold b\n<!-- b:end -->\n")
+    assert md.read_text() == (
+        "# T\n\n<!-- a:start -->\nnew a\n| x |\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
     with pytest.raises(ValueError, match="c:start"):
         common.replace_block(md, "c", "x")
 
@@ -108,8 +117,17 @@ def test_statistics_helpers():
     assert mean == 2.0 and std == pytest.approx(1.0)
     assert common.fmt_ms([0.5]) == "0.5000" and common.fmt_ms([1.0, 3.0], 1) == "2.0 ± 1.4"
     assert common.mean_curve([[0, 1], [2, 3]]) == ([1.0, 2.0], [0, 1], [2, 3])
-    rows = [{"epoch": 1.0, "time": 1.0, "train/box_loss": 1.5, "train/cls_loss": 2.0, "metrics/mAP50(B)": 0.2,
-             "metrics/mAP50-95(B)": 0.1, "val/box_loss": 9.0}]
+    rows = [
+        {
+            "epoch": 1.0,
+            "time": 1.0,
+            "train/box_loss": 1.5,
+            "train/cls_loss": 2.0,
+            "metrics/mAP50(B)": 0.2,
+            "metrics/mAP50-95(B)": 0.1,
+            "val/box_loss": 9.0,
+        }
+    ]
     assert common.curves_from_rows(rows) == {"epoch": [1], "map": [0.1], "map50": [0.2], "train_loss": [3.5]}
 
 

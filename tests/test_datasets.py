@@ -13,7 +13,7 @@ import yaml
 from conftest import FAST, MODEL, ROOT, read_csv, yolo_env
 
 SCRIPT = ROOT / "scripts" / "make_dataset.py"
-TINY = dict(n_train=6, n_val=3, imgsz=64)
+TINY = {"n_train": 6, "n_val": 3, "imgsz": 64}
 
 
 def load_generator():
@@ -119,6 +119,7 @@ def test_domains_have_different_classes_and_look(gen, tmp_path):
         return float(np.mean([r - b for r, g, b in palette]))
 
     assert warmth(gen.DOMAINS["A"].palette) > 50 > -50 > warmth(gen.DOMAINS["B"].palette)
+
     # and the rendered images differ too: B's textured backgrounds are noisier pixel to pixel than A's gradients
     def roughness(root):
         vals = []
@@ -130,10 +131,25 @@ def test_domains_have_different_classes_and_look(gen, tmp_path):
     assert roughness(tmp_path / "B") > roughness(tmp_path / "A")
 
 
+@pytest.mark.training
 def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
     out = tmp_path / "cli"
-    cmd = [sys.executable, str(SCRIPT), "--domain", "b", "--out", str(out), "--train", "3", "--val", "2",
-           "--imgsz", "64", "--seed", "5"]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--domain",
+        "b",
+        "--out",
+        str(out),
+        "--train",
+        "3",
+        "--val",
+        "2",
+        "--imgsz",
+        "64",
+        "--seed",
+        "5",
+    ]
     env = {**yolo_env(), "PYTHONPATH": str(ROOT)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -146,10 +162,12 @@ def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
     assert small.returncode == 2 and "imgsz" in small.stderr
 
 
+@pytest.mark.training
 def test_ultralytics_loads_and_trains_on_it(gen, tmp_path):
-    import yolo_lr  # noqa: F401
     from ultralytics import YOLO
     from ultralytics.data.utils import check_det_dataset
+
+    import yolo_lr  # noqa: F401
 
     yaml_path = gen.make_dataset(tmp_path / "A", "A", n_train=4, n_val=2, imgsz=64, seed=0)
     data = check_det_dataset(str(yaml_path))

@@ -84,8 +84,15 @@ def test_matches_torch_on_random_sequences():
 
 def test_matches_torch_eps_skips_tiny_reductions():
     # factor 0.5 with min 0.3: 1 -> 0.5 -> 0.3 -> (0.3 - 0.3 = 0 <= eps: no change, but cooldown/num_bad still reset)
-    cfg = {"mode": "min", "factor": 0.5, "patience": 1, "cooldown": 1, "threshold": 0.0, "threshold_mode": "abs",
-           "min_factor": 0.3}
+    cfg = {
+        "mode": "min",
+        "factor": 0.5,
+        "patience": 1,
+        "cooldown": 1,
+        "threshold": 0.0,
+        "threshold_mode": "abs",
+        "min_factor": 0.3,
+    }
     seq = [1.0] * 20
     ref = _torch_factors(cfg, seq)
     p = Plateau(**cfg)
@@ -101,7 +108,15 @@ def test_matches_torch_eps_skips_tiny_reductions():
 def test_reduce_lr_on_plateau_defaults_match_torch():
     p = Plateau()
     assert (p.mode, p.reduce_factor, p.patience, p.cooldown, p.threshold, p.threshold_mode, p.min_factor, p.eps) == (
-        "max", 0.1, 10, 0, 1e-4, "rel", 0.0, 1e-8)
+        "max",
+        0.1,
+        10,
+        0,
+        1e-4,
+        "rel",
+        0.0,
+        1e-8,
+    )
     assert p.factor == 1.0 and p.best == -math.inf and p.last_epoch == 0
     assert Plateau(mode="min").best == math.inf
 
@@ -118,8 +133,15 @@ def test_nan_counts_as_no_improvement():
 
 
 def test_inf_is_not_an_unbeatable_best_where_torch_differs():
-    cfg = {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 0, "threshold": 1e-4, "threshold_mode": "rel",
-           "min_factor": 0.0}
+    cfg = {
+        "mode": "max",
+        "factor": 0.5,
+        "patience": 2,
+        "cooldown": 0,
+        "threshold": 1e-4,
+        "threshold_mode": "rel",
+        "min_factor": 0.0,
+    }
     seq = [1.0, math.inf, 1.5, 2.0, 2.5, 3.0]
     ref = _torch_factors(cfg, seq)
     assert ref[-1] < 1.0  # torch adopts +inf as best, so every later (improving) value is "bad" and it reduces
@@ -169,15 +191,19 @@ def _json_roundtrip(state: dict) -> dict:
 
 
 def test_state_dict_is_strict_json_and_complete():
-    p = Plateau(mode="min", factor=0.5, patience=3, cooldown=2, threshold=0.01, threshold_mode="abs",
-                min_factor=0.01)
+    p = Plateau(mode="min", factor=0.5, patience=3, cooldown=2, threshold=0.01, threshold_mode="abs", min_factor=0.01)
     s = _json_roundtrip(p.state_dict())
     assert s["best"] is None  # no value seen yet: infinite best encoded as None
     for v in (3.0, 2.0, 2.5):
         p.step(v)
     s = _json_roundtrip(p.state_dict())
     assert {k: s[k] for k in ("best", "num_bad_epochs", "cooldown_counter", "factor", "last_epoch")} == {
-        "best": 2.0, "num_bad_epochs": 1, "cooldown_counter": 0, "factor": 1.0, "last_epoch": 3}
+        "best": 2.0,
+        "num_bad_epochs": 1,
+        "cooldown_counter": 0,
+        "factor": 1.0,
+        "last_epoch": 3,
+    }
     assert Plateau(**s["settings"]).settings() == p.settings()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import COCO8, FAST, MODEL, read_csv
 
+pytestmark = pytest.mark.training
+
 import yolo_lr
 from yolo_lr.config import LRConfigError, validate
 
