@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -67,24 +68,105 @@ def test_policy_invariants(name, params, start, ends_at_lrf, monotonic):
     lo = min(LRF, start)
     assert all(lo - 1e-12 <= v <= 1.0 + 1e-12 for v in values), (min(values), max(values))
     if monotonic:
-        assert all(b <= a + 1e-15 for a, b in zip(values, values[1:]))
-    # Deterministic: a second instance and a second pass give identical values.
-    again = build_policy(name, LRF, **params)
-    assert [again.multiplier(t, TOTAL) for t in GRID] == values
-    assert [p.multiplier(t, TOTAL) for t in GRID] == values
+        assert all(b <= a + 1e-15 for a, b in itertools.pairwise(values))
+        assert values[0] > values[-1] or name in ("constant", "plateau")  # non-increasing and really decaying
+    else:
+        assert any(b > a + 1e-6 for a, b in itertools.pairwise(values))  # a rise: restarts, one-cycle's ramp
     # Only onecycle drives momentum.
     assert (p.momentum(1.0, TOTAL, 0.9) is None) == (name != "onecycle")
 
 
+# Closed forms written from the docstrings/README, independently of the implementation; t on GRID, run of TOTAL.
+def _stairs(x: float) -> int:
+    return math.floor(x + 1e-9)  # a boundary reached through float noise (2.9999999999999996) counts as reached
+
+
+def _cos(a: float, b: float, q: float) -> float:
+    return b + (a - b) * (1 + math.cos(math.pi * q)) / 2
+
+
+def _restarts_ref(t: float, period: float, mult: float, decay: float) -> float:
+    tt = min(t, TOTAL)
+    starts, lengths = [0.0], [period]
+    while starts[-1] + lengths[-1] < TOTAL - 1e-9:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * mult)
+    k = max(j for j, s in enumerate(starts) if s <= tt + 1e-9 * max(1.0, s)) if tt < TOTAL else len(starts) - 1
+    return _cos(max(decay**k, LRF), LRF, (tt - starts[k]) / lengths[k])
+
+
+def _onecycle_ref(t: float, pct: float, div: float) -> float:
+    p = min(t / TOTAL, 1.0)
+    return _cos(1 / div, 1.0, p / pct) if p <= pct else _cos(1.0, LRF, (p - pct) / (1 - pct))
+
+
+def _wsd_ref(t: float, frac: float, shape) -> float:
+    p = min(max((min(t / TOTAL, 1.0) - (1 - frac)) / frac, 0.0), 1.0)
+    return LRF + (1 - LRF) * shape(p)
+
+
+REFERENCE = {
+    "linear": lambda t: max(1 - t / TOTAL, 0) * (1 - LRF) + LRF,
+    "cosine": lambda t: _cos(1.0, LRF, min(t, TOTAL) / TOTAL),
+    "restarts": lambda t: _restarts_ref(t, TOTAL / 3, 1.0, 1.0),
+    "restarts-mult2-decay": lambda t: _restarts_ref(t, TOTAL / 7, 2.0, 0.5),
+    "restarts-period": lambda t: _restarts_ref(t, 4.0, 1.0, 1.0),
+    "step": lambda t: max(0.1 ** _stairs(t / 3), LRF),  # default step: a third of 10 epochs, rounded: 3
+    "step-size": lambda t: max(0.5 ** _stairs(t / 2), LRF),
+    "multistep": lambda t: max(0.1 ** sum(t + 1e-9 >= m for m in (5, 8)), LRF),  # defaults: 0.5, 0.75 of the run
+    "multistep-ms": lambda t: max(0.3 ** sum(t + 1e-9 * m >= m for m in (2, 5.5, 8)), LRF),
+    "exponential": lambda t: LRF ** (min(t, TOTAL) / TOTAL),
+    "exponential-gamma": lambda t: max(0.7**t, LRF),
+    "poly": lambda t: LRF + (1 - LRF) * (1 - min(t, TOTAL) / TOTAL) ** 0.9,
+    "poly-2": lambda t: LRF + (1 - LRF) * (1 - min(t, TOTAL) / TOTAL) ** 2,
+    "onecycle": lambda t: _onecycle_ref(t, 0.3, 25.0),
+    "onecycle-div": lambda t: _onecycle_ref(t, 0.5, 4.0),
+    "wsd": lambda t: _wsd_ref(t, 0.2, lambda p: 1 - p),
+    "wsd-cosine": lambda t: _wsd_ref(t, 0.5, lambda p: (1 + math.cos(math.pi * p)) / 2),
+    "wsd-sqrt": lambda t: _wsd_ref(t, 1.0, lambda p: 1 - math.sqrt(p)),
+    "constant": lambda t: 1.0,
+    "plateau": lambda t: 1.0,
+}
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+def test_every_case_matches_its_closed_form_on_the_grid(case):
+    _, name, params, *_ = next(c for c in CASES if c[0] == case)
+    p = build_policy(name, LRF, **params)
+    for t in GRID:
+        assert p.multiplier(t, TOTAL) == pytest.approx(REFERENCE[case](t), abs=1e-12), (case, t)
+
+
 def test_params_table_matches_constructors():
-    assert set(PARAMS) == set(POLICIES)
-    for name, keys in PARAMS.items():
-        assert all(k in PARAM_KEYS for k in keys), name
-        p = build_policy(name, LRF)
-        assert all(hasattr(p, k) for k in keys)
-    assert PARAMS["cosine_restarts"] == ("period", "mult", "decay")
-    assert PARAMS["onecycle"] == ("pct", "div", "momentum_min")
-    assert PARAMS["linear"] == () and PARAMS["constant"] == ()
+    """The parameters each policy takes and the config key of each: a policy or key added without its counterpart
+    (and this table, which the README's key table mirrors) fails here."""
+    assert PARAMS == {
+        "linear": (),
+        "cosine": (),
+        "cosine_restarts": ("period", "mult", "decay"),
+        "step": ("step_size", "gamma"),
+        "multistep": ("milestones", "gamma"),
+        "exponential": ("gamma",),
+        "poly": ("power",),
+        "onecycle": ("pct", "div", "momentum_min"),
+        "wsd": ("decay_frac", "decay_shape"),
+        "constant": (),
+        "plateau": (),
+    }
+    assert PARAM_KEYS == {
+        "period": "lr_restart_period",
+        "mult": "lr_restart_mult",
+        "decay": "lr_restart_decay",
+        "step_size": "lr_step_size",
+        "gamma": "lr_gamma",
+        "milestones": "lr_milestones",
+        "power": "lr_power",
+        "pct": "lr_onecycle_pct",
+        "div": "lr_onecycle_div",
+        "momentum_min": "lr_momentum_min",
+        "decay_frac": "lr_decay_frac",
+        "decay_shape": "lr_decay_shape",
+    }
 
 
 def test_none_params_mean_default():
@@ -232,7 +314,7 @@ def test_linear_equals_ultralytics_native_lambda():
     for epochs in (1, 7, 100, 300):
         for lrf in (0.01, 0.1, 1.0):
             p = build_policy("linear", lrf)
-            native = lambda x: max(1 - x / epochs, 0) * (1.0 - lrf) + lrf  # noqa: E731 (trainer.py, cos_lr=False)
+            native = lambda x: max(1 - x / epochs, 0) * (1.0 - lrf) + lrf
             for x in range(epochs + 3):
                 assert p.multiplier(x, epochs) == native(x)
 
@@ -357,7 +439,7 @@ def test_warmup_weight_shapes():
         assert warmup_weight(3.0, shape) == 1.0
         ws = [warmup_weight(u, shape) for u in us]
         assert all(0.0 <= w <= 1.0 for w in ws)
-        assert all(b >= a for a, b in zip(ws, ws[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(ws))
         assert ws[1] > 0.0 and ws[-2] < 1.0  # strictly inside (0, 1) in the interior
     assert warmup_weight(0.5, "linear") == 0.5
     assert warmup_weight(0.5, "cosine") == pytest.approx(0.5, abs=1e-15)
