@@ -137,10 +137,8 @@ def train(tmp_path):
         run = Run()
         m = YOLO(model)
         if strip_plugin:  # a model that never saw the plugin's callbacks: native Ultralytics
-            from yolo_lr.adapter import callbacks as plugin
-
-            for event, fn in plugin.items():
-                m.callbacks[event] = [f for f in m.callbacks[event] if f is not fn]
+            for event, fns in m.callbacks.items():
+                m.callbacks[event] = [f for f in fns if not getattr(f, "__module__", "").startswith("yolo_lr")]
         attach_recorder(m, run)
         for event, fn in (callbacks or {}).items():
             m.add_callback(event, fn)

@@ -92,14 +92,14 @@ def test_labels_are_valid_yolo(gen, tmp_path, domain):
         rows = labels(root, split)
         assert len(images) == n and [p.stem for p in images] == sorted(rows)
         for stem, boxes in rows.items():
-            assert 1 <= len(boxes) <= gen.MAX_OBJECTS, f"{split}/{stem}: {len(boxes)} objects"
+            assert 1 <= len(boxes) <= gen.DOMAINS[domain].max_objects, f"{split}/{stem}: {len(boxes)} objects"
             for c, cx, cy, w, h in boxes:
                 assert c == int(c) and 0 <= c < len(names)
                 seen.add(int(c))
                 assert 0 < w <= 1 and 0 < h <= 1
                 assert -1e-6 <= cx - w / 2 and cx + w / 2 <= 1 + 1e-6
                 assert -1e-6 <= cy - h / 2 and cy + h / 2 <= 1 + 1e-6
-                assert max(w, h) >= gen.SIZE_RANGE[0] * 0.5  # no degenerate specks labelled as objects
+                assert max(w, h) >= gen.DOMAINS[domain].size_range[0] * 0.5  # no degenerate specks labelled as objects
         img = cv2.imread(str(images[0]))
         assert img.shape == (96, 96, 3)
     assert seen == set(range(len(names))), "every class should occur in 32 images"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import COCO8, FAST, MODEL, read_csv
+from conftest import COCO8, FAST, MODEL
 
 pytestmark = pytest.mark.training
 
 import yolo_lr
-from yolo_lr.config import LRConfigError, validate
+from yolo_lr.config import LRConfigError
 
 BAD_ARGS = [
     ({"lr_policy": "cosin"}, "lr_policy", "did you mean 'cosine'"),
@@ -68,22 +68,6 @@ def test_unknown_loss_metric_fails_after_the_first_batch(train, tmp_path):
         train(epochs=2, lr_policy="plateau", lr_plateau_metric="val/boxloss")
     assert "val/box_loss" in str(e.value)
     assert not (tmp_path / "runs" / "train" / "weights" / "last.pt").exists()
-
-
-def test_loss_metric_is_watched_in_min_mode(train):
-    run = train(epochs=2, optimizer="SGD", warmup_epochs=0, lr_policy="plateau", lr_plateau_metric="val/box_loss")
-    ctl = run.trainer.yolo_lr
-    assert ctl.plateau.mode == "min" and ctl.plateau.last_epoch == 2
-    values = [float(r["val/box_loss"]) for r in read_csv(run.save_dir / "results.csv")]
-    assert ctl.plateau.best == pytest.approx(min(values), rel=1e-4)
-
-
-def test_warnings_for_ignored_keys():
-    from ultralytics.utils import DEFAULT_CFG_DICT
-
-    warnings = validate({**DEFAULT_CFG_DICT, "lr_policy": "cosine", "lr_gamma": 0.5, "lr_plateau_patience": 3})
-    assert any("lr_gamma" in w and "ignored" in w for w in warnings)
-    assert any("lr_plateau_patience" in w for w in warnings)
 
 
 def test_attach_preset_trains_with_its_policy(tmp_path):
