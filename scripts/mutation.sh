@@ -35,16 +35,18 @@ source_paths = ["yolo_lr/"]
 only_mutate = [${only%, }]
 pytest_add_cli_args_test_selection = ["-m", "not training", "tests/"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
-also_copy = ["benchmarks/", "scripts/", "datasets/", "configs/"]
+also_copy = ["benchmarks/", "scripts/", "datasets/", "configs/", "README.md", "BENCHMARKS.md"]
 EOF
 
 cd "$WORK"
 echo "mutation.sh: mutating ${MODULES} in $WORK" >&2
 start=$(date +%s)
 # YOLO_LR_DISABLE=1: the startup hook must not import the installed yolo_lr before mutmut puts mutants/ on sys.path.
-YOLO_LR_DISABLE=1 mutmut run --max-children "${MUTATION_JOBS:-2}" || true
+rc=0
+YOLO_LR_DISABLE=1 mutmut run --max-children "${MUTATION_JOBS:-2}" || rc=$?
 end=$(date +%s)
-mutmut export-cicd-stats >/dev/null 2>&1 || true
+[ "$rc" = 0 ] || echo "mutation.sh: mutmut run exited with $rc (rerun this script with MUTATION_WORKDIR=$WORK to resume)" >&2
+YOLO_LR_DISABLE=1 mutmut export-cicd-stats >/dev/null
 python - "$WORK" "$((end - start))" <<'EOF'
 import json, sys
 from pathlib import Path
@@ -57,5 +59,5 @@ score = f"{killed / judged:.1%}" if judged else "n/a"
 print(f"mutmut: {killed} killed, {survived} survived, score {score} of {judged} judged mutants; "
       f"other outcomes: {others or 'none'}; wall time {int(sys.argv[2])} s")
 EOF
-mutmut results 2>/dev/null | grep -E "survived|no tests|timeout|suspicious" || true
+YOLO_LR_DISABLE=1 mutmut results 2>/dev/null | grep -E "survived|no tests|timeout|suspicious|not checked" || true
 echo "mutation.sh: work dir $WORK"

@@ -5,6 +5,7 @@ Ultralytics training (before a run directory exists): test_validation.py."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -17,8 +18,10 @@ BAD_VALUES = [
     (
         "lr_policy",
         "cosin",
-        ("must be one of linear, cosine, cosine_restarts, step, multistep, exponential, poly, "
-        "onecycle, wsd, constant, plateau; did you mean 'cosine'?"),
+        (
+            "must be one of linear, cosine, cosine_restarts, step, multistep, exponential, poly, "
+            "onecycle, wsd, constant, plateau; did you mean 'cosine'?"
+        ),
     ),
     ("lr_policy", 3, "must be one of linear, cosine"),
     ("lr_interval", "batch", "must be one of step, epoch"),
@@ -138,14 +141,18 @@ def test_boundary_values_are_accepted(key, value):
             "lr_plateau_metric",
             "needs validation every epoch, but val=False; watch a train/ loss instead",
         ),
-        ({"lr_plateau": True, "val": False, "lr_plateau_metric": "val/box_loss"}, "lr_plateau_metric", "val=False"),
+        (
+            {"lr_plateau": True, "val": False, "lr_plateau_metric": "val/box_loss"},
+            "lr_plateau_metric",
+            "needs validation every epoch, but val=False",
+        ),
     ],
 )
 def test_relations_between_keys(cfg, key, problem):
     with pytest.raises(LRConfigError) as e:
         validate({"epochs": 10, **cfg})
     msg = str(e.value)
-    assert msg.startswith(f"yolo_lr: {key}=") and WHERE in msg and problem in msg, msg
+    assert msg.startswith(f"yolo_lr: {key}={cfg.get(key)!r} {WHERE} {problem}"), msg
 
 
 def test_relations_that_hold():
@@ -157,19 +164,25 @@ def test_relations_that_hold():
     # time= re-estimates epochs: the epoch-based relations are not checked against the initial value
     assert validate({"epochs": 2, "time": 1.0, "lr_policy": "multistep", "lr_milestones": [5, 8]}) == []
     assert validate({"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": None}) == []
+    assert validate({"lr_policy": "cosine", "lrf": 1.0, "lr0": 1e-6, "warmup_epochs": 0, "warmup_bias_lr": 0}) == []
 
 
 def test_the_value_source_is_named():
     with pytest.raises(LRConfigError, match=r"lr_gamma=2 \(from my\.yaml\) must be"):
         validate({"lr_policy": "step", "lr_gamma": 2}, source="my.yaml")
-    note_source("noted.yaml", {"lr_power": -2.0, "lrf": 7, "epochs": 3, 5: "not a key"})
-    with pytest.raises(LRConfigError, match=r"lr_power=-2\.0 \(from noted\.yaml\) must be"):
-        validate({"lr_policy": "poly", "lr_power": -2.0})
-    with pytest.raises(LRConfigError, match=r"lrf=7 \(from noted\.yaml\) must be"):
-        validate({"lr_policy": "poly", "lrf": 7})
-    with pytest.raises(LRConfigError, match=r"lr_power=-3\.0 \(from the training arguments\) must be"):
-        validate({"lr_policy": "poly", "lr_power": -3.0})  # a different value than the file's: not from the file
+    # values unique to this process: what a file noted in another test (or a parent process) cannot match
+    power, lrf = -float(os.getpid()), 1.0 + os.getpid()
+    note_source("noted.yaml", {"lr_power": power, "lrf": lrf, "epochs": 3, 5: "not a key"})
+    with pytest.raises(LRConfigError, match=rf"lr_power={power!r} \(from noted\.yaml\) must be"):
+        validate({"lr_policy": "poly", "lr_power": power})
+    with pytest.raises(LRConfigError, match=rf"lrf={lrf!r} \(from noted\.yaml\) must be"):
+        validate({"lr_policy": "poly", "lrf": lrf})
+    with pytest.raises(LRConfigError, match=r"lr_power=-0\.5 \(from the training arguments\) must be"):
+        validate({"lr_policy": "poly", "lr_power": -0.5})  # a different value than the file's: not from the file
     note_source("other.yaml", ["not", "a", "dict"])  # ignored
+    bogus = f"lr_bogus_{os.getpid()}"
+    note_source("bogus.yaml", {bogus: 1})
+    assert str(unknown_key_error(bogus)).startswith(f"yolo_lr: unknown key '{bogus}' (from bogus.yaml).")
 
 
 def test_unknown_keys_suggest_the_closest():
@@ -180,7 +193,10 @@ def test_unknown_keys_suggest_the_closest():
     assert "lr_plateau_min_factor" in msg and msg.endswith("See `yolo-lr --help`.")
     assert closest_key("lr_plateau_facter") == "lr_plateau_factor"
     assert closest_key("zzzzzzzzz") is None
-    assert "Did you mean" not in str(unknown_key_error("lr_zzzzzzzzzzzzzzzzzz"))
+    assert closest_key("lr_unfr") == "lr_unfreeze_epoch"  # similarity 0.58: a loose match still helps
+    keys = ", ".join(["lr_policy", "lr_interval", "lr_warmup_shape"])
+    msg = str(unknown_key_error("lr_zzzzzzzzzzzzzzzzzz"))
+    assert msg.startswith(f"yolo_lr: unknown key 'lr_zzzzzzzzzzzzzzzzzz' {WHERE}. Valid lr_* keys: {keys}, ")
     validate({"lrx": 1, "lr0": 0.01})  # only lr_* names are the plugin's
 
 
@@ -199,8 +215,10 @@ def test_warnings_for_legal_but_probably_unintended_settings():
     assert validate({"lr_policy": "plateau", "lr_plateau_patience": 3}) == []
     w = validate({"lr_policy": "onecycle", "warmup_epochs": 2})
     assert w == [
-        ("lr_policy=onecycle has its own rising phase; warmup_epochs=2 adds a second ramp (set warmup_epochs=0 to use "
-        "the one-cycle ramp alone)")
+        (
+            "lr_policy=onecycle has its own rising phase; warmup_epochs=2 adds a second ramp (set warmup_epochs=0 to use "
+            "the one-cycle ramp alone)"
+        )
     ]
     assert validate({"lr_policy": "onecycle", "warmup_epochs": 0}) == []
     assert validate({"lr_policy": "cosine", "lr_unfreeze_warmup": 1}) == [
@@ -244,8 +262,8 @@ def test_resolve_passes_every_key_on():
             "lr_momentum_min": 0.7,
             "lr_gamma": 0.3,  # ignored by onecycle
             "lr_plateau": True,
-            "lr_plateau_metric": "val/box_loss",
-            "lr_plateau_mode": "max",
+            "lr_plateau_metric": "metrics/mAP50(B)",
+            "lr_plateau_mode": "min",  # overrides the mode inferred from the name (max)
             "lr_plateau_factor": 0.5,
             "lr_plateau_patience": 3,
             "lr_plateau_cooldown": 2,
@@ -269,8 +287,8 @@ def test_resolve_passes_every_key_on():
     assert s.policy.momentum(5, 10, 0.9) == pytest.approx(0.7) and s.cycles_momentum
     p = s.plateau
     assert (p.metric, p.mode, p.factor, p.patience, p.cooldown, p.threshold, p.threshold_mode, p.min_factor) == (
-        "val/box_loss",
-        "max",
+        "metrics/mAP50(B)",
+        "min",
         0.5,
         3,
         2,
@@ -280,7 +298,7 @@ def test_resolve_passes_every_key_on():
     )
     t = p.tracker()
     assert (t.mode, t.reduce_factor, t.patience, t.cooldown, t.threshold, t.threshold_mode, t.min_factor) == (
-        "max",
+        "min",
         0.5,
         3,
         2,
@@ -353,3 +371,5 @@ def test_describe_is_one_line_with_every_setting():
         "policy=linear interval=step lrf=0.01 warmup=linear from 0x plateau=off"
     )
     assert "backbone=lr x0.5 plateau" in resolve({"lr_policy": "linear", "lr_backbone_scale": 0.5}).describe()
+    frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()
+    assert "backbone=frozen until epoch 3, lr x1 plateau=off" in frozen  # no ramp without lr_unfreeze_warmup

@@ -234,6 +234,7 @@ def test_step_closed_form_and_float_noise():
     assert r.multiplier(2.99, TOTAL) == 1.0 and r.multiplier(3.0, TOTAL) == pytest.approx(0.1)
     assert r.multiplier(6.0, TOTAL) == LRF  # 0.01 floored
     assert build_policy("step", LRF).multiplier(0.9, 1.75) == 1.0  # tiny runs: at least one epoch per stair
+    assert build_policy("step", LRF).multiplier(1.0, 1.75) == pytest.approx(0.1)  # ... and exactly one
 
 
 def test_multistep_closed_form():
@@ -246,6 +247,12 @@ def test_multistep_closed_form():
     assert d.multiplier(7.99, TOTAL) == pytest.approx(0.2)
     assert d.multiplier(8.0, TOTAL) == pytest.approx(0.04)
     assert d.multiplier(8.0, 20.0) == 1.0  # total changes mid-run (time= mode): milestones follow it (10, 15)
+    tiny = build_policy("multistep", 1e-6, gamma=0.2)  # 1.5 epochs: both defaults round to epoch 1 (at least 1)
+    assert tiny.multiplier(0.99, 1.5) == 1.0 and tiny.multiplier(1.0, 1.5) == pytest.approx(0.2)
+    # a milestone reached through float noise counts, in proportion to its size; a clear miss does not
+    far = build_policy("multistep", 1e-6, milestones=[3000], gamma=0.2)
+    assert far.multiplier(3000 - 1e-7, 1e4) == pytest.approx(0.2) and far.multiplier(2999.99, 1e4) == 1.0
+    assert build_policy("multistep", 1e-6, milestones=[1], gamma=0.2).multiplier(1 - 1.5e-9, 10) == 1.0
 
 
 def test_multistep_copies_milestones():
@@ -463,6 +470,13 @@ BAD = [
     ("step", {"gamma": 1.0}, "lr_gamma"),
     ("multistep", {"gamma": 0.0}, "lr_gamma"),
     ("exponential", {"gamma": 1.5}, "lr_gamma"),
+    ("exponential", {"gamma": 0.0}, "lr_gamma"),
+    ("exponential", {"gamma": 1.0}, "lr_gamma"),
+    ("exponential", {"gamma": "0.5"}, "lr_gamma"),
+    ("poly", {"power": "2"}, "lr_power"),
+    ("onecycle", {"pct": "0.3"}, "lr_onecycle_pct"),
+    ("wsd", {"decay_frac": "0.2"}, "lr_decay_frac"),
+    ("cosine_restarts", {"period": "2"}, "lr_restart_period"),
     ("step", {"step_size": 0}, "lr_step_size"),
     ("step", {"step_size": -1}, "lr_step_size"),
     ("step", {"step_size": "3"}, "lr_step_size"),
@@ -492,7 +506,8 @@ BAD = [
 
 @pytest.mark.parametrize(("name", "params", "key"), BAD, ids=[f"{n}-{k}-{i}" for i, (n, _, k) in enumerate(BAD)])
 def test_bad_params_raise_naming_key(name, params, key):
-    with pytest.raises(ValueError, match=key):
+    # the message starts with the config key (a policy's own parameter names appear in "unknown parameter" errors)
+    with pytest.raises(ValueError, match=f"^{key} " if key.startswith("lr_") else key):
         build_policy(name, LRF, **params)
 
 
@@ -521,6 +536,36 @@ def test_direct_constructor_validates_and_is_keyword_only():
         CosineRestarts(LRF)  # type: ignore[misc]
 
 
-def test_total_must_be_positive():
-    with pytest.raises(ValueError, match="total"):
-        build_policy("cosine", LRF).multiplier(1.0, 0.0)
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_total_must_be_positive(name):
+    p = build_policy(name, LRF)
+    assert 0.0 < p.multiplier(0.3, 0.5) <= 1.0  # a run shorter than one epoch is fine (time= estimates, tiny runs)
+    if name in ("constant", "plateau"):
+        return  # flat: the run length is not used
+    with pytest.raises(ValueError, match=r"^total \(the run length in epochs\) must be > 0, got 0\.0$"):
+        p.multiplier(1.0, 0.0)
+
+
+def test_validated_settings_are_stored_as_floats():
+    """Constructors store the validated value as a float, whatever real number type it was given as."""
+    from fractions import Fraction
+
+    half = Fraction(1, 2)
+    cases = {
+        "linear": {},
+        "cosine": {},
+        "cosine_restarts": {"period": 2, "mult": 2, "decay": half},
+        "step": {"step_size": 2, "gamma": half},
+        "multistep": {"milestones": [2, 3], "gamma": half},
+        "exponential": {"gamma": half},
+        "poly": {"power": 2},
+        "onecycle": {"pct": half, "div": 4, "momentum_min": half},
+        "wsd": {"decay_frac": half},
+    }
+    for name, params in cases.items():
+        p = build_policy(name, 1, **params)
+        for k in ("lrf", *params):
+            v = getattr(p, k)
+            assert type(v) is (tuple if k == "milestones" else float), (name, k, v)
+        if name == "multistep":
+            assert all(type(m) is float for m in p.milestones)

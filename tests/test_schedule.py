@@ -107,6 +107,7 @@ def test_warmup_iterations_follow_ultralytics():
     assert warmup_iterations(3.0, 2, 4) == 4  # capped at epochs - 1
     assert warmup_iterations(3.0, 1, 4) == 0
     assert warmup_iterations(0.0, 10, 4) == 0
+    assert warmup_iterations(-1.0, 10, 4) == 0
     assert warmup_iterations(0.3, 10, 5) == 2  # round(1.5) == 2 (banker's rounding as numpy/python)
     assert warmup_iterations(0.1, 10, 5) == 0
 
