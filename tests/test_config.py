@@ -194,7 +194,7 @@ def test_unknown_keys_suggest_the_closest():
     assert closest_key("lr_plateau_facter") == "lr_plateau_factor"
     assert closest_key("zzzzzzzzz") is None
     assert closest_key("lr_unfr") == "lr_unfreeze_epoch"  # similarity 0.58: a loose match still helps
-    keys = ", ".join(["lr_policy", "lr_interval", "lr_warmup_shape"])
+    keys = "lr_policy, lr_interval, lr_warmup_shape"
     msg = str(unknown_key_error("lr_zzzzzzzzzzzzzzzzzz"))
     assert msg.startswith(f"yolo_lr: unknown key 'lr_zzzzzzzzzzzzzzzzzz' {WHERE}. Valid lr_* keys: {keys}, ")
     validate({"lrx": 1, "lr0": 0.01})  # only lr_* names are the plugin's

@@ -321,7 +321,7 @@ def test_linear_equals_ultralytics_native_lambda():
     for epochs in (1, 7, 100, 300):
         for lrf in (0.01, 0.1, 1.0):
             p = build_policy("linear", lrf)
-            native = lambda x: max(1 - x / epochs, 0) * (1.0 - lrf) + lrf
+            native = lambda x, n=epochs, f=lrf: max(1 - x / n, 0) * (1.0 - f) + f  # trainer.py, cos_lr=False
             for x in range(epochs + 3):
                 assert p.multiplier(x, epochs) == native(x)
 
