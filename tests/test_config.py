@@ -115,7 +115,17 @@ def test_boundary_values_are_accepted(key, value):
         ({"lr_policy": "cosine", "lrf": "x"}, "lrf", "must be a number in (0, 1]"),
         ({"lr_policy": "cosine", "warmup_epochs": -1}, "warmup_epochs", "must be a number >= 0"),
         ({"lr_policy": "cosine", "warmup_bias_lr": "a"}, "warmup_bias_lr", "must be a number >= 0"),
-        ({"lr_policy": "cosine", "cos_lr": True}, "cos_lr", "conflicts with lr_policy='cosine': keep one."),
+        (
+            {"lr_policy": "cosine", "cos_lr": True},
+            "cos_lr",
+            "conflicts with lr_policy='cosine': keep one. Use lr_policy=cosine instead of cos_lr=True, or drop "
+            "lr_policy to keep Ultralytics' cosine.",
+        ),
+        (
+            {"lr_policy": "multistep", "lr_milestones": [2, 5, 12]},
+            "lr_milestones",
+            "must lie inside the run (every milestone < epochs=10).",
+        ),
         (
             {"lr_policy": "multistep", "lr_milestones": [2, 10]},
             "lr_milestones",
@@ -134,7 +144,7 @@ def test_boundary_values_are_accepted(key, value):
         (
             {"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": 3},
             "freeze",
-            "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one",
+            "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one.",
         ),
         (
             {"lr_policy": "plateau", "val": False},
@@ -165,6 +175,7 @@ def test_relations_that_hold():
     assert validate({"epochs": 2, "time": 1.0, "lr_policy": "multistep", "lr_milestones": [5, 8]}) == []
     assert validate({"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": None}) == []
     assert validate({"lr_policy": "cosine", "lrf": 1.0, "lr0": 1e-6, "warmup_epochs": 0, "warmup_bias_lr": 0}) == []
+    assert validate({"lr_plateau": True, "lr_power": 2}) == ["lr_power=2 is ignored by lr_policy=linear"]
 
 
 def test_the_value_source_is_named():
@@ -180,6 +191,11 @@ def test_the_value_source_is_named():
     with pytest.raises(LRConfigError, match=r"lr_power=-0\.5 \(from the training arguments\) must be"):
         validate({"lr_policy": "poly", "lr_power": -0.5})  # a different value than the file's: not from the file
     note_source("other.yaml", ["not", "a", "dict"])  # ignored
+    import numpy as np
+
+    note_source("array.yaml", {"lr_milestones": np.array([5, 3])})  # comparing with it raises: never "the same"
+    with pytest.raises(LRConfigError, match=r"lr_milestones=\[5, 3\] \(from the training arguments\)"):
+        validate({"lr_policy": "multistep", "lr_milestones": [5, 3]})
     bogus = f"lr_bogus_{os.getpid()}"
     note_source("bogus.yaml", {bogus: 1})
     assert str(unknown_key_error(bogus)).startswith(f"yolo_lr: unknown key '{bogus}' (from bogus.yaml).")

@@ -443,7 +443,7 @@ def test_warmup_weight_shapes():
         assert warmup_weight(0.0, shape) == 0.0
         assert warmup_weight(1.0, shape) == 1.0
         assert warmup_weight(-0.5, shape) == 0.0
-        assert warmup_weight(3.0, shape) == 1.0
+        assert warmup_weight(3.0, shape) == 1.0 and warmup_weight(1.5, shape) == 1.0
         ws = [warmup_weight(u, shape) for u in us]
         assert all(0.0 <= w <= 1.0 for w in ws)
         assert all(b >= a for a, b in itertools.pairwise(ws))
@@ -457,10 +457,9 @@ def test_warmup_weight_shapes():
 
 
 def test_warmup_weight_bad_shape():
-    with pytest.raises(ValueError, match="lr_warmup_shape") as err:
+    with pytest.raises(ValueError) as err:
         warmup_weight(0.5, "exp")
-    for shape in WARMUP_SHAPES:
-        assert shape in str(err.value)
+    assert str(err.value) == "lr_warmup_shape must be one of linear, cosine, exponential, quadratic; got 'exp'"
 
 
 # --------------------------------------------------------------------------------------------------------- validation

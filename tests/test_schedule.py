@@ -58,6 +58,7 @@ def test_no_warmup_when_nw_is_zero():
 def test_policy_time_per_step_and_per_epoch():
     assert policy_time(settings(lr_policy="cosine"), 2, 3, 4, 5) == (2.75, 5 - 0.25)
     assert policy_time(settings(lr_policy="cosine", lr_interval="epoch"), 2, 3, 4, 5) == (2.0, 5.0)
+    assert policy_time(settings(lr_policy="cosine"), 0, 3, 4, 1) == (0.75, 0.75)  # a one-epoch run: horizon 3/4
 
 
 @pytest.mark.parametrize("interval", ["step", "epoch"])
@@ -93,6 +94,11 @@ def test_plateau_factor_multiplies_the_policy_but_not_below_the_floor(floor):
         for factor in (1.0, 0.5, 0.1, 0.01):
             want = LR0 * (m if factor == 1.0 else max(m * factor, min(m, fl)))
             assert lrs(s, epoch, i, factor=factor)[0] == pytest.approx(want, rel=1e-12), (ni, factor)
+
+
+def test_plateau_factor_defaults_to_one():
+    s = settings(lr_policy="constant", lr_plateau=True)
+    assert group_lrs(s, GROUPS, epoch=1, i=0, nb=4, nw=0, epochs=3, warmup_bias_lr=BIAS0) == [LR0] * 3
 
 
 def test_plateau_factor_ignored_without_plateau():
