@@ -100,21 +100,24 @@ def test_bad_value_names_key_value_source_and_what_is_allowed(key, value, proble
     ],
 )
 def test_boundary_values_are_accepted(key, value):
-    validate({"epochs": 10, "lr_policy": "multistep" if key == "lr_milestones" else "cosine", key: value})
+    owner = {"lr_restart": "cosine_restarts", "lr_onecycle": "onecycle", "lr_momentum": "onecycle", "lr_decay": "wsd"}
+    policy = next((p for prefix, p in owner.items() if key.startswith(prefix)), "cosine")
+    policy = "multistep" if key == "lr_milestones" else "plateau" if key.startswith("lr_plateau") else policy
+    assert validate({"epochs": 10, "lr_policy": policy, "warmup_epochs": 0, key: value}) == []
 
 
 @pytest.mark.parametrize(
     ("cfg", "key", "problem"),
     [
-        ({"lr_policy": "cosine", "lr0": 0}, "lr0", "must be a positive number (the peak learning rate)"),
-        ({"lr_policy": "cosine", "lr0": -1e-3}, "lr0", "must be a positive number"),
-        ({"lr_policy": "cosine", "lr0": math.inf}, "lr0", "must be a positive number"),
-        ({"lr_policy": "cosine", "lr0": "0.1"}, "lr0", "must be a positive number"),
-        ({"lr_policy": "cosine", "lrf": 0}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf"),
-        ({"lr_policy": "cosine", "lrf": 1.01}, "lrf", "must be a number in (0, 1]"),
-        ({"lr_policy": "cosine", "lrf": "x"}, "lrf", "must be a number in (0, 1]"),
-        ({"lr_policy": "cosine", "warmup_epochs": -1}, "warmup_epochs", "must be a number >= 0"),
-        ({"lr_policy": "cosine", "warmup_bias_lr": "a"}, "warmup_bias_lr", "must be a number >= 0"),
+        ({"lr_policy": "cosine", "lr0": 0}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": -1e-3}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": math.inf}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": "0.1"}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lrf": 0}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "lrf": 1.01}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "lrf": "x"}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "warmup_epochs": -1}, "warmup_epochs", "must be a number >= 0."),
+        ({"lr_policy": "cosine", "warmup_bias_lr": "a"}, "warmup_bias_lr", "must be a number >= 0."),
         (
             {"lr_policy": "cosine", "cos_lr": True},
             "cos_lr",
@@ -129,17 +132,17 @@ def test_boundary_values_are_accepted(key, value):
         (
             {"lr_policy": "multistep", "lr_milestones": [2, 10]},
             "lr_milestones",
-            "must lie inside the run (every milestone < epochs=10)",
+            "must lie inside the run (every milestone < epochs=10).",
         ),
         (
             {"lr_policy": "cosine", "lr_unfreeze_epoch": 10},
             "lr_unfreeze_epoch",
-            "must be smaller than epochs=10 (0-based epoch that starts unfrozen)",
+            "must be smaller than epochs=10 (0-based epoch that starts unfrozen).",
         ),
         (
             {"lr_policy": "step", "lr_step_size": 10},
             "lr_step_size",
-            "must be smaller than epochs=10, or the LR never decays",
+            "must be smaller than epochs=10, or the LR never decays.",
         ),
         (
             {"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": 3},
@@ -149,12 +152,12 @@ def test_boundary_values_are_accepted(key, value):
         (
             {"lr_policy": "plateau", "val": False},
             "lr_plateau_metric",
-            "needs validation every epoch, but val=False; watch a train/ loss instead",
+            "needs validation every epoch, but val=False; watch a train/ loss instead.",
         ),
         (
             {"lr_plateau": True, "val": False, "lr_plateau_metric": "val/box_loss"},
             "lr_plateau_metric",
-            "needs validation every epoch, but val=False",
+            "needs validation every epoch, but val=False; watch a train/ loss instead.",
         ),
     ],
 )
@@ -162,7 +165,7 @@ def test_relations_between_keys(cfg, key, problem):
     with pytest.raises(LRConfigError) as e:
         validate({"epochs": 10, **cfg})
     msg = str(e.value)
-    assert msg.startswith(f"yolo_lr: {key}={cfg.get(key)!r} {WHERE} {problem}"), msg
+    assert msg == f"yolo_lr: {key}={cfg.get(key)!r} {WHERE} {problem}", msg
 
 
 def test_relations_that_hold():
@@ -237,6 +240,7 @@ def test_warnings_for_legal_but_probably_unintended_settings():
         )
     ]
     assert validate({"lr_policy": "onecycle", "warmup_epochs": 0}) == []
+    assert len(validate({"lr_policy": "onecycle", "warmup_epochs": 0.5})) == 1
     assert validate({"lr_policy": "cosine", "lr_unfreeze_warmup": 1}) == [
         "lr_unfreeze_warmup is ignored without lr_unfreeze_epoch"
     ]

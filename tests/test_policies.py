@@ -476,6 +476,14 @@ BAD = [
     ("onecycle", {"pct": "0.3"}, "lr_onecycle_pct"),
     ("wsd", {"decay_frac": "0.2"}, "lr_decay_frac"),
     ("cosine_restarts", {"period": "2"}, "lr_restart_period"),
+    ("cosine_restarts", {"mult": "2"}, "lr_restart_mult"),
+    ("cosine_restarts", {"decay": "1"}, "lr_restart_decay"),
+    ("cosine_restarts", {"decay": 1.5}, "lr_restart_decay"),
+    ("step", {"gamma": "0.5"}, "lr_gamma"),
+    ("multistep", {"gamma": "0.5"}, "lr_gamma"),
+    ("onecycle", {"div": "4"}, "lr_onecycle_div"),
+    ("onecycle", {"momentum_min": "0.8"}, "lr_momentum_min"),
+    ("onecycle", {"momentum_min": 0.0}, "lr_momentum_min"),
     ("step", {"step_size": 0}, "lr_step_size"),
     ("step", {"step_size": -1}, "lr_step_size"),
     ("step", {"step_size": "3"}, "lr_step_size"),
@@ -513,8 +521,46 @@ def test_bad_params_raise_naming_key(name, params, key):
 @pytest.mark.parametrize("lrf", [0, 1.5, -0.1, float("nan"), "0.1", True])
 @pytest.mark.parametrize("name", ["linear", "onecycle", "constant"])
 def test_bad_lrf_raises(name, lrf):
-    with pytest.raises(ValueError, match="lrf"):
+    with pytest.raises(ValueError, match="^lrf must be "):
         build_policy(name, lrf)
+
+
+def test_error_messages_list_what_is_allowed():
+    def message(*args, **kwargs) -> str:
+        with pytest.raises(ValueError) as e:
+            build_policy(*args, **kwargs)
+        return str(e.value)
+
+    allowed = "linear, cosine, cosine_restarts, step, multistep, exponential, poly, onecycle, wsd, constant, plateau"
+    assert message("cosin", LRF) == f"unknown lr policy 'cosin'; allowed: {allowed}"
+    assert message(["cosine"], LRF) == f"unknown lr policy ['cosine']; allowed: {allowed}"  # not a name: no lookup
+    assert message("linear", LRF, gamma=0.5, power=2) == (
+        "unknown parameter(s) gamma, power for lr policy 'linear'; allowed: none"
+    )
+    assert message("step", LRF, power=2) == "unknown parameter(s) power for lr policy 'step'; allowed: step_size, gamma"
+    assert message("wsd", LRF, decay_shape="exp") == "lr_decay_shape must be one of linear, cosine, sqrt; got 'exp'"
+
+
+def test_boundaries_that_are_allowed():
+    assert build_policy("onecycle", LRF, div=1.0).multiplier(0.0, TOTAL) == 1.0  # div 1: no rise
+    assert build_policy("cosine_restarts", LRF, decay=1.0, mult=1.0).multiplier(TOTAL / 3, TOTAL) == 1.0
+    assert build_policy("wsd", LRF, decay_frac=1.0).multiplier(0.0, TOTAL) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("cosine", {}), ("onecycle", {}), ("wsd", {"decay_shape": "cosine"}), ("cosine_restarts", {}), ("linear", {})],
+)
+@pytest.mark.parametrize("lrf", [0.1, 0.3, 0.07])
+def test_run_ends_at_lrf_bit_exactly(name, params, lrf):
+    """The last step of a run uses exactly lr0*lrf (README), not a value 1 ulp off."""
+    assert build_policy(name, lrf, **params).multiplier(TOTAL, TOTAL) == lrf
+
+
+def test_restart_cycle_longer_than_the_run():
+    p = build_policy("cosine_restarts", LRF, period=20.0, decay=0.5)  # one cycle of 20 epochs; the run stops at 10
+    half = LRF + (1 - LRF) / 2
+    assert p.multiplier(10.0, TOTAL) == pytest.approx(half) and p.cycle(10.0, TOTAL) == 0
 
 
 def test_lrf_one_is_allowed():
