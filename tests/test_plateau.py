@@ -312,3 +312,9 @@ def test_a_fresh_plateau_has_no_bad_epochs():
     p = Plateau(patience=1)
     assert p.step(math.nan) is False and p.num_bad_epochs == 1  # one bad epoch is within patience 1
     assert p.step(math.nan) is True
+
+
+def test_a_factor_at_its_floor_is_not_reported_as_a_reduction():
+    p = Plateau(mode="max", factor=0.5, patience=0, min_factor=0.5, eps=0.0)
+    assert [p.step(v) for v in (1.0, 0.0, 0.0, 0.0)] == [False, True, False, False]
+    assert p.factor == 0.5

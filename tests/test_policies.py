@@ -614,3 +614,5 @@ def test_validated_settings_are_stored_as_floats():
             assert type(v) is (tuple if k == "milestones" else float), (name, k, v)
         if name == "multistep":
             assert all(type(m) is float for m in p.milestones)
+        direct = POLICIES[name](lrf=1, **{k: v for k, v in params.items() if k != "milestones"})  # not via build_policy
+        assert type(direct.lrf) is float, name
