@@ -1,5 +1,9 @@
-"""Shared fixtures: an offline, isolated Ultralytics environment and a real coco8 training that records the LR the
-optimizer actually used at every step."""
+"""Shared fixtures and helpers: an offline, isolated Ultralytics environment, a real coco8 training that records the LR
+(and momentum) the optimizer actually used at every step, and interrupt/resume helpers.
+
+Test modules never import each other: anything two of them need lives here. Tests that train or run the installed
+commands carry the ``training`` marker (``pytest -m "not training"`` is the fast pure set); a test that uses the
+``train`` or ``pretrained`` fixture without it is an error at collection time."""
 
 from __future__ import annotations
 
@@ -18,19 +22,29 @@ os.environ["YOLO_CONFIG_DIR"] = str(_CFG_DIR)
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.pop("YOLO_LR_DISABLE", None)
 (_CFG_DIR / "Ultralytics").mkdir(parents=True, exist_ok=True)
-import matplotlib  # noqa: E402
+import matplotlib
 
 shutil.copy(
     Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", _CFG_DIR / "Ultralytics" / "Arial.ttf"
 )
 
-import pytest  # noqa: E402
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO8 = ROOT / "datasets" / "coco8" / "coco8.yaml"
 MODEL = "yolo26n.yaml"
 # Tiny and fast: 4 train images, batch=1 -> 4 batches per epoch; nbs=1 -> accumulate=1, one optimizer step per batch.
-FAST = dict(imgsz=64, batch=1, nbs=1, workers=0, device="cpu", plots=False, amp=False, verbose=False, seed=0)
+FAST = {
+    "imgsz": 64,
+    "batch": 1,
+    "nbs": 1,
+    "workers": 0,
+    "device": "cpu",
+    "plots": False,
+    "amp": False,
+    "verbose": False,
+    "seed": 0,
+}
 
 
 def yolo_env() -> dict:
@@ -55,7 +69,8 @@ class Step:
     epoch: int
     ni: int  # batch index over the run (Ultralytics' ni)
     lr: dict[str, list[float]]  # param_group name -> LRs of the groups with that name
-    momentum: float | None
+    momentum: float | None  # param group 0's momentum (SGD) or betas[0] (Adam family)
+    moms: dict[str, list[float]] = field(default_factory=dict)  # the same per param_group name, every group
 
 
 @dataclass
@@ -67,6 +82,10 @@ class Run:
 
     def lrs(self, group: str = "weight") -> list[float]:
         return [s.lr[group][0] for s in self.steps]
+
+
+def _momentum(group: dict) -> float | None:
+    return group.get("momentum", (group.get("betas") or (None,))[0])
 
 
 def attach_recorder(model, run: Run) -> None:
@@ -88,12 +107,14 @@ def attach_recorder(model, run: Run) -> None:
 
         def record(opt, args, kwargs):
             lr: dict[str, list[float]] = {}
+            moms: dict[str, list[float]] = {}
             for g in opt.param_groups:
                 lr.setdefault(g.get("param_group", "?"), []).append(g["lr"])
-            g0 = opt.param_groups[0]
-            mom = g0.get("momentum", (g0.get("betas") or (None,))[0])
+                moms.setdefault(g.get("param_group", "?"), []).append(_momentum(g))
             nb = len(trainer.train_loader)
-            run.steps.append(Step(trainer.epoch, counter["i"] + nb * trainer.epoch, lr, mom))
+            run.steps.append(
+                Step(trainer.epoch, counter["i"] + nb * trainer.epoch, lr, _momentum(opt.param_groups[0]), moms)
+            )
 
         trainer.optimizer.register_step_pre_hook(record)
 
@@ -116,10 +137,8 @@ def train(tmp_path):
         run = Run()
         m = YOLO(model)
         if strip_plugin:  # a model that never saw the plugin's callbacks: native Ultralytics
-            from yolo_lr.adapter import callbacks as plugin
-
-            for event, fn in plugin.items():
-                m.callbacks[event] = [f for f in m.callbacks[event] if f is not fn]
+            for event, fns in m.callbacks.items():
+                m.callbacks[event] = [f for f in fns if not getattr(f, "__module__", "").startswith("yolo_lr")]
         attach_recorder(m, run)
         for event, fn in (callbacks or {}).items():
             m.add_callback(event, fn)
@@ -164,3 +183,47 @@ def ultralytics_log():
     LOGGER.addHandler(handler)
     yield messages
     LOGGER.removeHandler(handler)
+
+
+# ------------------------------------------------------------------------------------------------ interrupt, resume
+class Interrupt(Exception):
+    """Raised by :func:`interrupt_after` to stop a training the way a crash would (after the epoch's checkpoint)."""
+
+
+def interrupt_after(epoch_index: int) -> dict:
+    """Callbacks that abort a training at the end of 0-based epoch ``epoch_index`` (after last.pt is written)."""
+
+    def on_fit_epoch_end(trainer):
+        if trainer.epoch == epoch_index:
+            raise Interrupt
+
+    return {"on_fit_epoch_end": on_fit_epoch_end}
+
+
+def resume(last_pt: Path, callbacks: dict | None = None, run: Run | None = None) -> Run:
+    """``YOLO(last.pt).train(resume=True)`` in this process, recording the steps it takes (into ``run`` if given, so
+    they survive an exception the callbacks raise)."""
+    from ultralytics import YOLO
+
+    run = Run() if run is None else run
+    model = YOLO(str(last_pt))
+    attach_recorder(model, run)
+    for event, fn in (callbacks or {}).items():
+        model.add_callback(event, fn)
+    model.train(resume=True)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------------------- markers
+_TRAINING_FIXTURES = {"train", "pretrained"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that trains must say so: the fast set (``-m "not training"``) has to stay fast."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if _TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("training") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests that train must be marked @pytest.mark.training: " + ", ".join(unmarked))

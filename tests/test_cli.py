@@ -15,6 +15,8 @@ import pytest
 import yaml
 from conftest import COCO8, FAST, ROOT, read_csv, venv_bin, yolo_env
 
+pytestmark = pytest.mark.training
+
 PRESETS = ["finetune", "native", "onecycle", "plateau", "restarts", "step", "warmup_cosine", "wsd"]
 
 
@@ -270,14 +272,26 @@ def test_finetune_script_offline(pretrained, tmp_path):
         assert bb <= 0.5 * head + 1e-15 and (int(r["iteration"]) == 0 or head > 0)
     short = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "finetune.py"), "--model", pretrained, "--epochs", "1", "--help"],
-        capture_output=True, text=True, env=yolo_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        timeout=60,
     )
     assert short.returncode == 0 and "--unfreeze-epoch" in short.stdout
 
 
 def test_val_passes_through_to_ultralytics(pretrained, tmp_path):
-    p = yolo_lr("val", f"model={pretrained}", "imgsz=64", "batch=2", "device=cpu", "plots=False",
-                f"project={tmp_path}", "name=val", cwd=tmp_path)
+    p = yolo_lr(
+        "val",
+        f"model={pretrained}",
+        "imgsz=64",
+        "batch=2",
+        "device=cpu",
+        "plots=False",
+        f"project={tmp_path}",
+        "name=val",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     # the checkpoint's own data (train_args), which here happens to be the bundled COCO8
     assert f"using the data model={pretrained} was trained on ({COCO8})" in p.stdout

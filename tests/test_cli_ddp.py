@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import COCO8, MODEL, ROOT, read_csv, venv_bin, yolo_env
-from test_training import RESUME_KW, Interrupt, _interrupt_after
+from conftest import COCO8, MODEL, ROOT, Interrupt, interrupt_after, read_csv, venv_bin, yolo_env
+
+pytestmark = pytest.mark.training
 
 CLI_FAST = ["imgsz=64", "batch=1", "nbs=1", "workers=0", "device=cpu", "plots=False", "amp=False", "seed=0"]
 
@@ -49,17 +50,43 @@ def test_stock_cli_trains_a_preset_with_overrides(tmp_path):
         assert float(r["lr/pg2(bias)"]) == pytest.approx(want_b, rel=1e-9)
 
 
+# Plateau on lr/pg0 (deterministic, falls every epoch under cosine, so every epoch after the first is bad in mode max):
+# e0 best | e1 bad -> reduce, cooldown 1 (cut here, mid-cooldown) | e2 cooldown | e3 bad -> reduce.
+# A resume that lost the cooldown would reduce after e2 instead, and epoch 3's LR would differ.
+RESUME_KW = {
+    "epochs": 4,
+    "batch": 2,
+    "nbs": 2,
+    "optimizer": "SGD",
+    "lr0": 0.02,
+    "lrf": 0.01,
+    "warmup_epochs": 0,
+    "lr_policy": "cosine",
+    "lr_plateau": True,
+    "lr_plateau_metric": "lr/pg0",
+    "lr_plateau_mode": "max",
+    "lr_plateau_patience": 0,
+    "lr_plateau_cooldown": 1,
+    "lr_plateau_factor": 0.5,
+}
+
+
 def test_stock_cli_resumes_a_policy_run(train, tmp_path):
-    """An in-process run interrupted after epoch 2, resumed by `yolo train resume=True`: same LRs as uninterrupted."""
+    """An in-process run interrupted after epoch 2 (plateau mid-cooldown), resumed by `yolo train resume=True`: the
+    same LRs as the uninterrupted run."""
     full = train(name="full", **RESUME_KW)
+    for s in full.steps:  # the setup: reduced after e1, not after e2 (cooldown); the floor is lr0*lrf
+        t = s.epoch + (s.ni - 2 * s.epoch) / 2
+        m = 0.01 + 0.99 * (1 + math.cos(math.pi * t / 3.5)) / 2
+        assert s.lr["weight"][0] == pytest.approx(0.02 * max(m * [1, 1, 0.5, 0.5][s.epoch], min(m, 0.01)), rel=1e-9)
     with pytest.raises(Interrupt):
-        train(name="cut", callbacks=_interrupt_after(1), **RESUME_KW)
+        train(name="cut", callbacks=interrupt_after(1), **RESUME_KW)
     last = tmp_path / "runs" / "cut" / "weights" / "last.pt"
     p = run_yolo(["train", "resume=True", f"model={last}"], cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "Resuming training" in p.stdout + p.stderr
     a, b = read_csv(full.save_dir / "lr.csv"), read_csv(tmp_path / "runs" / "cut" / "lr.csv")
-    assert len(a) == len(b) == 4 * full.nb
+    assert len(a) == len(b) == 4 * full.nb == 8
     for x, y in zip(a, b):
         assert {k: float(v) for k, v in x.items()} == pytest.approx({k: float(v) for k, v in y.items()}, rel=1e-12)
 
@@ -91,26 +118,26 @@ def test_ddp_worker_script_recreates_the_policy(tmp_path):
     from ultralytics.utils import callbacks
     from ultralytics.utils.dist import generate_ddp_file
 
-    overrides = dict(
-        model=MODEL,
-        data=str(COCO8),
-        epochs=2,
-        imgsz=64,
-        batch=1,
-        nbs=1,
-        workers=0,
-        device="cpu",
-        plots=False,
-        amp=False,
-        optimizer="SGD",
-        lr0=0.02,
-        warmup_epochs=0,
-        lr_policy="step",
-        lr_step_size=1,
-        lr_gamma=0.5,
-        project=str(tmp_path),
-        name="ddp",
-    )
+    overrides = {
+        "model": MODEL,
+        "data": str(COCO8),
+        "epochs": 2,
+        "imgsz": 64,
+        "batch": 1,
+        "nbs": 1,
+        "workers": 0,
+        "device": "cpu",
+        "plots": False,
+        "amp": False,
+        "optimizer": "SGD",
+        "lr0": 0.02,
+        "warmup_epochs": 0,
+        "lr_policy": "step",
+        "lr_step_size": 1,
+        "lr_gamma": 0.5,
+        "project": str(tmp_path),
+        "name": "ddp",
+    }
     trainer = DetectionTrainer(overrides=overrides, _callbacks=callbacks.get_default_callbacks())
     file = generate_ddp_file(trainer)
     env = {**yolo_env(), "YOLO_LR_DISABLE": "1"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
 
 import pytest
@@ -12,12 +14,15 @@ from yolo_lr.config import (
     KEYS,
     SECTIONS,
     LRConfigError,
+    closest_key,
     effective_values,
     is_active,
     key_docs,
+    note_source,
     readme_table,
     registry_defaults,
     resolve,
+    unknown_key_error,
     validate,
 )
 from yolo_lr.params import Param, ParamError, declared, param
@@ -127,3 +132,402 @@ def test_effective_values_cover_the_keys_in_force():
 def test_inactive_config_is_not_validated():
     assert not is_active({"lr0": 0.01})
     assert validate({"lr0": -1}) == []  # native training: Ultralytics' own checks apply
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Pure checks of validate/resolve (no training): every check names the key, where the value came from and what is
+# allowed; relations between keys; warnings; how a config resolves to settings. The same errors raised inside a real
+# Ultralytics training (before a run directory exists): test_validation.py.
+WHERE = "(from the training arguments)"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sources(monkeypatch):
+    """Files noted by trainings earlier in this process (test_validation's malformed presets) must not be named as the
+    source of the values these pure tests pass: the record of noted files is process-global."""
+    from yolo_lr import config
+
+    monkeypatch.setattr(config, "_SOURCES", {})
+
+
+# key, bad value, the exact problem the message states (allowed values included)
+BAD_VALUES = [
+    (
+        "lr_policy",
+        "cosin",
+        (
+            "must be one of linear, cosine, cosine_restarts, step, multistep, exponential, poly, "
+            "onecycle, wsd, constant, plateau; did you mean 'cosine'?"
+        ),
+    ),
+    ("lr_policy", 3, "must be one of linear, cosine"),
+    ("lr_interval", "batch", "must be one of step, epoch"),
+    ("lr_warmup_shape", "sigmoid", "must be one of linear, cosine, exponential, quadratic"),
+    ("lr_warmup_start", 1.5, "must be a number in [0, 1]"),
+    ("lr_warmup_start", -0.1, "must be a number in [0, 1]"),
+    ("lr_restart_period", 0, "must be a number > 0."),
+    ("lr_restart_mult", 0.5, "must be a number >= 1."),
+    ("lr_restart_decay", 0, "must be a number in (0, 1]"),
+    ("lr_restart_decay", 1.01, "must be a number in (0, 1]"),
+    ("lr_step_size", -1, "must be a number > 0."),
+    ("lr_gamma", 0, "must be a number in (0, 1)"),
+    ("lr_gamma", 1, "must be a number in (0, 1)"),
+    ("lr_gamma", "half", "must be a number in (0, 1)"),
+    ("lr_gamma", True, "must be a number in (0, 1)"),
+    ("lr_gamma", math.nan, "must be a number in (0, 1)"),
+    ("lr_gamma", math.inf, "must be a number in (0, 1)"),
+    ("lr_milestones", [], "must be a strictly increasing list of positive epochs, e.g. [30, 60]."),
+    ("lr_milestones", 5, "must be a strictly increasing list of positive epochs, e.g. [30, 60]."),
+    ("lr_milestones", [1, "a"], "must contain only numbers (epochs)"),
+    ("lr_milestones", [1, math.inf], "must contain only numbers (epochs)"),
+    ("lr_milestones", [0, 2], "must contain only positive epochs"),
+    ("lr_milestones", [2, 2], "must be strictly increasing"),
+    ("lr_power", 0, "must be a number > 0."),
+    ("lr_onecycle_pct", 1, "must be a number in (0, 1)"),
+    ("lr_onecycle_div", 0.99, "must be a number >= 1."),
+    ("lr_momentum_min", 0, "must be a number in (0, 1)"),
+    ("lr_decay_frac", 0, "must be a number in (0, 1]"),
+    ("lr_decay_shape", "exp", "must be one of linear, cosine, sqrt"),
+    ("lr_backbone_scale", 0, "must be a number in (0, 10]"),
+    ("lr_backbone_scale", 10.5, "must be a number in (0, 10]"),
+    ("lr_unfreeze_epoch", 1.5, "must be an integer >= 0."),
+    ("lr_unfreeze_epoch", -1, "must be an integer >= 0."),
+    ("lr_unfreeze_warmup", -1, "must be a number >= 0."),
+    ("lr_backbone_layers", 0, "must be an integer >= 1."),
+    ("lr_plateau", "yes", "must be true or false"),
+    ("lr_plateau_metric", "  ", "must be a results.csv column name, or fitness, e.g. metrics/mAP50-95(B)."),
+    ("lr_plateau_metric", 3, "must be a results.csv column name, or fitness, e.g. metrics/mAP50-95(B)."),
+    ("lr_plateau_mode", "maximize", "must be one of min, max."),  # too far from max for a hint
+    ("lr_plateau_factor", 1, "must be a number in (0, 1)"),
+    ("lr_plateau_patience", 2.5, "must be an integer >= 0."),
+    ("lr_plateau_cooldown", -1, "must be an integer >= 0."),
+    ("lr_plateau_threshold", -0.1, "must be a number >= 0."),
+    ("lr_plateau_threshold_mode", "relative", "must be one of rel, abs"),
+    ("lr_plateau_min_factor", 1.5, "must be a number in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"), BAD_VALUES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(BAD_VALUES)]
+)
+def test_bad_value_names_key_value_source_and_what_is_allowed(key, value, problem):
+    with pytest.raises(LRConfigError) as e:
+        validate({"epochs": 10, "lr_policy": "multistep" if key == "lr_milestones" else "cosine", key: value})
+    assert str(e.value).startswith(f"yolo_lr: {key}={value!r} {WHERE} {problem}"), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("lr_warmup_start", 0),
+        ("lr_warmup_start", 1),
+        ("lr_restart_mult", 1),
+        ("lr_restart_decay", 1),
+        ("lr_onecycle_div", 1),
+        ("lr_decay_frac", 1),
+        ("lr_backbone_scale", 10),
+        ("lr_unfreeze_epoch", 0),
+        ("lr_unfreeze_epoch", 2.0),
+        ("lr_backbone_layers", 1),
+        ("lr_plateau_patience", 0),
+        ("lr_plateau_threshold", 0),
+        ("lr_plateau_min_factor", 0),
+        ("lr_plateau_min_factor", 1),
+        ("lr_milestones", [1, 2.5]),
+    ],
+)
+def test_boundary_values_are_accepted(key, value):
+    owner = {"lr_restart": "cosine_restarts", "lr_onecycle": "onecycle", "lr_momentum": "onecycle", "lr_decay": "wsd"}
+    policy = next((p for prefix, p in owner.items() if key.startswith(prefix)), "cosine")
+    policy = "multistep" if key == "lr_milestones" else "plateau" if key.startswith("lr_plateau") else policy
+    assert validate({"epochs": 10, "lr_policy": policy, "warmup_epochs": 0, key: value}) == []
+
+
+@pytest.mark.parametrize(
+    ("cfg", "key", "problem"),
+    [
+        ({"lr_policy": "cosine", "lr0": 0}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": -1e-3}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": math.inf}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lr0": "0.1"}, "lr0", "must be a positive number (the peak learning rate)."),
+        ({"lr_policy": "cosine", "lrf": 0}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "lrf": 1.01}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "lrf": "x"}, "lrf", "must be a number in (0, 1]: the final LR is lr0*lrf."),
+        ({"lr_policy": "cosine", "warmup_epochs": -1}, "warmup_epochs", "must be a number >= 0."),
+        ({"lr_policy": "cosine", "warmup_bias_lr": "a"}, "warmup_bias_lr", "must be a number >= 0."),
+        (
+            {"lr_policy": "cosine", "cos_lr": True},
+            "cos_lr",
+            "conflicts with lr_policy='cosine': keep one. Use lr_policy=cosine instead of cos_lr=True, or drop "
+            "lr_policy to keep Ultralytics' cosine.",
+        ),
+        (
+            {"lr_policy": "multistep", "lr_milestones": [2, 5, 12]},
+            "lr_milestones",
+            "must lie inside the run (every milestone < epochs=10).",
+        ),
+        (
+            {"lr_policy": "multistep", "lr_milestones": [2, 10]},
+            "lr_milestones",
+            "must lie inside the run (every milestone < epochs=10).",
+        ),
+        (
+            {"lr_policy": "cosine", "lr_unfreeze_epoch": 10},
+            "lr_unfreeze_epoch",
+            "must be smaller than epochs=10 (0-based epoch that starts unfrozen).",
+        ),
+        (
+            {"lr_policy": "step", "lr_step_size": 10},
+            "lr_step_size",
+            "must be smaller than epochs=10, or the LR never decays.",
+        ),
+        (
+            {"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": 3},
+            "freeze",
+            "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one.",
+        ),
+        (
+            {"lr_policy": "plateau", "val": False},
+            "lr_plateau_metric",
+            "needs validation every epoch, but val=False; watch a train/ loss instead.",
+        ),
+        (
+            {"lr_plateau": True, "val": False, "lr_plateau_metric": "val/box_loss"},
+            "lr_plateau_metric",
+            "needs validation every epoch, but val=False; watch a train/ loss instead.",
+        ),
+    ],
+)
+def test_relations_between_keys(cfg, key, problem):
+    with pytest.raises(LRConfigError) as e:
+        validate({"epochs": 10, **cfg})
+    msg = str(e.value)
+    assert msg == f"yolo_lr: {key}={cfg.get(key)!r} {WHERE} {problem}", msg
+
+
+def test_relations_that_hold():
+    ok = {"epochs": 10, "lr_plateau": True, "val": False, "lr_plateau_metric": "train/box_loss"}
+    assert validate(ok) == []
+    assert validate({"epochs": 10, "lr_policy": "multistep", "lr_milestones": [2, 9]}) == []
+    assert validate({"epochs": 10, "lr_policy": "step", "lr_step_size": 9, "lr_unfreeze_epoch": 9}) == []
+    assert validate({"epochs": 10, "cos_lr": True, "lr_plateau": True}) == []  # cos_lr without lr_policy: fine
+    # time= re-estimates epochs: the epoch-based relations are not checked against the initial value
+    assert validate({"epochs": 2, "time": 1.0, "lr_policy": "multistep", "lr_milestones": [5, 8]}) == []
+    assert validate({"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": None}) == []
+    assert validate({"lr_policy": "cosine", "lrf": 1.0, "lr0": 1e-6, "warmup_epochs": 0, "warmup_bias_lr": 0}) == []
+    assert validate({"lr_plateau": True, "lr_power": 2}) == ["lr_power=2 is ignored by lr_policy=linear"]
+
+
+def test_the_value_source_is_named():
+    with pytest.raises(LRConfigError, match=r"lr_gamma=2 \(from my\.yaml\) must be"):
+        validate({"lr_policy": "step", "lr_gamma": 2}, source="my.yaml")
+    # values unique to this process: what a file noted in another test (or a parent process) cannot match
+    power, lrf = -float(os.getpid()), 1.0 + os.getpid()
+    note_source("noted.yaml", {"lr_power": power, "lrf": lrf, "epochs": 3, 5: "not a key"})
+    with pytest.raises(LRConfigError, match=rf"lr_power={power!r} \(from noted\.yaml\) must be"):
+        validate({"lr_policy": "poly", "lr_power": power})
+    with pytest.raises(LRConfigError, match=rf"lrf={lrf!r} \(from noted\.yaml\) must be"):
+        validate({"lr_policy": "poly", "lrf": lrf})
+    with pytest.raises(LRConfigError, match=r"lr_power=-0\.5 \(from the training arguments\) must be"):
+        validate({"lr_policy": "poly", "lr_power": -0.5})  # a different value than the file's: not from the file
+    note_source("other.yaml", ["not", "a", "dict"])  # ignored
+    import numpy as np
+
+    note_source("array.yaml", {"lr_milestones": np.array([5, 3])})  # comparing with it raises: never "the same"
+    with pytest.raises(LRConfigError, match=r"lr_milestones=\[5, 3\] \(from the training arguments\)"):
+        validate({"lr_policy": "multistep", "lr_milestones": [5, 3]})
+    bogus = f"lr_bogus_{os.getpid()}"
+    note_source("bogus.yaml", {bogus: 1})
+    assert str(unknown_key_error(bogus)).startswith(f"yolo_lr: unknown key '{bogus}' (from bogus.yaml).")
+
+
+def test_unknown_keys_suggest_the_closest():
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_polcy": "cosine"}, source="x.yaml")
+    msg = str(e.value)
+    assert msg.startswith("yolo_lr: unknown key 'lr_polcy' (from x.yaml). Did you mean 'lr_policy'? Valid lr_* keys: ")
+    assert "lr_plateau_min_factor" in msg and msg.endswith("See `yolo-lr --help`.")
+    assert closest_key("lr_plateau_facter") == "lr_plateau_factor"
+    assert closest_key("zzzzzzzzz") is None
+    assert closest_key("lr_unfr") == "lr_unfreeze_epoch"  # similarity 0.58: a loose match still helps
+    keys = "lr_policy, lr_interval, lr_warmup_shape"
+    msg = str(unknown_key_error("lr_zzzzzzzzzzzzzzzzzz"))
+    assert msg.startswith(f"yolo_lr: unknown key 'lr_zzzzzzzzzzzzzzzzzz' {WHERE}. Valid lr_* keys: {keys}, ")
+    validate({"lrx": 1, "lr0": 0.01})  # only lr_* names are the plugin's
+
+
+def test_inactive_config_is_native_and_not_checked():
+    assert not is_active({}) and not is_active({"lr_policy": None, "lr_plateau": False, "lr0": -1})
+    assert validate({"lr0": -1, "lrf": 5}) == []  # native keys are Ultralytics' business while the plugin is off
+    assert is_active({"lr_plateau": True}) and is_active({"lr_warmup_start": 0.0})
+
+
+def test_warnings_for_legal_but_probably_unintended_settings():
+    w = validate({"lr_policy": "cosine", "lr_gamma": 0.5, "lr_milestones": [1], "lr_plateau_patience": 3})
+    assert "lr_gamma=0.5 is ignored by lr_policy=cosine" in w
+    assert "lr_milestones=[1] is ignored by lr_policy=cosine" in w
+    assert "lr_plateau_patience is set but plateau reduction is off (set lr_plateau=True or lr_policy=plateau)" in w
+    assert validate({"lr_policy": "step", "lr_gamma": 0.5}) == []
+    assert validate({"lr_policy": "plateau", "lr_plateau_patience": 3}) == []
+    w = validate({"lr_policy": "onecycle", "warmup_epochs": 2})
+    assert w == [
+        (
+            "lr_policy=onecycle has its own rising phase; warmup_epochs=2 adds a second ramp "
+            "(set warmup_epochs=0 to use the one-cycle ramp alone)"
+        )
+    ]
+    assert validate({"lr_policy": "onecycle", "warmup_epochs": 0}) == []
+    assert len(validate({"lr_policy": "onecycle", "warmup_epochs": 0.5})) == 1
+    assert validate({"lr_policy": "cosine", "lr_unfreeze_warmup": 1}) == [
+        "lr_unfreeze_warmup is ignored without lr_unfreeze_epoch"
+    ]
+    assert validate({"lr_policy": "cosine", "lr_unfreeze_warmup": 1, "lr_unfreeze_epoch": 1, "epochs": 5}) == []
+    assert validate({"cos_lr": True, "lr_power": 2}) == ["lr_power=2 is ignored by lr_policy=cosine"]
+
+
+def test_resolve_defaults():
+    s = resolve({"lr_plateau": False, "lr_warmup_start": None})
+    assert (s.policy_name, s.interval, s.warmup.shape, s.warmup.start, s.lrf) == ("linear", "step", "linear", 0.0, 0.01)
+    assert s.plateau is None and not s.cycles_momentum and not s.split_backbone
+    ft = s.finetune
+    assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (1.0, None, 0.0, None)
+    assert s.policy.multiplier(5, 10) == pytest.approx(0.505)
+    assert resolve({"cos_lr": True, "lrf": 0.2}).policy_name == "cosine"
+    p = resolve({"lr_policy": "plateau", "lrf": 0.2}).plateau
+    assert (p.metric, p.mode, p.factor, p.patience, p.cooldown, p.threshold, p.threshold_mode, p.min_factor) == (
+        "fitness",
+        "max",
+        0.1,
+        10,
+        0,
+        1e-4,
+        "rel",
+        0.2,
+    )
+    assert resolve({"lr_plateau": True, "lr_plateau_metric": "val/box_loss"}).plateau.mode == "min"
+
+
+def test_resolve_passes_every_key_on():
+    s = resolve(
+        {
+            "lrf": 0.1,
+            "lr_policy": "onecycle",
+            "lr_interval": "epoch",
+            "lr_warmup_shape": "cosine",
+            "lr_warmup_start": 0.2,
+            "lr_onecycle_pct": 0.5,
+            "lr_onecycle_div": 4,
+            "lr_momentum_min": 0.7,
+            "lr_gamma": 0.3,  # ignored by onecycle
+            "lr_plateau": True,
+            "lr_plateau_metric": "metrics/mAP50(B)",
+            "lr_plateau_mode": "min",  # overrides the mode inferred from the name (max)
+            "lr_plateau_factor": 0.5,
+            "lr_plateau_patience": 3,
+            "lr_plateau_cooldown": 2,
+            "lr_plateau_threshold": 0.01,
+            "lr_plateau_threshold_mode": "abs",
+            "lr_plateau_min_factor": 0.05,
+            "lr_backbone_scale": 0.5,
+            "lr_unfreeze_epoch": 2,
+            "lr_unfreeze_warmup": 1.5,
+            "lr_backbone_layers": 7,
+        }
+    )
+    assert (s.policy_name, s.interval, s.warmup.shape, s.warmup.start, s.lrf) == (
+        "onecycle",
+        "epoch",
+        "cosine",
+        0.2,
+        0.1,
+    )
+    assert s.policy.multiplier(0, 10) == pytest.approx(0.25) and s.policy.multiplier(5, 10) == pytest.approx(1.0)
+    assert s.policy.momentum(5, 10, 0.9) == pytest.approx(0.7) and s.cycles_momentum
+    p = s.plateau
+    assert (p.metric, p.mode, p.factor, p.patience, p.cooldown, p.threshold, p.threshold_mode, p.min_factor) == (
+        "metrics/mAP50(B)",
+        "min",
+        0.5,
+        3,
+        2,
+        0.01,
+        "abs",
+        0.05,
+    )
+    t = p.tracker()
+    assert (t.mode, t.reduce_factor, t.patience, t.cooldown, t.threshold, t.threshold_mode, t.min_factor) == (
+        "min",
+        0.5,
+        3,
+        2,
+        0.01,
+        "abs",
+        0.05,
+    )
+    ft = s.finetune
+    assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (0.5, 2, 1.5, 7)
+    assert s.split_backbone
+    assert resolve({"lr_policy": "cosine", "lr_unfreeze_epoch": 1}).split_backbone
+    assert not resolve({"lr_policy": "cosine", "lr_unfreeze_epoch": 0}).split_backbone
+    ms = resolve({"lr_policy": "multistep", "lr_milestones": (2, 4), "lr_gamma": 0.5}).policy
+    assert ms.multiplier(3, 10) == 0.5 and ms.multiplier(4, 10) == 0.25
+
+
+# Every policy-specific key reaches its policy: the curve changes when the key is set.
+POLICY_KEYS = [
+    ("cosine_restarts", "lr_restart_period", 2.0),
+    ("cosine_restarts", "lr_restart_mult", 2.0),
+    ("cosine_restarts", "lr_restart_decay", 0.5),
+    ("step", "lr_step_size", 2),
+    ("step", "lr_gamma", 0.5),
+    ("multistep", "lr_milestones", [2, 4]),
+    ("multistep", "lr_gamma", 0.5),
+    ("exponential", "lr_gamma", 0.5),
+    ("poly", "lr_power", 2.0),
+    ("onecycle", "lr_onecycle_pct", 0.5),
+    ("onecycle", "lr_onecycle_div", 4.0),
+    ("onecycle", "lr_momentum_min", 0.7),
+    ("wsd", "lr_decay_frac", 0.5),
+    ("wsd", "lr_decay_shape", "sqrt"),
+]
+
+
+@pytest.mark.parametrize(("policy", "key", "value"), POLICY_KEYS, ids=[f"{p}-{k}" for p, k, _ in POLICY_KEYS])
+def test_every_policy_key_reaches_its_policy(policy, key, value):
+    default = resolve({"lr_policy": policy}).policy
+    tuned = resolve({"lr_policy": policy, key: value}).policy
+    ts = [i * 0.25 for i in range(41)]
+    lr = [(default.multiplier(t, 10), tuned.multiplier(t, 10)) for t in ts]
+    mom = [(default.momentum(t, 10, 0.9), tuned.momentum(t, 10, 0.9)) for t in ts]
+    assert any(a != b for a, b in lr + mom), f"{key}={value!r} did not change lr_policy={policy}"
+
+
+def test_multiplier_applies_the_plateau_floor():
+    s = resolve({"lr_policy": "constant", "lr_plateau": True, "lr_plateau_min_factor": 0.3})
+    assert s.multiplier(1, 10) == 1.0 and s.multiplier(1, 10, 0.5) == 0.5 and s.multiplier(1, 10, 0.1) == 0.3
+    low = resolve({"lr_policy": "linear", "lrf": 0.01, "lr_plateau": True, "lr_plateau_min_factor": 0.3})
+    assert low.multiplier(9, 10, 0.1) == pytest.approx(0.109)  # the policy itself is below the floor: kept, not raised
+
+
+def test_describe_is_one_line_with_every_setting():
+    s = resolve(
+        {
+            "lr_policy": "step",
+            "lr_step_size": 2,
+            "lr_plateau": True,
+            "lr_backbone_scale": 0.5,
+            "lr_unfreeze_epoch": 1,
+            "lr_unfreeze_warmup": 2,
+        }
+    )
+    assert s.describe() == (
+        "policy=step interval=step lrf=0.01 (step_size=2.0, gamma=0.1) warmup=linear from 0x "
+        "backbone=frozen until epoch 2, lr x0.5 (ramp 2 ep) plateau=fitness (max, factor=0.1, patience=10, "
+        "cooldown=0, threshold=0.0001 rel, floor=0.01x)"
+    )
+    assert resolve({"lr_policy": "linear"}).describe() == (
+        "policy=linear interval=step lrf=0.01 warmup=linear from 0x plateau=off"
+    )
+    assert "backbone=lr x0.5 plateau" in resolve({"lr_policy": "linear", "lr_backbone_scale": 0.5}).describe()
+    frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()
+    assert "backbone=frozen until epoch 3, lr x1 plateau=off" in frozen  # no ramp without lr_unfreeze_warmup

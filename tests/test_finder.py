@@ -167,8 +167,9 @@ def _quadratic(lam_min: float, lam_max: float, seed: int = 0):
     lam = torch.linspace(lam_min, lam_max, d, dtype=torch.float64)
     x = math.sqrt(n) * q * lam.sqrt()
     assert torch.allclose(x.T @ x / n, torch.diag(lam))
-    y = x @ (3 * torch.randn(d, generator=g, dtype=torch.float64)) + 0.5 * torch.randn(n, generator=g,
-                                                                                       dtype=torch.float64)
+    y = x @ (3 * torch.randn(d, generator=g, dtype=torch.float64)) + 0.5 * torch.randn(
+        n, generator=g, dtype=torch.float64
+    )
     w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([w], lr=0.0)
 
@@ -184,48 +185,90 @@ def _quadratic(lam_min: float, lam_max: float, seed: int = 0):
     return step
 
 
+# Where each rule lands relative to the optimum lr* = 2/(lam_min+lam_max) (the schedule's grid is 8 decades in 100 steps,
+# 21 % apart): valley and min10 within a factor 2 below lr* and still stable (< 2/lam_max = 1.25 lr*); steep, the
+# documented timid rule, a factor 2 to 10 below it.
+RULE_BOUNDS = {"valley": (0.5, 1.25), "min10": (0.5, 1.25), "steep": (0.1, 0.5)}
+
+
 @pytest.mark.parametrize("scale", [1.0, 10.0])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_toy_quadratic_suggestions_land_in_the_good_range(scale, seed):
+def test_toy_quadratic_suggestions_land_where_the_analysis_says(scale, seed):
     lam_min, lam_max = 0.5 * scale, 2.0 * scale
     best, unstable = 2 / (lam_min + lam_max), 2 / lam_max
     curve = range_test(_quadratic(lam_min, lam_max, seed), lr_start=1e-6, lr_end=100.0, iters=100)  # defaults
     assert curve.stop_reason == "diverged" and curve.stop_lr > unstable  # it does blow up past the stable range
-    for rule in RULES:
+    assert set(RULE_BOUNDS) == set(RULES)
+    for rule, (low, high) in RULE_BOUNDS.items():
         s = suggest(curve.lrs, curve.smoothed, rule)
-        assert best / 10 <= s.lr < unstable, (rule, s.lr, best, unstable)
+        assert low * best <= s.lr < high * best, (rule, s.lr / best)
+    assert suggest(curve.lrs, curve.smoothed, "valley").lr < unstable
 
 
 # -------------------------------------------------------------------------------------------- real coco8 training
+def rng_states() -> tuple:
+    """The global torch, numpy and Python RNG states, in comparable form."""
+    import numpy as np
+    import torch
+
+    kind, keys, pos, gauss, cached = np.random.get_state()
+    return torch.get_rng_state().clone(), (kind, keys.copy(), pos, gauss, cached), random.getstate()
+
+
+def rng_changed(a: tuple, b: tuple) -> dict[str, bool]:
+    """Which of the three RNGs differ between two :func:`rng_states` snapshots."""
+    import numpy as np
+    import torch
+
+    numpy_same = a[1][0] == b[1][0] and np.array_equal(a[1][1], b[1][1]) and a[1][2:] == b[1][2:]
+    return {"torch": not torch.equal(a[0], b[0]), "numpy": not numpy_same, "random": a[2] != b[2]}
+
+
+def assert_same_rng(a: tuple, b: tuple) -> None:
+    changed = [k for k, v in rng_changed(a, b).items() if v]
+    assert not changed, f"RNG state changed: {', '.join(changed)}"
+
+
 @pytest.fixture(scope="module")
 def coco8_find(tmp_path_factory):
-    """One real finder run on coco8, optimizer left to Ultralytics' default (auto), model given as a YOLO object."""
+    """One real finder run on coco8, optimizer left to Ultralytics' default (auto), model given as a YOLO object.
+
+    Also records the global RNG states at the end of the trainer's set-up (on_pretrain_routine_end: the trainer seeds
+    the RNGs on construction, before that) and after find_lr returned: the range test itself must leave them alone.
+    """
     import torch
     from ultralytics import YOLO
 
     from yolo_lr.finder import find_lr
 
     yolo = YOLO(MODEL)
+    rng: dict = {}
+    yolo.add_callback("on_pretrain_routine_end", lambda trainer: rng.setdefault("before", rng_states()))
     before = {k: v.detach().clone() for k, v in yolo.model.state_dict().items()}
     overrides = copy.deepcopy(yolo.overrides)
-    res = find_lr(yolo, data=str(COCO8), project=str(tmp_path_factory.mktemp("find")), name="py", **COCO8_RANGE,
-                  **TINY)
+    res = find_lr(yolo, data=str(COCO8), project=str(tmp_path_factory.mktemp("find")), name="py", **COCO8_RANGE, **TINY)
+    rng["after"] = rng_states()
     unchanged = all(torch.equal(before[k], v) for k, v in yolo.model.state_dict().items())
-    return res, yolo, unchanged, overrides
+    return res, yolo, unchanged, overrides, rng
 
 
+@pytest.mark.training
 def test_coco8_finder_writes_curve_plot_and_a_suggestion(coco8_find):
     res, *_ = coco8_find
     assert res.png.exists() and res.png.stat().st_size > 10_000
     rows = read_csv(res.csv)
     assert list(rows[0]) == ["iteration", "lr", "loss", "smoothed"] and len(rows) == res.curve.steps >= 5
     assert [float(r["lr"]) for r in rows] == pytest.approx(res.curve.lrs, rel=1e-6)
-    assert res.lr is not None and COCO8_RANGE["lr_start"] <= res.lr <= COCO8_RANGE["lr_end"]
+    # the suggestion is the valley rule applied to the curve written to lr_find.csv (8 significant digits)
+    lrs, smoothed = [float(r["lr"]) for r in rows], [float(r["smoothed"]) for r in rows]
+    assert res.lr is not None and res.lr == pytest.approx(suggest(lrs, smoothed, "valley").lr, rel=1e-6)
+    assert res.suggestions == pytest.approx({r: suggest(lrs, smoothed, r).lr for r in RULES}, rel=1e-6)
     assert res.rule == "valley" and res.suggestions["valley"] == res.lr
     assert res.work.steps == res.curve.steps  # a step with a non-finite loss is neither taken nor recorded
     assert res.work.images == 2 * res.work.batches and res.work.batches >= res.work.steps
 
 
+@pytest.mark.training
 def test_coco8_finder_with_optimizer_auto_uses_sgd_and_says_so(coco8_find):
     res, *_ = coco8_find
     assert res.optimizer == "SGD"
@@ -237,12 +280,23 @@ def test_coco8_finder_with_optimizer_auto_uses_sgd_and_says_so(coco8_find):
     assert res.groups == ["weight", "bn", "bias"] and "bias included" in res.summary()
 
 
+@pytest.mark.training
 def test_coco8_finder_leaves_the_users_model_alone(coco8_find):
-    _, yolo, unchanged, overrides = coco8_find
+    _, yolo, unchanged, overrides, _ = coco8_find
     assert unchanged and yolo.overrides == overrides and yolo.trainer is None
 
 
-def test_range_test_restores_model_ema_and_optimizer_exactly(tmp_path):
+@pytest.mark.training
+def test_coco8_finder_restores_the_rng_state(coco8_find):
+    """The range test draws augmentation randoms for every batch; afterwards torch, numpy and Python's random are
+    where the set-up left them (the run is 'as if the finder never trained')."""
+    res, *_, rng = coco8_find
+    assert res.work.batches >= 5 and "before" in rng
+    assert_same_rng(rng["after"], rng["before"])
+
+
+@pytest.mark.training
+def test_range_test_restores_model_ema_optimizer_and_rng_exactly(tmp_path):
     import torch
 
     trainer, setup = build_trainer(MODEL, data=str(COCO8), optimizer="AdamW", project=str(tmp_path), name="r", **TINY)
@@ -256,14 +310,19 @@ def test_range_test_restores_model_ema_and_optimizer_exactly(tmp_path):
         ema0 = {k: v.detach().clone() for k, v in trainer.ema.ema.state_dict().items()}
         opt0, updates0 = copy.deepcopy(trainer.optimizer.state_dict()), trainer.ema.updates
         assert opt0["state"]
-        moved = []
+        moved, rng_moved = [], []
+        rng0 = rng_states()
 
         def on_step(i, lr, loss, smoothed):  # proves the test really changed the weights before restoring them
             name, p = next(iter(trainer.model.named_parameters()))
             moved.append(not torch.equal(p, model0[name]))
+            torch.rand(1)  # augmentation draws from numpy and random; a callback may draw from torch too
+            rng_moved.append(rng_changed(rng_states(), rng0))
 
         curve, work = trainer_range_test(trainer, 1e-4, 1.0, 8, smooth=0.5, on_step=on_step)
         assert work.steps == curve.steps >= 5 and any(moved)
+        assert all(all(m.values()) for m in rng_moved)  # during the test all three RNGs moved at every step ...
+        assert_same_rng(rng_states(), rng0)  # ... and afterwards torch, numpy and random are back where they were
         for k, v in trainer.model.state_dict().items():
             assert torch.equal(v, model0[k]), k
         for k, v in trainer.ema.ema.state_dict().items():
@@ -283,10 +342,18 @@ def test_range_test_restores_model_ema_and_optimizer_exactly(tmp_path):
 
 # --------------------------------------------------------------------------------------------------------- the CLI
 def _yolo_lr(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([venv_bin("yolo-lr"), *args], check=False, capture_output=True, text=True, env=yolo_env(),
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [venv_bin("yolo-lr"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
+@pytest.mark.training
 def test_cli_find_prints_a_ready_to_run_command(tmp_path):
     words = [f"{k}={v}" for k, v in {**COCO8_RANGE, **TINY}.items()]
     p = _yolo_lr("find", f"model={MODEL}", *words, "lr_policy=cosine", f"project={tmp_path}", "name=cli", cwd=tmp_path)
@@ -300,9 +367,13 @@ def test_cli_find_prints_a_ready_to_run_command(tmp_path):
     from yolo_lr.cli import load_config, parse_args
 
     cfg, _, _ = load_config(parse_args(command.split()[2:]))
-    assert cfg["optimizer"] == "SGD" and cfg["lr_policy"] == "cosine" and 1e-3 <= cfg["lr0"] <= 100
+    assert cfg["optimizer"] == "SGD" and cfg["lr_policy"] == "cosine"
+    rows = read_csv(tmp_path / "cli" / "lr_find.csv")  # lr0 is the valley suggestion on the curve the run recorded
+    valley = suggest([float(r["lr"]) for r in rows], [float(r["smoothed"]) for r in rows], "valley").lr
+    assert cfg["lr0"] == float(f"{valley:.3g}")
 
 
+@pytest.mark.training
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -318,6 +389,7 @@ def test_cli_find_rejects_bad_input_before_training(tmp_path, args, needle):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.training
 def test_help_covers_find_and_sweep():
     p = _yolo_lr("--help", timeout=60)
     assert "yolo-lr find" in p.stdout and "yolo-lr sweep" in p.stdout
@@ -326,16 +398,28 @@ def test_help_covers_find_and_sweep():
 
 
 # -------------------------------------------------------------------------------------------- benchmark 3, smoke
+@pytest.mark.training
 def test_benchmark_smoke_runs_and_leaves_benchmarks_md_alone(tmp_path):
     md = ROOT / "BENCHMARKS.md"
     before = md.read_bytes()
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finder_vs_sweep.py"), "--smoke", "--out",
-                        str(tmp_path)], check=False, capture_output=True, text=True, env=yolo_env(), cwd=tmp_path,
-                       timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "finder_vs_sweep.py"), "--smoke", "--out", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert md.read_bytes() == before
-    for name in ("finder_vs_sweep.png", "finder_vs_sweep.md", "finder_vs_sweep.json", "finder_sweep.csv",
-                 "finder_lr_find.csv"):
+    for name in (
+        "finder_vs_sweep.png",
+        "finder_vs_sweep.md",
+        "finder_vs_sweep.json",
+        "finder_sweep.csv",
+        "finder_lr_find.csv",
+    ):
         assert (tmp_path / name).stat().st_size > 100, name
     text = (tmp_path / "finder_vs_sweep.md").read_text()
     assert "**Ratio suggestion / best**" in text and "**Finder wall time / sweep wall time**" in text

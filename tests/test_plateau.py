@@ -282,3 +282,39 @@ def test_bad_args_raise_naming_key(kwargs, key):
 def test_integral_float_counts_are_accepted():
     p = Plateau(patience=3.0, cooldown=1.0)
     assert p.patience == 3 and isinstance(p.patience, int) and p.cooldown == 1
+
+
+def test_error_messages_name_key_and_what_is_allowed():
+    def message(**kwargs) -> str:
+        with pytest.raises(ValueError) as e:
+            Plateau(**kwargs)
+        return str(e.value)
+
+    assert message(mode="maximize") == "lr_plateau_mode must be one of min, max; got 'maximize'"
+    assert message(threshold_mode="x") == "lr_plateau_threshold_mode must be one of rel, abs; got 'x'"
+    assert message(factor="0.5") == "lr_plateau_factor must be a finite number, got '0.5'"
+    assert message(factor=math.nan) == "lr_plateau_factor must be a finite number, got nan"
+    assert message(threshold=math.inf) == "lr_plateau_threshold must be a finite number, got inf"
+    assert message(min_factor="0") == "lr_plateau_min_factor must be a finite number, got '0'"
+    assert message(eps="0") == "eps must be a finite number, got '0'"
+    assert message(eps=-1e-9) == "eps must be >= 0, got -1e-09"
+    assert message(patience="1") == "lr_plateau_patience must be an integer >= 0, got '1'"
+    assert message(cooldown=-1) == "lr_plateau_cooldown must be an integer >= 0, got -1"
+    assert Plateau(eps=0.0).eps == 0.0  # eps 0: every reduction counts
+    p = Plateau()
+    with pytest.raises(ValueError) as e:
+        p.load_state_dict({k: v for k, v in p.state_dict().items() if k not in ("num_bad_epochs", "factor")})
+    assert str(e.value) == "plateau state is missing num_bad_epochs, factor"
+
+
+def test_a_fresh_plateau_has_no_bad_epochs():
+    assert Plateau().state_dict()["num_bad_epochs"] == 0
+    p = Plateau(patience=1)
+    assert p.step(math.nan) is False and p.num_bad_epochs == 1  # one bad epoch is within patience 1
+    assert p.step(math.nan) is True
+
+
+def test_a_factor_at_its_floor_is_not_reported_as_a_reduction():
+    p = Plateau(mode="max", factor=0.5, patience=0, min_factor=0.5, eps=0.0)
+    assert [p.step(v) for v in (1.0, 0.0, 0.0, 0.0)] == [False, True, False, False]
+    assert p.factor == 0.5

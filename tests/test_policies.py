@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -67,25 +68,111 @@ def test_policy_invariants(name, params, start, ends_at_lrf, monotonic):
     lo = min(LRF, start)
     assert all(lo - 1e-12 <= v <= 1.0 + 1e-12 for v in values), (min(values), max(values))
     if monotonic:
-        assert all(b <= a + 1e-15 for a, b in zip(values, values[1:]))
-    # Deterministic: a second instance and a second pass give identical values.
-    again = build_policy(name, LRF, **params)
-    assert [again.multiplier(t, TOTAL) for t in GRID] == values
-    assert [p.multiplier(t, TOTAL) for t in GRID] == values
+        assert all(b <= a + 1e-15 for a, b in itertools.pairwise(values))
+        assert values[0] > values[-1] or name in ("constant", "plateau")  # non-increasing and really decaying
+    else:
+        assert any(b > a + 1e-6 for a, b in itertools.pairwise(values))  # a rise: restarts, one-cycle's ramp
     # Only onecycle drives momentum.
     assert (p.momentum(1.0, TOTAL, 0.9) is None) == (name != "onecycle")
 
 
+# Closed forms written from the docstrings/README, independently of the implementation; t on GRID, run of TOTAL.
+def _stairs(x: float) -> int:
+    return math.floor(x + 1e-9)  # a boundary reached through float noise (2.9999999999999996) counts as reached
+
+
+def _cos(a: float, b: float, q: float) -> float:
+    return b + (a - b) * (1 + math.cos(math.pi * q)) / 2
+
+
+def _restarts_ref(t: float, period: float, mult: float, decay: float) -> float:
+    tt = min(t, TOTAL)
+    starts, lengths = [0.0], [period]
+    while starts[-1] + lengths[-1] < TOTAL - 1e-9:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * mult)
+    k = max(j for j, s in enumerate(starts) if s <= tt + 1e-9 * max(1.0, s)) if tt < TOTAL else len(starts) - 1
+    return _cos(max(decay**k, LRF), LRF, (tt - starts[k]) / lengths[k])
+
+
+def _onecycle_ref(t: float, pct: float, div: float) -> float:
+    p = min(t / TOTAL, 1.0)
+    return _cos(1 / div, 1.0, p / pct) if p <= pct else _cos(1.0, LRF, (p - pct) / (1 - pct))
+
+
+def _wsd_ref(t: float, frac: float, shape) -> float:
+    p = min(max((min(t / TOTAL, 1.0) - (1 - frac)) / frac, 0.0), 1.0)
+    return LRF + (1 - LRF) * shape(p)
+
+
+REFERENCE = {
+    "linear": lambda t: max(1 - t / TOTAL, 0) * (1 - LRF) + LRF,
+    "cosine": lambda t: _cos(1.0, LRF, min(t, TOTAL) / TOTAL),
+    "restarts": lambda t: _restarts_ref(t, TOTAL / 3, 1.0, 1.0),
+    "restarts-mult2-decay": lambda t: _restarts_ref(t, TOTAL / 7, 2.0, 0.5),
+    "restarts-period": lambda t: _restarts_ref(t, 4.0, 1.0, 1.0),
+    "step": lambda t: max(0.1 ** _stairs(t / 3), LRF),  # default step: a third of 10 epochs, rounded: 3
+    "step-size": lambda t: max(0.5 ** _stairs(t / 2), LRF),
+    "multistep": lambda t: max(0.1 ** sum(t + 1e-9 >= m for m in (5, 8)), LRF),  # defaults: 0.5, 0.75 of the run
+    "multistep-ms": lambda t: max(0.3 ** sum(t + 1e-9 * m >= m for m in (2, 5.5, 8)), LRF),
+    "exponential": lambda t: LRF ** (min(t, TOTAL) / TOTAL),
+    "exponential-gamma": lambda t: max(0.7**t, LRF),
+    "poly": lambda t: LRF + (1 - LRF) * (1 - min(t, TOTAL) / TOTAL) ** 0.9,
+    "poly-2": lambda t: LRF + (1 - LRF) * (1 - min(t, TOTAL) / TOTAL) ** 2,
+    "onecycle": lambda t: _onecycle_ref(t, 0.3, 25.0),
+    "onecycle-div": lambda t: _onecycle_ref(t, 0.5, 4.0),
+    "wsd": lambda t: _wsd_ref(t, 0.2, lambda p: 1 - p),
+    "wsd-cosine": lambda t: _wsd_ref(t, 0.5, lambda p: (1 + math.cos(math.pi * p)) / 2),
+    "wsd-sqrt": lambda t: _wsd_ref(t, 1.0, lambda p: 1 - math.sqrt(p)),
+    "constant": lambda t: 1.0,
+    "plateau": lambda t: 1.0,
+}
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+def test_every_case_matches_its_closed_form_on_the_grid(case):
+    _, name, params, *_ = next(c for c in CASES if c[0] == case)
+    p = build_policy(name, LRF, **params)
+    for t in GRID:
+        assert p.multiplier(t, TOTAL) == pytest.approx(REFERENCE[case](t), abs=1e-12), (case, t)
+
+
 def test_params_table_matches_constructors():
+    """The parameters each policy takes and the config key of each: a policy or key added without its counterpart
+    (and this table, which the README's key table mirrors) fails here."""
     assert set(PARAMS) == set(POLICIES)
     for name, keys in PARAMS.items():
         assert keys == tuple(d.name for d in declared(POLICIES[name])), name
-        assert all(d.param.key.startswith("lr_") for d in declared(POLICIES[name])), name
         p = build_policy(name, LRF)
         assert all(hasattr(p, k) for k in keys)
-    assert PARAMS["cosine_restarts"] == ("period", "mult", "decay")
-    assert PARAMS["onecycle"] == ("pct", "div", "momentum_min")
-    assert PARAMS["linear"] == () and PARAMS["constant"] == ()
+    assert PARAMS == {
+        "linear": (),
+        "cosine": (),
+        "cosine_restarts": ("period", "mult", "decay"),
+        "step": ("step_size", "gamma"),
+        "multistep": ("milestones", "gamma"),
+        "exponential": ("gamma",),
+        "poly": ("power",),
+        "onecycle": ("pct", "div", "momentum_min"),
+        "wsd": ("decay_frac", "decay_shape"),
+        "constant": (),
+        "plateau": (),
+    }
+    param_keys = {d.name: d.param.key for cls in POLICIES.values() for d in declared(cls)}
+    assert param_keys == {
+        "period": "lr_restart_period",
+        "mult": "lr_restart_mult",
+        "decay": "lr_restart_decay",
+        "step_size": "lr_step_size",
+        "gamma": "lr_gamma",
+        "milestones": "lr_milestones",
+        "power": "lr_power",
+        "pct": "lr_onecycle_pct",
+        "div": "lr_onecycle_div",
+        "momentum_min": "lr_momentum_min",
+        "decay_frac": "lr_decay_frac",
+        "decay_shape": "lr_decay_shape",
+    }
 
 
 def test_none_params_mean_default():
@@ -153,6 +240,7 @@ def test_step_closed_form_and_float_noise():
     assert r.multiplier(2.99, TOTAL) == 1.0 and r.multiplier(3.0, TOTAL) == pytest.approx(0.1)
     assert r.multiplier(6.0, TOTAL) == LRF  # 0.01 floored
     assert build_policy("step", LRF).multiplier(0.9, 1.75) == 1.0  # tiny runs: at least one epoch per stair
+    assert build_policy("step", LRF).multiplier(1.0, 1.75) == pytest.approx(0.1)  # ... and exactly one
 
 
 def test_multistep_closed_form():
@@ -165,6 +253,12 @@ def test_multistep_closed_form():
     assert d.multiplier(7.99, TOTAL) == pytest.approx(0.2)
     assert d.multiplier(8.0, TOTAL) == pytest.approx(0.04)
     assert d.multiplier(8.0, 20.0) == 1.0  # total changes mid-run (time= mode): milestones follow it (10, 15)
+    tiny = build_policy("multistep", 1e-6, gamma=0.2)  # 1.5 epochs: both defaults round to epoch 1 (at least 1)
+    assert tiny.multiplier(0.99, 1.5) == 1.0 and tiny.multiplier(1.0, 1.5) == pytest.approx(0.2)
+    # a milestone reached through float noise counts, in proportion to its size; a clear miss does not
+    far = build_policy("multistep", 1e-6, milestones=[3000], gamma=0.2)
+    assert far.multiplier(3000 - 1e-7, 1e4) == pytest.approx(0.2) and far.multiplier(2999.99, 1e4) == 1.0
+    assert build_policy("multistep", 1e-6, milestones=[1], gamma=0.2).multiplier(1 - 1.5e-9, 10) == 1.0
 
 
 def test_multistep_copies_milestones():
@@ -233,7 +327,7 @@ def test_linear_equals_ultralytics_native_lambda():
     for epochs in (1, 7, 100, 300):
         for lrf in (0.01, 0.1, 1.0):
             p = build_policy("linear", lrf)
-            native = lambda x, e=epochs, f=lrf: max(1 - x / e, 0) * (1.0 - f) + f  # noqa: E731 (trainer.py, cos_lr=False)
+            native = lambda x, n=epochs, f=lrf: max(1 - x / n, 0) * (1.0 - f) + f  # noqa: E731 (trainer.py, cos_lr=False)
             for x in range(epochs + 3):
                 assert p.multiplier(x, epochs) == native(x)
 
@@ -355,10 +449,10 @@ def test_warmup_weight_shapes():
         assert warmup_weight(0.0, shape) == 0.0
         assert warmup_weight(1.0, shape) == 1.0
         assert warmup_weight(-0.5, shape) == 0.0
-        assert warmup_weight(3.0, shape) == 1.0
+        assert warmup_weight(3.0, shape) == 1.0 and warmup_weight(1.5, shape) == 1.0
         ws = [warmup_weight(u, shape) for u in us]
         assert all(0.0 <= w <= 1.0 for w in ws)
-        assert all(b >= a for a, b in zip(ws, ws[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(ws))
         assert ws[1] > 0.0 and ws[-2] < 1.0  # strictly inside (0, 1) in the interior
     assert warmup_weight(0.5, "linear") == 0.5
     assert warmup_weight(0.5, "cosine") == pytest.approx(0.5, abs=1e-15)
@@ -369,10 +463,9 @@ def test_warmup_weight_shapes():
 
 
 def test_warmup_weight_bad_shape():
-    with pytest.raises(ValueError, match="lr_warmup_shape") as err:
+    with pytest.raises(ValueError) as err:
         warmup_weight(0.5, "exp")
-    for shape in WARMUP_SHAPES:
-        assert shape in str(err.value)
+    assert str(err.value) == "lr_warmup_shape must be one of linear, cosine, exponential, quadratic; got 'exp'"
 
 
 # --------------------------------------------------------------------------------------------------------- validation
@@ -382,6 +475,21 @@ BAD = [
     ("step", {"gamma": 1.0}, "lr_gamma"),
     ("multistep", {"gamma": 0.0}, "lr_gamma"),
     ("exponential", {"gamma": 1.5}, "lr_gamma"),
+    ("exponential", {"gamma": 0.0}, "lr_gamma"),
+    ("exponential", {"gamma": 1.0}, "lr_gamma"),
+    ("exponential", {"gamma": "0.5"}, "lr_gamma"),
+    ("poly", {"power": "2"}, "lr_power"),
+    ("onecycle", {"pct": "0.3"}, "lr_onecycle_pct"),
+    ("wsd", {"decay_frac": "0.2"}, "lr_decay_frac"),
+    ("cosine_restarts", {"period": "2"}, "lr_restart_period"),
+    ("cosine_restarts", {"mult": "2"}, "lr_restart_mult"),
+    ("cosine_restarts", {"decay": "1"}, "lr_restart_decay"),
+    ("cosine_restarts", {"decay": 1.5}, "lr_restart_decay"),
+    ("step", {"gamma": "0.5"}, "lr_gamma"),
+    ("multistep", {"gamma": "0.5"}, "lr_gamma"),
+    ("onecycle", {"div": "4"}, "lr_onecycle_div"),
+    ("onecycle", {"momentum_min": "0.8"}, "lr_momentum_min"),
+    ("onecycle", {"momentum_min": 0.0}, "lr_momentum_min"),
     ("step", {"step_size": 0}, "lr_step_size"),
     ("step", {"step_size": -1}, "lr_step_size"),
     ("step", {"step_size": "3"}, "lr_step_size"),
@@ -411,15 +519,54 @@ BAD = [
 
 @pytest.mark.parametrize(("name", "params", "key"), BAD, ids=[f"{n}-{k}-{i}" for i, (n, _, k) in enumerate(BAD)])
 def test_bad_params_raise_naming_key(name, params, key):
-    with pytest.raises(ValueError, match=key):
+    # the message starts with key=value (a policy's own parameter names appear in "unknown parameter" errors)
+    with pytest.raises(ValueError, match=f"^{key}=.* must " if key.startswith("lr_") else key):
         build_policy(name, LRF, **params)
 
 
 @pytest.mark.parametrize("lrf", [0, 1.5, -0.1, float("nan"), "0.1", True])
 @pytest.mark.parametrize("name", ["linear", "onecycle", "constant"])
 def test_bad_lrf_raises(name, lrf):
-    with pytest.raises(ValueError, match="lrf"):
+    with pytest.raises(ValueError, match=r"^lrf=\S+ must be a number in \(0, 1\]"):
         build_policy(name, lrf)
+
+
+def test_error_messages_list_what_is_allowed():
+    def message(*args, **kwargs) -> str:
+        with pytest.raises(ValueError) as e:
+            build_policy(*args, **kwargs)
+        return str(e.value)
+
+    allowed = "linear, cosine, cosine_restarts, step, multistep, exponential, poly, onecycle, wsd, constant, plateau"
+    assert message("cosin", LRF) == f"unknown lr policy 'cosin'; allowed: {allowed}"
+    assert message(["cosine"], LRF) == f"unknown lr policy ['cosine']; allowed: {allowed}"  # not a name: no lookup
+    assert message("linear", LRF, gamma=0.5, power=2) == (
+        "unknown parameter(s) gamma, power for lr policy 'linear'; allowed: none"
+    )
+    assert message("step", LRF, power=2) == "unknown parameter(s) power for lr policy 'step'; allowed: step_size, gamma"
+    assert message("wsd", LRF, decay_shape="exp") == "lr_decay_shape='exp' must be one of linear, cosine, sqrt"
+
+
+def test_boundaries_that_are_allowed():
+    assert build_policy("onecycle", LRF, div=1.0).multiplier(0.0, TOTAL) == 1.0  # div 1: no rise
+    assert build_policy("cosine_restarts", LRF, decay=1.0, mult=1.0).multiplier(TOTAL / 3, TOTAL) == 1.0
+    assert build_policy("wsd", LRF, decay_frac=1.0).multiplier(0.0, TOTAL) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("cosine", {}), ("onecycle", {}), ("wsd", {"decay_shape": "cosine"}), ("cosine_restarts", {}), ("linear", {})],
+)
+@pytest.mark.parametrize("lrf", [0.1, 0.3, 0.07])
+def test_run_ends_at_lrf_bit_exactly(name, params, lrf):
+    """The last step of a run uses exactly lr0*lrf (README), not a value 1 ulp off."""
+    assert build_policy(name, lrf, **params).multiplier(TOTAL, TOTAL) == lrf
+
+
+def test_restart_cycle_longer_than_the_run():
+    p = build_policy("cosine_restarts", LRF, period=20.0, decay=0.5)  # one cycle of 20 epochs; the run stops at 10
+    half = LRF + (1 - LRF) / 2
+    assert p.multiplier(10.0, TOTAL) == pytest.approx(half) and p.cycle(10.0, TOTAL) == 0
 
 
 def test_lrf_one_is_allowed():
@@ -440,6 +587,37 @@ def test_direct_constructor_validates_and_is_keyword_only():
         CosineRestarts(LRF)  # type: ignore[misc]
 
 
-def test_total_must_be_positive():
-    with pytest.raises(ValueError, match="total"):
-        build_policy("cosine", LRF).multiplier(1.0, 0.0)
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_total_must_be_positive(name):
+    p = build_policy(name, LRF)
+    assert 0.0 < p.multiplier(0.3, 0.5) <= 1.0  # a run shorter than one epoch is fine (time= estimates, tiny runs)
+    if name in ("constant", "plateau"):
+        return  # flat: the run length is not used
+    with pytest.raises(ValueError, match=r"^total \(the run length in epochs\) must be > 0, got 0\.0$"):
+        p.multiplier(1.0, 0.0)
+
+
+def test_validated_settings_are_stored_as_floats():
+    """Constructors store the validated value as a float, also when it was given as an int (the declared keys accept
+    int and float only, so values in (0, 1) can only be given as floats)."""
+    half = 0.5
+    cases = {
+        "linear": {},
+        "cosine": {},
+        "cosine_restarts": {"period": 2, "mult": 2, "decay": 1},
+        "step": {"step_size": 2, "gamma": half},
+        "multistep": {"milestones": [2, 3], "gamma": half},
+        "exponential": {"gamma": half},
+        "poly": {"power": 2},
+        "onecycle": {"pct": half, "div": 4, "momentum_min": half},
+        "wsd": {"decay_frac": half},
+    }
+    for name, params in cases.items():
+        p = build_policy(name, 1, **params)
+        for k in ("lrf", *params):
+            v = getattr(p, k)
+            assert type(v) is (tuple if k == "milestones" else float), (name, k, v)
+        if name == "multistep":
+            assert all(type(m) is float for m in p.milestones)
+        direct = POLICIES[name](lrf=1, **{k: v for k, v in params.items() if k != "milestones"})  # not via build_policy
+        assert type(direct.lrf) is float, name

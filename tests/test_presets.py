@@ -1,5 +1,7 @@
-"""Every preset trains coco8 for real (Python and the stock `yolo` CLI); its per-step LRs equal the `yolo-lr plot`
-preview of the same settings, and the preview agrees with the preset's documented shape."""
+"""Every preset trains coco8 through the stock `yolo` CLI (startup hook, cfg=preset) and its per-step LRs equal the
+`yolo-lr plot` preview of the same settings: a consistency check of the preview, not a check of the formulas (both
+sides share the schedule code; test_training.py checks every policy against closed forms). The previews of the
+presets agree with their documented shapes."""
 
 from __future__ import annotations
 
@@ -62,17 +64,7 @@ def _effective(args) -> dict:
     return {"lr0": args["lr0"], "warmup_bias_lr": args["warmup_bias_lr"]} if args else {}
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_preset_via_python_matches_preview(train, pretrained, tmp_path, name):
-    model = pretrained if name == "finetune" else MODEL
-    run = train(model=model, cfg=str(yolo_lr.preset_path(name)), epochs=EPOCHS, **EXTRA.get(name, {}))
-    rows = read_csv(run.save_dir / "lr.csv")
-    # lr.csv is what the optimizer used (checked against a recorder in test_training); compare it with the preview
-    assert len(rows) == len(run.steps)
-    eff = _effective(vars(run.trainer.args)) if name == "native" else {}
-    _assert_same_lrs(rows, _plot_rows(tmp_path, name, {**EXTRA.get(name, {}), **eff}))
-
-
+@pytest.mark.training
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_via_stock_cli_matches_preview(pretrained, tmp_path, name):
     import torch
@@ -131,7 +123,7 @@ def test_finetune_preset_recipe():
 
 
 def test_onecycle_preset_cycles_momentum():
-    cfg, sim = _sim("onecycle")
+    _cfg, sim = _sim("onecycle")
     rows, h = sim["rows"], sim["header"]
     lr, mom = [r[h.index("lr/pg0(weight)")] for r in rows], [r[-1] for r in rows]
     peak = lr.index(max(lr))

@@ -53,6 +53,7 @@ def py_sweep(tmp_path_factory):
     return sweep([1e-2, 1e-3], model=MODEL, data=str(COCO8), project=str(tmp_path_factory.mktemp("sweep")), **TINY)
 
 
+@pytest.mark.training
 def test_python_sweep_rows_come_from_each_runs_results(py_sweep):
     res = py_sweep
     assert [r.lr0 for r in res.rows] == [1e-3, 1e-2]
@@ -68,6 +69,7 @@ def test_python_sweep_rows_come_from_each_runs_results(py_sweep):
     assert res.steps == 4 and res.images == 8
 
 
+@pytest.mark.training
 def test_python_sweep_marks_one_best_and_writes_table_and_plot(py_sweep):
     res = py_sweep
     assert sum(r.best for r in res.rows) == 1 and res.best is pick_best(res.rows)
@@ -80,12 +82,26 @@ def test_python_sweep_marks_one_best_and_writes_table_and_plot(py_sweep):
     assert (res.task, res.metric, res.mode) == ("detect", "metrics/mAP50-95(B)", "max")
 
 
+@pytest.mark.training
 def test_cli_sweep(tmp_path):
     words = [f"{k}={v}" for k, v in TINY.items()]
     p = subprocess.run(
-        [venv_bin("yolo-lr"), "sweep", "lr0=1e-3,1e-2", f"model={MODEL}", *words, "lr_policy=cosine",
-         f"project={tmp_path}", "name=cli"],
-        check=False, capture_output=True, text=True, env=yolo_env(), cwd=tmp_path, timeout=300,
+        [
+            venv_bin("yolo-lr"),
+            "sweep",
+            "lr0=1e-3,1e-2",
+            f"model={MODEL}",
+            *words,
+            "lr_policy=cosine",
+            f"project={tmp_path}",
+            "name=cli",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=tmp_path,
+        timeout=300,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "using the bundled COCO8" in p.stdout and "optimizer=auto ignores lr0" in p.stdout
@@ -93,12 +109,23 @@ def test_cli_sweep(tmp_path):
     assert len(table) == 4 and sum("<- best" in line for line in table) == 1  # header, rule, 2 rows
     out = tmp_path / "cli"
     assert len(read_csv(out / "sweep.csv")) == 2 and (out / "sweep.png").exists() and (out / "sweep.md").exists()
-    for lr0 in ("0.001", "0.01"):  # the lr_* policy reached every run: the plugin wrote its per-step LR log
+    for lr0 in ("0.001", "0.01"):  # the lr_* policy reached every run with that run's lr0 as its peak
         steps = read_csv(out / f"lr0_{lr0}" / "lr.csv")
-        assert len(steps) == 2 and float(steps[0]["lr/pg0(weight)"]) <= float(lr0)
+        # 1 epoch of 2 steps, no warmup (warmup_epochs is capped at epochs-1 = 0): per-step cosine from lr0 to lr0*lrf
+        for col in ("lr/pg0(weight)", "lr/pg2(bias)"):
+            got = [float(r[col]) for r in steps]
+            assert got == pytest.approx([float(lr0), float(lr0) * 0.01], rel=1e-9), (lr0, col, got)
 
 
+@pytest.mark.training
 def test_cli_sweep_needs_lr0_values(tmp_path):
-    p = subprocess.run([venv_bin("yolo-lr"), "sweep", f"model={MODEL}", "lr0=1e-3,-1"], check=False,
-                       capture_output=True, text=True, env=yolo_env(), cwd=tmp_path, timeout=60)
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "sweep", f"model={MODEL}", "lr0=1e-3,-1"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert p.returncode == 2 and "lr0 value -1" in p.stderr and not (tmp_path / "runs").exists()

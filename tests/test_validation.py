@@ -6,7 +6,9 @@ import pytest
 from conftest import COCO8, FAST, MODEL, read_csv
 
 import yolo_lr
-from yolo_lr.config import LRConfigError, validate
+from yolo_lr.config import LRConfigError
+
+pytestmark = pytest.mark.training
 
 BAD_ARGS = [
     ({"lr_policy": "cosin"}, "lr_policy", "did you mean 'cosine'"),
@@ -74,14 +76,6 @@ def test_loss_metric_is_watched_in_min_mode(train):
     assert tracker.mode == "min" and tracker.last_epoch == 2
     values = [float(r["val/box_loss"]) for r in read_csv(run.save_dir / "results.csv")]
     assert tracker.best == pytest.approx(min(values), rel=1e-4)
-
-
-def test_warnings_for_ignored_keys():
-    from ultralytics.utils import DEFAULT_CFG_DICT
-
-    warnings = validate({**DEFAULT_CFG_DICT, "lr_policy": "cosine", "lr_gamma": 0.5, "lr_plateau_patience": 3})
-    assert any("lr_gamma" in w and "ignored" in w for w in warnings)
-    assert any("lr_plateau_patience" in w for w in warnings)
 
 
 def test_attach_preset_trains_with_its_policy(tmp_path):

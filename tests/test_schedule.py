@@ -1,0 +1,145 @@
+"""Tests for yolo_lr.schedule (pure): the LR of every param group at a step, against closed forms written here.
+
+Warmup is checked into a constant policy, and the policy clock with no warmup, so these hold whichever way the policy
+clock is aligned with the warmup. The same rules in real training: test_training.py and test_finetune.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from yolo_lr.config import resolve
+from yolo_lr.schedule import Group, backbone_factor, group_lrs, policy_time, warmup_iterations
+
+LR0, LRF, BIAS0 = 0.02, 0.05, 0.1
+GROUPS = [Group("weight", LR0), Group("bn", LR0), Group("bias", LR0)]
+SHAPES = {
+    "linear": lambda u: u,
+    "cosine": lambda u: (1 - math.cos(math.pi * u)) / 2,
+    "quadratic": lambda u: u * u,
+    "exponential": lambda u: (1 - math.exp(-5 * u)) / (1 - math.exp(-5)),
+}
+
+
+def settings(**cfg):
+    return resolve({"lrf": LRF, **cfg})
+
+
+def lrs(s, epoch, i, nb=4, nw=0, epochs=3, groups=GROUPS, factor=1.0):
+    return group_lrs(
+        s, groups, epoch=epoch, i=i, nb=nb, nw=nw, epochs=epochs, warmup_bias_lr=BIAS0, plateau_factor=factor
+    )
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("start", [None, 0.3])
+def test_warmup_blends_from_its_start_with_its_shape(shape, start):
+    s = settings(lr_policy="constant", lr_warmup_shape=shape, **({"lr_warmup_start": start} if start else {}))
+    nb, nw = 4, 6  # warmup covers ni = 0 .. 6 (Ultralytics: ni <= nw)
+    for ni in range(12):
+        epoch, i = divmod(ni, nb)
+        u = min(ni / nw, 1.0)
+        w = SHAPES[shape](u)
+        weight, bn, bias = lrs(s, epoch, i, nb=nb, nw=nw)
+        low = (start or 0.0) * LR0
+        assert weight == bn == pytest.approx(low + (LR0 - low) * w, rel=1e-12, abs=1e-18), (shape, ni)
+        assert bias == pytest.approx(BIAS0 + (LR0 - BIAS0) * w, rel=1e-12), (shape, ni)
+    assert lrs(s, 0, 0, nw=nw)[0] == pytest.approx((start or 0.0) * LR0, abs=1e-18)
+    assert lrs(s, 1, 2, nw=nw) == pytest.approx([LR0] * 3, rel=1e-12)  # ni == nw: the last warmup step is the peak
+
+
+def test_no_warmup_when_nw_is_zero():
+    s = settings(lr_policy="constant", lr_warmup_start=0.5, lr_warmup_shape="cosine")
+    assert lrs(s, 0, 0, nw=0) == [LR0, LR0, LR0]
+
+
+def test_policy_time_per_step_and_per_epoch():
+    assert policy_time(settings(lr_policy="cosine"), 2, 3, 4, 5) == (2.75, 5 - 0.25)
+    assert policy_time(settings(lr_policy="cosine", lr_interval="epoch"), 2, 3, 4, 5) == (2.0, 5.0)
+    assert policy_time(settings(lr_policy="cosine"), 0, 3, 4, 1) == (0.75, 0.75)  # a one-epoch run: horizon 3/4
+
+
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_policy_drives_every_group_without_warmup(interval):
+    s = settings(lr_policy="cosine", lr_interval=interval)
+    nb, epochs = 4, 3
+    for ni in range(nb * epochs):
+        epoch, i = divmod(ni, nb)
+        t, h = (epoch + i / nb, epochs - 1 / nb) if interval == "step" else (epoch, epochs)
+        want = LR0 * (LRF + (1 - LRF) * (1 + math.cos(math.pi * t / h)) / 2)
+        assert lrs(s, epoch, i, nb=nb, epochs=epochs) == pytest.approx([want] * 3, rel=1e-12)
+    assert lrs(s, epochs - 1, nb - 1, nb=nb, epochs=epochs)[0] == pytest.approx(
+        LR0 * LRF if interval == "step" else LR0 * (LRF + (1 - LRF) * (1 + math.cos(math.pi * 2 / 3)) / 2), rel=1e-12
+    )
+
+
+def test_each_group_scales_from_its_own_peak():
+    """initial_lr is each group's peak (optimizer=auto's effective LR, MuSGD's 3x head groups)."""
+    s = settings(lr_policy="linear")
+    groups = [Group("weight", 0.03), Group("weight", 0.01), Group("bias", 0.002)]
+    t, h = 1.25, 3 - 0.25
+    m = (1 - t / h) * (1 - LRF) + LRF
+    assert lrs(s, 1, 1, groups=groups) == pytest.approx([0.03 * m, 0.01 * m, 0.002 * m], rel=1e-12)
+
+
+@pytest.mark.parametrize("floor", [None, 0.2])
+def test_plateau_factor_multiplies_the_policy_but_not_below_the_floor(floor):
+    s = settings(lr_policy="cosine", lr_plateau=True, **({"lr_plateau_min_factor": floor} if floor else {}))
+    fl = floor if floor is not None else LRF  # default floor: lrf
+    for ni in range(12):
+        epoch, i = divmod(ni, 4)
+        m = LRF + (1 - LRF) * (1 + math.cos(math.pi * (epoch + i / 4) / 2.75)) / 2
+        for factor in (1.0, 0.5, 0.1, 0.01):
+            want = LR0 * (m if factor == 1.0 else max(m * factor, min(m, fl)))
+            assert lrs(s, epoch, i, factor=factor)[0] == pytest.approx(want, rel=1e-12), (ni, factor)
+
+
+def test_plateau_factor_defaults_to_one():
+    s = settings(lr_policy="constant", lr_plateau=True)
+    assert group_lrs(s, GROUPS, epoch=1, i=0, nb=4, nw=0, epochs=3, warmup_bias_lr=BIAS0) == [LR0] * 3
+
+
+def test_plateau_factor_ignored_without_plateau():
+    s = settings(lr_policy="constant")
+    assert lrs(s, 1, 0, factor=0.1) == [LR0] * 3
+
+
+def test_warmup_iterations_follow_ultralytics():
+    # nw = round(min(warmup_epochs, epochs - 1) * nb), 0 when warmup_epochs <= 0
+    assert warmup_iterations(3.0, 10, 4) == 12
+    assert warmup_iterations(1.5, 10, 4) == 6
+    assert warmup_iterations(3.0, 2, 4) == 4  # capped at epochs - 1
+    assert warmup_iterations(3.0, 1, 4) == 0
+    assert warmup_iterations(0.0, 10, 4) == 0
+    assert warmup_iterations(-1.0, 10, 4) == 0
+    assert warmup_iterations(0.3, 10, 5) == 2  # round(1.5) == 2 (banker's rounding as numpy/python)
+    assert warmup_iterations(0.1, 10, 5) == 0
+
+
+def test_backbone_factor_freeze_ramp_and_scale():
+    plain = settings(lr_policy="cosine", lr_backbone_scale=0.5)
+    assert backbone_factor(plain, 0, 0.0) == 0.5 and backbone_factor(plain, 5, 5.5) == 0.5
+    frozen = settings(lr_policy="cosine", lr_backbone_scale=0.5, lr_unfreeze_epoch=2)
+    assert backbone_factor(frozen, 1, 1.99) == 0.0 and backbone_factor(frozen, 2, 2.0) == 0.5
+    ramp = settings(lr_policy="cosine", lr_backbone_scale=0.5, lr_unfreeze_epoch=2, lr_unfreeze_warmup=2)
+    assert backbone_factor(ramp, 1, 1.75) == 0.0
+    assert backbone_factor(ramp, 2, 2.0) == 0.0
+    assert backbone_factor(ramp, 2, 2.5) == pytest.approx(0.5 * 0.25)
+    assert backbone_factor(ramp, 3, 3.0) == pytest.approx(0.5 * 0.5)
+    assert backbone_factor(ramp, 4, 4.0) == 0.5 and backbone_factor(ramp, 7, 7.5) == 0.5
+    at_zero = settings(lr_policy="cosine", lr_backbone_scale=0.3, lr_unfreeze_epoch=0, lr_unfreeze_warmup=1)
+    assert backbone_factor(at_zero, 0, 0.0) == 0.3  # unfreeze at epoch 0: never frozen, no ramp
+
+
+def test_backbone_groups_get_their_factor_of_the_head_value():
+    s = settings(lr_policy="constant", lr_backbone_scale=0.25, lr_unfreeze_epoch=1, lr_unfreeze_warmup=1)
+    groups = [Group("weight", LR0), Group("bias", LR0), Group("weight", LR0, True), Group("bias", LR0, True)]
+    assert lrs(s, 0, 2, groups=groups) == [LR0, LR0, 0.0, 0.0]
+    assert lrs(s, 1, 2, groups=groups) == pytest.approx([LR0, LR0, LR0 * 0.25 * 0.5, LR0 * 0.25 * 0.5], rel=1e-12)
+    assert lrs(s, 2, 0, groups=groups) == pytest.approx([LR0, LR0, LR0 * 0.25, LR0 * 0.25], rel=1e-12)
+    # during warmup the backbone follows its head's warmup value (bias from warmup_bias_lr), times its factor
+    s2 = settings(lr_policy="constant", lr_backbone_scale=0.5)
+    got = lrs(s2, 0, 1, nw=4, groups=groups)
+    assert got == pytest.approx([LR0 / 4, BIAS0 + (LR0 - BIAS0) / 4, LR0 / 8, (BIAS0 + (LR0 - BIAS0) / 4) / 2])
