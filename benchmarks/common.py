@@ -702,7 +702,7 @@ class Context:
 
 @dataclass
 class Report:
-    """What a benchmark's ``run`` returns; ``main`` adds the header (date, machine, wall time, command) and writes it."""
+    """What a benchmark's ``run`` returns; ``main`` adds the header (date, machine, wall time, command), writes it."""
 
     body: str  # Markdown after the header: set-up, tables, plot links, observations
     machine: dict  # machine_info(...)

@@ -14,7 +14,8 @@ px, 3 shape classes), from scratch (``yolo26n.yaml``), with the same explicit op
 Figures: the ratio suggestion / best lr0 (target: within 3x, i.e. between 1/3 and 3), and the finder's compute as a
 fraction of the sweep's (target <= 10 %, judged on wall time): wall time (the finder's including its set-up; the
 sweep's as the sum of its trainings' ``model.train`` wall times), this process's CPU time (``time.process_time``: not
-inflated by other processes on a shared machine), optimizer steps, and training images (validation not counted). Also every
+inflated by other processes on a shared machine), optimizer steps, and training images (validation not counted).
+Also every
 rule's suggestion, and the sweep's mAP50-95 interpolated (log lr0) at the suggestion; ``--train-suggestion`` trains
 once more at the suggested lr0 to measure it.
 
@@ -61,10 +62,34 @@ MARK_START, MARK_END = "<!-- finder:start -->", "<!-- finder:end -->"
 TARGET_RATIO = 3.0  # suggestion within this factor of the sweep's best lr0
 TARGET_FRACTION = 0.10  # finder compute <= this fraction of the sweep's
 
-FULL = {"train": 192, "val": 64, "imgsz": 128, "batch": 16, "epochs": 20, "grid": 7, "grid_lo": 1e-4, "grid_hi": 1e-1,
-        "iters": 100, "lr_start": 1e-7, "lr_end": 1.0, "smooth": 0.98}
-SMOKE = {"train": 8, "val": 4, "imgsz": 64, "batch": 4, "epochs": 1, "grid": 2, "grid_lo": 1e-3, "grid_hi": 1e-2,
-         "iters": 16, "lr_start": 1e-2, "lr_end": 10.0, "smooth": 0.6}
+FULL = {
+    "train": 192,
+    "val": 64,
+    "imgsz": 128,
+    "batch": 16,
+    "epochs": 20,
+    "grid": 7,
+    "grid_lo": 1e-4,
+    "grid_hi": 1e-1,
+    "iters": 100,
+    "lr_start": 1e-7,
+    "lr_end": 1.0,
+    "smooth": 0.98,
+}
+SMOKE = {
+    "train": 8,
+    "val": 4,
+    "imgsz": 64,
+    "batch": 4,
+    "epochs": 1,
+    "grid": 2,
+    "grid_lo": 1e-3,
+    "grid_hi": 1e-2,
+    "iters": 16,
+    "lr_start": 1e-2,
+    "lr_end": 10.0,
+    "smooth": 0.6,
+}
 
 
 # ---------------------------------------------------------------------------------------------------------- set-up
@@ -95,8 +120,22 @@ def make_data(out: Path, cfg: dict, data: Path | None, log) -> tuple[Path, str]:
     if not MAKE_DATASET.exists():
         log(f"warning: {MAKE_DATASET} not found; falling back to the bundled COCO8")
         return COCO8, "the bundled COCO8 (4 train / 4 val images; the domain A generator was missing)"
-    cmd = [sys.executable, str(MAKE_DATASET), "--domain", "A", "--out", str(out), "--seed", "0",
-           "--train", str(cfg["train"]), "--val", str(cfg["val"]), "--imgsz", str(cfg["imgsz"])]
+    cmd = [
+        sys.executable,
+        str(MAKE_DATASET),
+        "--domain",
+        "A",
+        "--out",
+        str(out),
+        "--seed",
+        "0",
+        "--train",
+        str(cfg["train"]),
+        "--val",
+        str(cfg["val"]),
+        "--imgsz",
+        str(cfg["imgsz"]),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out / "data.yaml", (
         f"synthetic domain A (`scripts/make_dataset.py --domain A --seed 0`, {cfg['train']} train / {cfg['val']} val "
@@ -163,16 +202,36 @@ def run(cfg: dict, data: Path, workdir: Path, verbose: bool, train_suggestion: b
     from yolo_lr.finder import find_lr
     from yolo_lr.lr_sweep import sweep
 
-    common = {"imgsz": cfg["imgsz"], "batch": cfg["batch"], "nbs": cfg["batch"], "optimizer": "SGD", "seed": 0,
-              "amp": False, "plots": False, "epochs": cfg["epochs"]}
+    common = {
+        "imgsz": cfg["imgsz"],
+        "batch": cfg["batch"],
+        "nbs": cfg["batch"],
+        "optimizer": "SGD",
+        "seed": 0,
+        "amp": False,
+        "plots": False,
+        "epochs": cfg["epochs"],
+    }
     log(f"finder: lr {cfg['lr_start']:g} -> {cfg['lr_end']:g} over {cfg['iters']} steps")
     cpu0 = time.process_time()
     with quiet(not verbose):
-        found = find_lr(MODEL, data=str(data), lr_start=cfg["lr_start"], lr_end=cfg["lr_end"], iters=cfg["iters"],
-                        smooth=cfg["smooth"], project=str(workdir), name="find", verbose=False, **common)
+        found = find_lr(
+            MODEL,
+            data=str(data),
+            lr_start=cfg["lr_start"],
+            lr_end=cfg["lr_end"],
+            iters=cfg["iters"],
+            smooth=cfg["smooth"],
+            project=str(workdir),
+            name="find",
+            verbose=False,
+            **common,
+        )
     finder_cpu = time.process_time() - cpu0
-    log(f"  suggestion {found.lr if found.lr is None else f'{found.lr:.3g}'} ({found.rule}); "
-        f"{found.curve.steps} steps, {found.work.images} images, {found.seconds_total:.1f} s")
+    log(
+        f"  suggestion {found.lr if found.lr is None else f'{found.lr:.3g}'} ({found.rule}); "
+        f"{found.curve.steps} steps, {found.work.images} images, {found.seconds_total:.1f} s"
+    )
     grid = log_grid(cfg["grid_lo"], cfg["grid_hi"], cfg["grid"])
     log(f"sweep: lr0 in {', '.join(f'{v:g}' for v in grid)}, {cfg['epochs']} epochs each")
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -180,16 +239,27 @@ def run(cfg: dict, data: Path, workdir: Path, verbose: bool, train_suggestion: b
         swept = sweep(grid, model=MODEL, data=str(data), project=str(workdir), name="sweep", verbose=False, **common)
     sweep_wall, sweep_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     for r in swept.rows:
-        log(f"  lr0={r.lr0:g}: mAP50-95 {r.map:.4f}, mAP50 {r.map50:.4f}, loss {r.final_loss:.4f}, {r.seconds:.1f} s"
-            + (f" ({r.error})" if r.error else ""))
+        log(
+            f"  lr0={r.lr0:g}: mAP50-95 {r.map:.4f}, mAP50 {r.map50:.4f}, loss {r.final_loss:.4f}, {r.seconds:.1f} s"
+            + (f" ({r.error})" if r.error else "")
+        )
     extra = None
     if train_suggestion and found.lr is not None:
         log(f"training once at the suggested lr0={found.lr:.3g}")
         with quiet(not verbose):
-            extra = sweep([found.lr], model=MODEL, data=str(data), project=str(workdir), name="suggested",
-                          verbose=False, **common)
-    return {"found": found, "swept": swept, "sweep_wall": sweep_wall, "extra": extra, "grid": grid,
-            "common": common, "finder_cpu": finder_cpu, "sweep_cpu": sweep_cpu}
+            extra = sweep(
+                [found.lr], model=MODEL, data=str(data), project=str(workdir), name="suggested", verbose=False, **common
+            )
+    return {
+        "found": found,
+        "swept": swept,
+        "sweep_wall": sweep_wall,
+        "extra": extra,
+        "grid": grid,
+        "common": common,
+        "finder_cpu": finder_cpu,
+        "sweep_cpu": sweep_cpu,
+    }
 
 
 def interp_map(rows, lr: float) -> float:
@@ -269,7 +339,11 @@ def figures(res: dict) -> dict:
         out["rule_ratios"] = {r: (v / best.lr0 if v else None) for r, v in found.suggestions.items()}
     else:
         out["ratio"], out["ratio_verdict"], out["map_at_suggestion_interp"], out["rule_ratios"] = (
-            None, "missed (no suggestion or no best)", math.nan, {})
+            None,
+            "missed (no suggestion or no best)",
+            math.nan,
+            {},
+        )
     out["fraction_verdict"] = "met" if out["fraction_wall"] <= TARGET_FRACTION else "missed"
     extra = res["extra"]
     if extra is not None and extra.rows and extra.rows[0].error is None:
@@ -292,9 +366,15 @@ def machine_info() -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__,
-            "device": "cuda:0" if torch.cuda.is_available() else "cpu"}
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "yolo_lr": yolo_lr.__version__,
+        "device": "cuda:0" if torch.cuda.is_available() else "cpu",
+    }
 
 
 def _f(v, spec: str = ".3g") -> str:
@@ -305,34 +385,79 @@ def figures_table(f: dict) -> str:
     """The headline figures as a Markdown table."""
     rows = [
         ("Finder suggestion (rule `" + f["rule"] + "`)", f"lr0 = {_f(f['suggestion'])}", "", ""),
-        ("Sweep best lr0 (highest final mAP50-95)", f"lr0 = {_f(f['best_lr0'])} (mAP50-95 {_f(f['best_map'], '.4f')})",
-         "", ""),
-        ("**Ratio suggestion / best**", f"**{_f(f['ratio'])}**", f"within {TARGET_RATIO:g}x (1/3 .. 3)",
-         f["ratio_verdict"]),
-        ("Other rules: suggestion (ratio to best)", ", ".join(
-            f"{r} {_f(v)} ({_f(f['rule_ratios'].get(r))}x)" for r, v in f["suggestions"].items()), "", ""),
-        ("Sweep mAP50-95 at the suggestion (log-interpolated; nearest grid point)",
-         f"{_f(f['map_at_suggestion_interp'], '.4f')}; lr0 {_f(f['nearest_grid'][0])}: "
-         f"{_f(f['nearest_grid'][1], '.4f')}" if f.get("nearest_grid") else "n/a", "", ""),
-        ("Sweep optimum between grid points (parabola through the best point and its neighbours, log lr0)",
-         f"lr0 = {_f(f.get('parabola_peak'))}; suggestion / it = {_f(f.get('ratio_to_peak'))}", "", ""),
+        (
+            "Sweep best lr0 (highest final mAP50-95)",
+            f"lr0 = {_f(f['best_lr0'])} (mAP50-95 {_f(f['best_map'], '.4f')})",
+            "",
+            "",
+        ),
+        (
+            "**Ratio suggestion / best**",
+            f"**{_f(f['ratio'])}**",
+            f"within {TARGET_RATIO:g}x (1/3 .. 3)",
+            f["ratio_verdict"],
+        ),
+        (
+            "Other rules: suggestion (ratio to best)",
+            ", ".join(f"{r} {_f(v)} ({_f(f['rule_ratios'].get(r))}x)" for r, v in f["suggestions"].items()),
+            "",
+            "",
+        ),
+        (
+            "Sweep mAP50-95 at the suggestion (log-interpolated; nearest grid point)",
+            f"{_f(f['map_at_suggestion_interp'], '.4f')}; lr0 {_f(f['nearest_grid'][0])}: "
+            f"{_f(f['nearest_grid'][1], '.4f')}"
+            if f.get("nearest_grid")
+            else "n/a",
+            "",
+            "",
+        ),
+        (
+            "Sweep optimum between grid points (parabola through the best point and its neighbours, log lr0)",
+            f"lr0 = {_f(f.get('parabola_peak'))}; suggestion / it = {_f(f.get('ratio_to_peak'))}",
+            "",
+            "",
+        ),
     ]
     if "map_at_suggestion_trained" in f:
         rows.append(("mAP50-95 of a training at the suggestion", _f(f["map_at_suggestion_trained"], ".4f"), "", ""))
     rows += [
-        ("**Finder wall time / sweep wall time**",
-         f"**{100 * f['fraction_wall']:.1f} %** ({f['finder_seconds']:.0f} s / {f['sweep_seconds']:.0f} s)",
-         f"<= {100 * TARGET_FRACTION:g} %", f["fraction_verdict"]),
-        ("- finder: range test only / with set-up", f"{f['finder_test_seconds']:.1f} s / {f['finder_seconds']:.1f} s",
-         "", ""),
-        ("Finder CPU time / sweep CPU time (this process only: not inflated by other load)",
-         f"{100 * f['fraction_cpu']:.1f} % ({f['finder_cpu_seconds']:.0f} s / {f['sweep_cpu_seconds']:.0f} s)", "", ""),
-        ("Optimizer steps finder / sweep",
-         f"{f['finder_steps']} / {f['sweep_steps']} = {100 * f['fraction_steps']:.1f} %", "", ""),
-        ("Training images finder / sweep (validation not counted)",
-         f"{f['finder_images']} / {f['sweep_images']} = {100 * f['fraction_images']:.1f} %", "", ""),
-        ("Finder stop", f"{f['finder_stop']}" + (f" at lr {_f(f['finder_stop_lr'])}" if f["finder_stop_lr"] else ""),
-         "", ""),
+        (
+            "**Finder wall time / sweep wall time**",
+            f"**{100 * f['fraction_wall']:.1f} %** ({f['finder_seconds']:.0f} s / {f['sweep_seconds']:.0f} s)",
+            f"<= {100 * TARGET_FRACTION:g} %",
+            f["fraction_verdict"],
+        ),
+        (
+            "- finder: range test only / with set-up",
+            f"{f['finder_test_seconds']:.1f} s / {f['finder_seconds']:.1f} s",
+            "",
+            "",
+        ),
+        (
+            "Finder CPU time / sweep CPU time (this process only: not inflated by other load)",
+            f"{100 * f['fraction_cpu']:.1f} % ({f['finder_cpu_seconds']:.0f} s / {f['sweep_cpu_seconds']:.0f} s)",
+            "",
+            "",
+        ),
+        (
+            "Optimizer steps finder / sweep",
+            f"{f['finder_steps']} / {f['sweep_steps']} = {100 * f['fraction_steps']:.1f} %",
+            "",
+            "",
+        ),
+        (
+            "Training images finder / sweep (validation not counted)",
+            f"{f['finder_images']} / {f['sweep_images']} = {100 * f['fraction_images']:.1f} %",
+            "",
+            "",
+        ),
+        (
+            "Finder stop",
+            f"{f['finder_stop']}" + (f" at lr {_f(f['finder_stop_lr'])}" if f["finder_stop_lr"] else ""),
+            "",
+            "",
+        ),
     ]
     lines = ["| Figure | Measured | Target | Verdict |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -366,9 +491,12 @@ def render_section(results: dict, sweep_table: str, png_rel: str) -> str:
         (
             f"Config: `{MODEL}` from scratch on {results['data']}; imgsz={c['imgsz']}, batch={c['batch']}, "
             f"nbs={c['batch']} (one optimizer step per batch), optimizer=SGD (momentum 0.937), amp=False, seed=0. "
-            f"Finder: lr {c['lr_start']:g} -> {c['lr_end']:g}, {c['iters']} steps, smooth {c['smooth']:g}, diverge 4x, rule "
-            f"`{f['rule']}`. Sweep: {len(results['grid'])} trainings, lr0 = {' / '.join(f'{v:g}' for v in results['grid'])}"
-            f", {c['epochs']} epoch(s) each (Ultralytics' recipe: 3 warmup epochs, linear decay to lr0*lrf, validation every epoch); best = "
+            f"Finder: lr {c['lr_start']:g} -> {c['lr_end']:g}, {c['iters']} steps, smooth {c['smooth']:g}, "
+            "diverge 4x, rule "
+            f"`{f['rule']}`. Sweep: {len(results['grid'])} trainings, lr0 = "
+            f"{' / '.join(f'{v:g}' for v in results['grid'])}"
+            f", {c['epochs']} epoch(s) each (Ultralytics' recipe: 3 warmup epochs, linear decay to lr0*lrf, "
+            "validation every epoch); best = "
             "highest last-epoch mAP50-95. Compute: the finder's wall time includes its set-up (trainer, dataloaders) "
             "and the process warm-up (it runs first); the sweep's is the sum of its trainings' wall times."
         ),
@@ -415,20 +543,33 @@ def plot(res: dict, f: dict, path: Path) -> Path:
     best = swept.best
     for ax in (ax1, ax2):
         if best is not None:
-            ax.axvspan(best.lr0 / TARGET_RATIO, best.lr0 * TARGET_RATIO, color="tab:green", alpha=0.12,
-                       label=f"within {TARGET_RATIO:g}x of the sweep's best")
+            ax.axvspan(
+                best.lr0 / TARGET_RATIO,
+                best.lr0 * TARGET_RATIO,
+                color="tab:green",
+                alpha=0.12,
+                label=f"within {TARGET_RATIO:g}x of the sweep's best",
+            )
             ax.axvline(best.lr0, color="tab:green", linewidth=1.2, label=f"sweep best lr0={best.lr0:.3g}")
         if found.lr is not None:
-            ax.axvline(found.lr, color="tab:red", linestyle="--", linewidth=1.4,
-                       label=f"finder ({found.rule}) lr0={found.lr:.3g}")
+            ax.axvline(
+                found.lr,
+                color="tab:red",
+                linestyle="--",
+                linewidth=1.4,
+                label=f"finder ({found.rule}) lr0={found.lr:.3g}",
+            )
         ax.grid(True, which="both", alpha=0.25)
         ax.set_xlabel("learning rate (log scale)")
         ax.legend(fontsize=7)
     ax1.set_ylabel("train loss")
     ax1.set_title(f"LR finder: {c.steps} steps, {found.work.images} images, {found.seconds_total:.0f} s", fontsize=10)
     ax2.set_ylabel("final validation mAP")
-    ax2.set_title(f"lr0 sweep: {len(swept.rows)} runs x {ok[0].epochs if ok else '?'} epoch(s), "
-                  f"{swept.images} images, {f['sweep_seconds']:.0f} s", fontsize=10)
+    ax2.set_title(
+        f"lr0 sweep: {len(swept.rows)} runs x {ok[0].epochs if ok else '?'} epoch(s), "
+        f"{swept.images} images, {f['sweep_seconds']:.0f} s",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -465,14 +606,19 @@ def write_markdown(path: Path, section: str) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--smoke", action="store_true", help="tiny run (< 1 min): 8-image set, 1 epoch, 2 lr0, 16 finder steps")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny run (< 1 min): 8-image set, 1 epoch, 2 lr0, 16 finder steps"
+    )
     p.add_argument("--epochs", type=int, help="epochs per sweep training (default 20)")
     p.add_argument("--grid", type=int, help="number of log-spaced lr0 values from 1e-4 to 1e-1 (default 7)")
     p.add_argument("--iters", type=int, help="finder steps (default 100)")
     p.add_argument("--data", type=Path, help="use this data YAML instead of generating domain A")
     p.add_argument("--train-suggestion", action="store_true", help="also train once at the suggested lr0")
-    p.add_argument("--out", type=Path, help="where the finder_* result files go (default benchmarks/results; "
-                   "--smoke: a temporary folder)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="where the finder_* result files go (default benchmarks/results; --smoke: a temporary folder)",
+    )
     p.add_argument("--keep-runs", type=Path, help="keep the run folders here (default: a temp dir, removed)")
     p.add_argument("--write-md", action="store_true", help="rewrite the finder block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help=f"Markdown file for --write-md (default {MD_PATH.name})")
@@ -523,10 +669,14 @@ def main(argv: list[str] | None = None) -> int:
             "grid": res["grid"],
             "machine": machine_info(),
             "figures": f,
-            "sweep": [{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(r).items()}
-                      for r in res["swept"].rows],
-            "finder_curve": {"lr": res["found"].curve.lrs, "loss": res["found"].curve.losses,
-                             "smoothed": res["found"].curve.smoothed},
+            "sweep": [
+                {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(r).items()} for r in res["swept"].rows
+            ],
+            "finder_curve": {
+                "lr": res["found"].curve.lrs,
+                "loss": res["found"].curve.losses,
+                "smoothed": res["found"].curve.smoothed,
+            },
             "load": load.summary(),
         }
         png = plot(res, f, out / "finder_vs_sweep.png")
@@ -537,8 +687,9 @@ def main(argv: list[str] | None = None) -> int:
         results["benchmark_wall_s"] = time.perf_counter() - started
         png_rel = os.path.relpath(png, args.md.resolve().parent) if not args.smoke else str(png)
         section = render_section(results, res["swept"].table(), png_rel)
-        (out / "finder_vs_sweep.md").write_text("# LR finder vs lr0 sweep\n\n" + section.replace(
-            f"]({png_rel})", f"]({png.name})") + "\n")
+        (out / "finder_vs_sweep.md").write_text(
+            "# LR finder vs lr0 sweep\n\n" + section.replace(f"]({png_rel})", f"]({png.name})") + "\n"
+        )
         (out / "finder_vs_sweep.json").write_text(json.dumps(results, indent=1, default=str))
     finally:
         shutil.rmtree(temp / "runs", ignore_errors=True)
@@ -551,8 +702,10 @@ def main(argv: list[str] | None = None) -> int:
     log(figures_table(f))
     log("")
     log(res["swept"].table())
-    log(f"\ntargets: ratio {f['ratio_verdict']}, compute {f['fraction_verdict']}; benchmark took "
-        f"{results['benchmark_wall_s']:.0f} s; results in {out}")
+    log(
+        f"\ntargets: ratio {f['ratio_verdict']}, compute {f['fraction_verdict']}; benchmark took "
+        f"{results['benchmark_wall_s']:.0f} s; results in {out}"
+    )
     if args.write_md:
         write_markdown(args.md, section)
         log(f"updated {args.md} between {MARK_START} and {MARK_END}")

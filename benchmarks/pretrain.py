@@ -11,7 +11,7 @@ occlusion, clutter), the way a COCO checkpoint has, but small enough to make and
    writes ``--out`` + ``.json`` with the sha256, the command, the wall time and the source-world mAP.
 
 Examples:
-    python benchmarks/pretrain.py --write-md        # 40 epochs: ~40 min on 2 idle CPU cores (74 min measured on a shared one)
+    python benchmarks/pretrain.py --write-md   # 40 epochs: ~40 min on 2 idle CPU cores (74 min on a shared one)
     python benchmarks/pretrain.py --epochs 1 --train 64 --val 16 --out /tmp/s.pt   # smoke
 """
 
@@ -44,8 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=common.DEFAULT_WORKDIR)
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--write-md", action="store_true", help="write the pretrain block of BENCHMARKS.md at the end")
-    p.add_argument("--report-only", action="store_true",
-                   help="no training: write the BENCHMARKS.md block from the existing --out .json")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no training: write the BENCHMARKS.md block from the existing --out .json",
+    )
     return p.parse_args(argv)
 
 
@@ -54,24 +57,39 @@ def report(meta: dict) -> str:
     curve = [m for m in meta["curve_map50_95"] if m is not None]
     every = max(1, len(curve) // 8)
     points = ", ".join(f"{i + 1}: {m:.3f}" for i, m in enumerate(curve) if (i + 1) % every == 0 or i + 1 == len(curve))
-    return "\n".join([
-        f"Measured {meta['when']} on {meta.get('machine') or common.machine_info([])['cpu']}, torch threads "
-        f"{meta['torch_threads']}; torch {meta['versions']['torch']}, ultralytics {meta['versions']['ultralytics']}.",
-        "",
-        f"```bash\n{meta['command']}\n```",
-        "",
-        common.md_table(["figure", "value"], [
-            ["dataset", meta["dataset"]],
-            ["classes", ", ".join(meta["classes"])],
-            ["training", f"{meta['epochs']} epochs, imgsz {meta['imgsz']}, batch {meta['batch']}, `warmup_cosine` "
-                         "preset (SGD lr0 0.01, 2 warmup epochs, per-step cosine to lr0*0.01)"],
-            ["source-world mAP50-95 / mAP50 (best epoch, on S's validation images)",
-             f"{meta['source_map50_95_best']:.4f} / {meta['source_map50_best']:.4f} (epoch {meta['best_epoch']})"],
-            ["mAP50-95 by epoch", points],
-            ["training wall time", f"{meta['train_wall_s'] / 60:.1f} min (the machine was shared with other work)"],
-            ["file", f"`benchmarks/assets/source.pt`, {meta['bytes'] / 1e6:.2f} MB, sha256 `{meta['sha256']}`"],
-        ]),
-    ])
+    return "\n".join(
+        [
+            f"Measured {meta['when']} on {meta.get('machine') or common.machine_info([])['cpu']}, torch threads "
+            f"{meta['torch_threads']}; torch {meta['versions']['torch']}, "
+            f"ultralytics {meta['versions']['ultralytics']}.",
+            "",
+            f"```bash\n{meta['command']}\n```",
+            "",
+            common.md_table(
+                ["figure", "value"],
+                [
+                    ["dataset", meta["dataset"]],
+                    ["classes", ", ".join(meta["classes"])],
+                    [
+                        "training",
+                        f"{meta['epochs']} epochs, imgsz {meta['imgsz']}, batch {meta['batch']}, `warmup_cosine` "
+                        "preset (SGD lr0 0.01, 2 warmup epochs, per-step cosine to lr0*0.01)",
+                    ],
+                    [
+                        "source-world mAP50-95 / mAP50 (best epoch, on S's validation images)",
+                        f"{meta['source_map50_95_best']:.4f} / {meta['source_map50_best']:.4f} "
+                        f"(epoch {meta['best_epoch']})",
+                    ],
+                    ["mAP50-95 by epoch", points],
+                    [
+                        "training wall time",
+                        f"{meta['train_wall_s'] / 60:.1f} min (the machine was shared with other work)",
+                    ],
+                    ["file", f"`benchmarks/assets/source.pt`, {meta['bytes'] / 1e6:.2f} MB, sha256 `{meta['sha256']}`"],
+                ],
+            ),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,9 +118,26 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(project / name)
     model = yolo_lr.attach(YOLO(common.MODEL), "warmup_cosine")
     t1 = time.perf_counter()
-    model.train(data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, nbs=64, seed=args.seed,
-                device="cpu", workers=args.workers, amp=False, plots=False, val=True, verbose=args.verbose,
-                project=str(project), name=name, exist_ok=True, optimizer="SGD", lr0=0.01, warmup_epochs=2)
+    model.train(
+        data=str(data),
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        nbs=64,
+        seed=args.seed,
+        device="cpu",
+        workers=args.workers,
+        amp=False,
+        plots=False,
+        val=True,
+        verbose=args.verbose,
+        project=str(project),
+        name=name,
+        exist_ok=True,
+        optimizer="SGD",
+        lr0=0.01,
+        warmup_epochs=2,
+    )
     train_s = time.perf_counter() - t1
     save_dir = Path(model.trainer.save_dir)
     rows = common.read_results_csv(save_dir / "results.csv")
@@ -129,11 +164,21 @@ def main(argv: list[str] | None = None) -> int:
         "train_wall_s": round(train_s, 1),
         "dataset_wall_s": round(gen_s, 1),
         "torch_threads": torch.get_num_threads(),
-        "versions": {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__},
+        "versions": {
+            "torch": torch.__version__,
+            "ultralytics": ultralytics.__version__,
+            "yolo_lr": yolo_lr.__version__,
+        },
         "when": common.utc_now(),
-        "machine": common.machine_sentence({**common.machine_info([]), "torch_threads": torch.get_num_threads(),
-                                            "torch": torch.__version__, "ultralytics": ultralytics.__version__,
-                                            "yolo_lr": yolo_lr.__version__}),
+        "machine": common.machine_sentence(
+            {
+                **common.machine_info([]),
+                "torch_threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "ultralytics": ultralytics.__version__,
+                "yolo_lr": yolo_lr.__version__,
+            }
+        ),
     }
     Path(str(args.out) + ".json").write_text(json.dumps(meta, indent=1) + "\n")
     print(json.dumps({k: v for k, v in meta.items() if k != "curve_map50_95"}, indent=1))

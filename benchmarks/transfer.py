@@ -69,8 +69,18 @@ CONFIGS = {
 }
 # The study: what each knob of a fine-tuning recipe does here, each variant one change from `base` (the preset as it
 # was before the study, with nbs=16) unless its name says otherwise.
-_BASE = dict(optimizer="AdamW", lr0=0.001, lrf=0.01, momentum=0.9, warmup_epochs=2.0, warmup_bias_lr=0.0,
-             lr_policy="cosine", lr_unfreeze_epoch=1, lr_unfreeze_warmup=1.0, lr_backbone_scale=0.5)
+_BASE = dict(
+    optimizer="AdamW",
+    lr0=0.001,
+    lrf=0.01,
+    momentum=0.9,
+    warmup_epochs=2.0,
+    warmup_bias_lr=0.0,
+    lr_policy="cosine",
+    lr_unfreeze_epoch=1,
+    lr_unfreeze_warmup=1.0,
+    lr_backbone_scale=0.5,
+)
 
 
 def _study(title: str, **changes) -> Config:
@@ -158,13 +168,32 @@ def run_specs(configs: dict, targets: list[str], s: dict, data: dict, ckpt: Path
             policy = policy_of(cfg)
             extra = {k: (n_backbone if v == "backbone" else v) for k, v in cfg.train.items()}
             for seed in s["seeds"]:
-                train = dict(data=str(data[target]), epochs=s["epochs"], imgsz=s["imgsz"], batch=s["batch"],
-                             seed=seed, device="cpu", workers=0, amp=False, plots=False, val=True, **extra)
-                key = common.settings_key({"ckpt": ckpt_sha, "data": Path(data[target]).parent.name, "train": train,
-                                           "policy": policy, "code": code_sha if policy else None})
+                train = dict(
+                    data=str(data[target]),
+                    epochs=s["epochs"],
+                    imgsz=s["imgsz"],
+                    batch=s["batch"],
+                    seed=seed,
+                    device="cpu",
+                    workers=0,
+                    amp=False,
+                    plots=False,
+                    val=True,
+                    **extra,
+                )
+                key = common.settings_key(
+                    {
+                        "ckpt": ckpt_sha,
+                        "data": Path(data[target]).parent.name,
+                        "train": train,
+                        "policy": policy,
+                        "code": code_sha if policy else None,
+                    }
+                )
                 train.update(verbose=verbose, project=str(runs), name=f"{target}_{key}_s{seed}", exist_ok=True)
-                specs.append(common.RunSpec(f"{target}/{name}", seed, str(ckpt), train,
-                                            preset=dict(policy) if policy else None))
+                specs.append(
+                    common.RunSpec(f"{target}/{name}", seed, str(ckpt), train, preset=dict(policy) if policy else None)
+                )
     return specs
 
 
@@ -182,8 +211,11 @@ def run_cached(specs: list, jobs: int, use_cache: bool, monitor) -> list[dict]:
             cached[i] = {**json.loads(path.read_text()), "label": spec.label, "cached": True}
         else:
             todo.append(i)
-    print(f"{len(specs)} trainings: {len(cached)} reused from earlier runs with identical settings, {len(todo)} to "
-          f"run, {jobs} at a time", flush=True)
+    print(
+        f"{len(specs)} trainings: {len(cached)} reused from earlier runs with identical settings, {len(todo)} to "
+        f"run, {jobs} at a time",
+        flush=True,
+    )
     fresh = common.run_all([specs[i] for i in todo], jobs, lambda m: print(m, flush=True), monitor) if todo else []
     for i, r in zip(todo, fresh):
         cache_path(specs[i]).write_text(json.dumps(r))
@@ -194,8 +226,10 @@ def run_cached(specs: list, jobs: int, use_cache: bool, monitor) -> list[dict]:
 def summarise(results: list[dict], configs: dict, targets: list[str], epochs: int) -> dict:
     out = {}
     for target in targets:
-        by = {name: sorted((r for r in results if r["label"] == f"{target}/{name}"), key=lambda r: r["seed"])
-              for name in configs}
+        by = {
+            name: sorted((r for r in results if r["label"] == f"{target}/{name}"), key=lambda r: r["seed"])
+            for name in configs
+        }
         native_final = {r["seed"]: r["map"][-1] for r in by["native"]}
         rows = {}
         for name, rs in by.items():
@@ -228,15 +262,32 @@ def fmt_reach(reach: list, epochs: int) -> str:
 
 
 def target_table(rows: dict, configs: dict, epochs: int) -> str:
-    header = ["config", "optimizer, lr0 used", "final mAP50-95", "vs native", "final mAP50", "best-epoch mAP50-95",
-              "epochs to reach native's final (per seed)", "wall s / run"]
+    header = [
+        "config",
+        "optimizer, lr0 used",
+        "final mAP50-95",
+        "vs native",
+        "final mAP50",
+        "best-epoch mAP50-95",
+        "epochs to reach native's final (per seed)",
+        "wall s / run",
+    ]
     body = []
     for name, r in rows.items():
         c = compare(rows, name)
         rel = "" if name == "native" else f"{100 * c['rel']:+.1f} %{' (inside spread)' if c['inside'] else ''}"
-        body.append([f"`{name}`: {configs[name].title}", ", ".join(r["used"]), common.fmt_ms(r["final"]), rel,
-                     common.fmt_ms(r["final50"]), common.fmt_ms(r["best"]), fmt_reach(r["reach"], epochs),
-                     f"{statistics.fmean(r['wall']):.0f}"])
+        body.append(
+            [
+                f"`{name}`: {configs[name].title}",
+                ", ".join(r["used"]),
+                common.fmt_ms(r["final"]),
+                rel,
+                common.fmt_ms(r["final50"]),
+                common.fmt_ms(r["best"]),
+                fmt_reach(r["reach"], epochs),
+                f"{statistics.fmean(r['wall']):.0f}",
+            ]
+        )
     return common.md_table(header, body)
 
 
@@ -247,33 +298,45 @@ def verdicts(summary: dict, epochs: int, name: str = "finetune") -> list[str]:
             continue
         c = compare(rows, name)
         ok = c["mean"] >= common.mean_std(rows["native"]["final"])[0]
-        line = (f"- {target}: `{name}` {c['mean']:.4f} vs native {common.mean_std(rows['native']['final'])[0]:.4f} "
-                f"({100 * c['rel']:+.1f} %{', inside the seed spread' if c['inside'] else ''}): mean >= native "
-                f"**{'met' if ok else 'missed'}**")
+        line = (
+            f"- {target}: `{name}` {c['mean']:.4f} vs native {common.mean_std(rows['native']['final'])[0]:.4f} "
+            f"({100 * c['rel']:+.1f} %{', inside the seed spread' if c['inside'] else ''}): mean >= native "
+            f"**{'met' if ok else 'missed'}**"
+        )
         if target == "near32":
             limit = EPOCH_FRACTION_TARGET * epochs
             reach = rows[name]["reach"]
             fast = all(e is not None and e <= limit for e in reach)
-            line += (f"; >= +{REL_GAIN_TARGET:.0%} **{'met' if c['rel'] >= REL_GAIN_TARGET else 'missed'}**; native's "
-                     f"final reached within {limit:g} epochs in every seed **{'met' if fast else 'missed'}** "
-                     f"({fmt_reach(reach, epochs)})")
+            line += (
+                f"; >= +{REL_GAIN_TARGET:.0%} **{'met' if c['rel'] >= REL_GAIN_TARGET else 'missed'}**; native's "
+                f"final reached within {limit:g} epochs in every seed **{'met' if fast else 'missed'}** "
+                f"({fmt_reach(reach, epochs)})"
+            )
         lines.append(line)
     return lines
 
 
 def study_table(summary: dict, configs: dict) -> str:
-    header = ["variant", *(f"{t} final mAP50-95" for t in summary), *(f"{t} vs native" for t in summary),
-              "worse of the two"]
+    header = [
+        "variant",
+        *(f"{t} final mAP50-95" for t in summary),
+        *(f"{t} vs native" for t in summary),
+        "worse of the two",
+    ]
     body = []
     for name in configs:
         if not all(name in rows for rows in summary.values()):
             continue
         cs = [compare(rows, name) for rows in summary.values()]
         worst = min(c["rel"] for c in cs)
-        body.append([f"`{name}`: {configs[name].title}", *(common.fmt_ms(rows[name]["final"]) for rows in
-                                                           summary.values()),
-                     *("" if name == "native" else f"{100 * c['rel']:+.1f} %{'*' if c['inside'] else ''}"
-                       for c in cs), "" if name == "native" else f"{100 * worst:+.1f} %"])
+        body.append(
+            [
+                f"`{name}`: {configs[name].title}",
+                *(common.fmt_ms(rows[name]["final"]) for rows in summary.values()),
+                *("" if name == "native" else f"{100 * c['rel']:+.1f} %{'*' if c['inside'] else ''}" for c in cs),
+                "" if name == "native" else f"{100 * worst:+.1f} %",
+            ]
+        )
     return common.md_table(header, body)
 
 
@@ -321,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("near128 is the held-out confirmation target: the study never runs on it")
     if not args.checkpoint.exists():
         raise SystemExit(f"{args.checkpoint} is missing: run benchmarks/pretrain.py first")
-    workdir = args.workdir or (Path(tempfile.mkdtemp(prefix="yolo_lr_transfer_")) if args.smoke
-                               else common.DEFAULT_WORKDIR)
+    workdir = args.workdir or (
+        Path(tempfile.mkdtemp(prefix="yolo_lr_transfer_")) if args.smoke else common.DEFAULT_WORKDIR
+    )
     results_dir = workdir / "results" if args.smoke else common.RESULTS_DIR
     results_dir.mkdir(parents=True, exist_ok=True)
     cfg_dir = common.setup_environment(verbose=args.verbose)
@@ -342,30 +406,47 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(results, configs, targets, s["epochs"])
     machine = common.machine_info(results)
     reused = len(results) - len(trained)
-    head = (f"Measured {common.utc_now()} on {common.machine_sentence(machine)}. {len(specs)} trainings "
-            f"({reused} reused from runs with identical settings, e.g. the study's), {jobs} at a time, {wall:.0f} s "
-            f"in all; {monitor.summary(jobs)}.\n\n```bash\n{common.command_line(Path(__file__), argv)}\n```\n\n"
-            f"Checkpoint `benchmarks/assets/source.pt` (yolo26n pretrained on the source world S). Every run: "
-            f"epochs={s['epochs']}, imgsz={s['imgsz']}, batch={s['batch']}, workers=0, amp=False, device=cpu, "
-            f"training seeds {', '.join(map(str, s['seeds']))}; validation on {s['n_val']} images per target.")
+    head = (
+        f"Measured {common.utc_now()} on {common.machine_sentence(machine)}. {len(specs)} trainings "
+        f"({reused} reused from earlier runs with identical settings), {jobs} at a time, {wall:.0f} s "
+        f"in all; {monitor.summary(jobs).rstrip('.')}.\n\n"
+        f"```bash\n{common.command_line(Path(__file__), argv)}\n```\n\n"
+        f"Checkpoint `benchmarks/assets/source.pt` (yolo26n pretrained on the source world S). Every run: "
+        f"epochs={s['epochs']}, imgsz={s['imgsz']}, batch={s['batch']}, workers=0, amp=False, device=cpu, "
+        f"training seeds {', '.join(map(str, s['seeds']))}; validation on {s['n_val']} images per target."
+    )
     parts = [head]
     if args.study:
-        parts += ["", study_table(summary, configs), "",
-                  "`*`: inside the seed spread (the difference of the means is at most the larger seed std)."]
+        parts += [
+            "",
+            study_table(summary, configs),
+            "",
+            "`*`: inside the seed spread (the difference of the means is at most the larger seed std).",
+        ]
     else:
         png = results_dir / "transfer.png"
         plot(summary, png, s["epochs"])
         for target, rows in summary.items():
             domain, n = TARGETS[target]
-            parts += ["", f"**{target}** (domain {domain}, {min(n, 8) if args.smoke else n} train images)", "",
-                      target_table(rows, configs, s["epochs"])]
-        parts += ["", "![mAP50-95 curves](benchmarks/results/transfer.png)", "", "Targets:", *verdicts(summary,
-                                                                                                    s["epochs"])]
+            parts += [
+                "",
+                f"**{target}** (domain {domain}, {min(n, 8) if args.smoke else n} train images)",
+                "",
+                target_table(rows, configs, s["epochs"]),
+            ]
+        parts += [
+            "",
+            "![mAP50-95 curves](benchmarks/results/transfer.png)",
+            "",
+            "Targets:",
+            *verdicts(summary, s["epochs"]),
+        ]
     text = "\n".join(parts)
     print("\n" + text)
     (results_dir / f"{block}.md").write_text(text + "\n")
-    common.write_json(results_dir / f"{block}.json", {"settings": s, "machine": machine, "wall_s": wall,
-                                                       "summary": summary})
+    common.write_json(
+        results_dir / f"{block}.json", {"settings": s, "machine": machine, "wall_s": wall, "summary": summary}
+    )
     if args.write_md:
         common.replace_block(args.md, block, text)
     if cfg_dir is not None:

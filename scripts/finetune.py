@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Fine-tune any YOLO checkpoint on any dataset with the `finetune` preset (or another preset).
 
-The preset gives an honest low LR (explicit AdamW, lr0=0.001), a warmup without the bias-LR spike, the backbone
-frozen for the first epoch and then trained at half the head's LR, and a cosine decay to lr0*lrf. For target images
-that look very different from the pretraining data, `--unfreeze-epoch 0 --backbone-scale 1` trains better
-(see BENCHMARKS.md, transfer).
+The preset gives an explicit AdamW at lr0=0.003, an optimizer step every batch of 16 (nbs=16), a warmup without the
+bias-LR spike, the backbone frozen for the first epoch and then trained at half the head's LR, and a cosine decay to
+lr0*lrf. For target images that look very different from the pretraining data, `--unfreeze-epoch 0
+--backbone-scale 1` trained better (see BENCHMARKS.md, transfer study).
 
 Online (Ultralytics downloads the weights and dataset):
     python scripts/finetune.py --model yolo26n.pt --data coco8.yaml --epochs 30
 
-Offline, from a checkpoint produced on this machine (e.g. by `bash scripts/run_demo.sh`):
-    python scripts/finetune.py --model runs/demo/warmup_cosine/weights/best.pt --epochs 6 --imgsz 64 --batch 2
+Offline, from the project's source checkpoint (yolo26n pretrained on the synthetic source world, 10 classes):
+    python scripts/finetune.py --model benchmarks/assets/source.pt --epochs 6 --imgsz 128 --batch 4
 
 Any extra `key=value` is passed to Ultralytics' train() (e.g. `lr_backbone_scale=0.2 patience=20`).
 """
@@ -35,7 +35,7 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     p.add_argument("--imgsz", type=int, default=640, help="image size (default 640)")
     p.add_argument("--batch", type=float, default=16, help="batch size; -1 or a fraction for AutoBatch (default 16)")
     p.add_argument("--device", default=None, help="cuda device (0, 0,1) or cpu; default: Ultralytics picks")
-    p.add_argument("--lr0", type=float, default=None, help="peak LR of the head (default: the preset's, 0.001)")
+    p.add_argument("--lr0", type=float, default=None, help="peak LR of the head (default: the preset's, 0.003)")
     p.add_argument(
         "--unfreeze-epoch",
         type=int,

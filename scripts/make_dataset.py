@@ -95,12 +95,32 @@ DOMAINS = {
 # earthy and neutral palettes on five background styles. Blues, cyans, greens and purples, and B's striped noisy
 # texture, never appear in S, so B stays a far target for a checkpoint pretrained on S.
 _WORLD_PALETTE = (
-    (220, 50, 40), (240, 130, 30), (235, 200, 40), (200, 70, 110), (160, 60, 30), (250, 160, 120),
-    (240, 238, 228), (35, 30, 30), (150, 140, 60), (120, 40, 60), (255, 215, 150), (180, 100, 60),
+    (220, 50, 40),
+    (240, 130, 30),
+    (235, 200, 40),
+    (200, 70, 110),
+    (160, 60, 30),
+    (250, 160, 120),
+    (240, 238, 228),
+    (35, 30, 30),
+    (150, 140, 60),
+    (120, 40, 60),
+    (255, 215, 150),
+    (180, 100, 60),
 )
 _WORLD_BACKGROUNDS = (
-    (70, 70, 80), (130, 120, 110), (40, 50, 60), (180, 175, 160), (90, 110, 100), (20, 25, 30),
-    (200, 190, 170), (60, 45, 40), (110, 100, 90), (150, 150, 150), (95, 80, 60), (225, 215, 200),
+    (70, 70, 80),
+    (130, 120, 110),
+    (40, 50, 60),
+    (180, 175, 160),
+    (90, 110, 100),
+    (20, 25, 30),
+    (200, 190, 170),
+    (60, 45, 40),
+    (110, 100, 90),
+    (150, 150, 150),
+    (95, 80, 60),
+    (225, 215, 200),
 )
 MIXED_BACKGROUNDS = ("gradient", "flat", "radial", "checker", "blotch")
 DOMAINS["S"] = Domain(
@@ -167,8 +187,25 @@ def shape_outline(name: str, rng: np.random.Generator) -> list[np.ndarray]:
         return [_rotate(pts * stretch, angle)]
     if name == "cross":
         a = rng.uniform(0.22, 0.34)  # half thickness of the arms
-        pts = np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1], [-a, a], [-1, a],
-                        [-1, -a], [-a, -a]]) * 0.85
+        pts = (
+            np.array(
+                [
+                    [-a, -1],
+                    [a, -1],
+                    [a, -a],
+                    [1, -a],
+                    [1, a],
+                    [a, a],
+                    [a, 1],
+                    [-a, 1],
+                    [-a, a],
+                    [-1, a],
+                    [-1, -a],
+                    [-a, -a],
+                ]
+            )
+            * 0.85
+        )
         return [_rotate(pts * stretch, angle)]
     if name == "ring":
         inner = rng.uniform(0.45, 0.65)
@@ -180,8 +217,17 @@ def shape_outline(name: str, rng: np.random.Generator) -> list[np.ndarray]:
         return [_rotate(np.array([[0, -1], [0.55, 0], [0, 1], [-0.55, 0]]) * stretch, angle)]
     if name == "arrow":
         w, head = rng.uniform(0.16, 0.26), rng.uniform(0.4, 0.55)
-        pts = np.array([[-1, -w], [1 - head, -w], [1 - head, -2.2 * w - 0.1], [1, 0], [1 - head, 2.2 * w + 0.1],
-                        [1 - head, w], [-1, w]])
+        pts = np.array(
+            [
+                [-1, -w],
+                [1 - head, -w],
+                [1 - head, -2.2 * w - 0.1],
+                [1, 0],
+                [1 - head, 2.2 * w + 0.1],
+                [1 - head, w],
+                [-1, w],
+            ]
+        )
         return [_rotate(pts * stretch, angle)]
     if name == "semicircle":
         t = np.linspace(0, math.pi, 25)
@@ -246,7 +292,7 @@ def _background(domain: Domain, size: int, rng: np.random.Generator) -> np.ndarr
         img += rng.normal(0, rng.uniform(1.0, 5.0), img.shape)
     elif style == "gradient":
         theta = rng.uniform(0, 2 * math.pi)
-        t = (np.cos(theta) * xx + np.sin(theta) * yy)
+        t = np.cos(theta) * xx + np.sin(theta) * yy
         t = (t - t.min()) / max(t.max() - t.min(), 1e-9)
         img = base[0][None, None, :] * (1 - t[..., None]) + base[1][None, None, :] * t[..., None]
         img += rng.normal(0, 3.0, img.shape)  # faint sensor noise
@@ -272,17 +318,24 @@ def _clutter(img: np.ndarray, domain: Domain, rng: np.random.Generator, count: i
         kind = int(rng.integers(5))
         if kind == 0:  # straight line
             p = rng.integers(0, size, 4)
-            cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), colour, int(rng.integers(1, 3)),
-                     cv2.LINE_AA)
+            cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), colour, int(rng.integers(1, 3)), cv2.LINE_AA)
         elif kind == 1:  # polyline (scribble)
-            pts = np.cumsum(rng.normal(0, size * 0.12, (int(rng.integers(3, 6)), 2)), axis=0) + rng.uniform(
-                0, size, 2)
+            pts = np.cumsum(rng.normal(0, size * 0.12, (int(rng.integers(3, 6)), 2)), axis=0) + rng.uniform(0, size, 2)
             cv2.polylines(img, [np.round(pts).astype(np.int32)], False, colour, 1, cv2.LINE_AA)
         elif kind == 2:  # small filled blob (well below the smallest object)
             r = max(1, int(round(rng.uniform(0.01, max_r) * size)))
             c = rng.integers(0, size, 2)
-            cv2.ellipse(img, (int(c[0]), int(c[1])), (r, max(1, int(r * rng.uniform(0.4, 1.0)))),
-                        float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(c[0]), int(c[1])),
+                (r, max(1, int(r * rng.uniform(0.4, 1.0)))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                colour,
+                -1,
+                cv2.LINE_AA,
+            )
         elif kind == 3:  # a few specks
             for p in rng.integers(0, size, (int(rng.integers(3, 10)), 2)):
                 cv2.circle(img, (int(p[0]), int(p[1])), 1, colour, -1, cv2.LINE_AA)
@@ -290,8 +343,17 @@ def _clutter(img: np.ndarray, domain: Domain, rng: np.random.Generator, count: i
             r = max(2, int(round(rng.uniform(0.05, 0.2) * size)))
             c = rng.integers(0, size, 2)
             start = float(rng.uniform(0, 360))
-            cv2.ellipse(img, (int(c[0]), int(c[1])), (r, r), 0.0, start, start + float(rng.uniform(60, 200)),
-                        colour, 1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(c[0]), int(c[1])),
+                (r, r),
+                0.0,
+                start,
+                start + float(rng.uniform(60, 200)),
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
 
 
 def _overlap(box: np.ndarray, others: list[np.ndarray]) -> float:
@@ -451,11 +513,17 @@ def make_dataset(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--domain", required=True, type=str.upper, choices=sorted(DOMAINS),
-                   help="S: source world (10 classes); N: near target (4 new classes, same look); "
-                   "B: far target (cool palette, noisy textures); A: circle/square/triangle on gradients")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--domain",
+        required=True,
+        type=str.upper,
+        choices=sorted(DOMAINS),
+        help="S: source world (10 classes); N: near target (4 new classes, same look); "
+        "B: far target (cool palette, noisy textures); A: circle/square/triangle on gradients",
+    )
     p.add_argument("--out", required=True, type=Path, help="output folder (gets images/, labels/, data.yaml)")
     p.add_argument("--train", type=int, default=DEFAULT_TRAIN, help=f"training images (default {DEFAULT_TRAIN})")
     p.add_argument("--val", type=int, default=DEFAULT_VAL, help=f"validation images (default {DEFAULT_VAL})")

@@ -22,13 +22,13 @@ os.environ["YOLO_CONFIG_DIR"] = str(_CFG_DIR)
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.pop("YOLO_LR_DISABLE", None)
 (_CFG_DIR / "Ultralytics").mkdir(parents=True, exist_ok=True)
-import matplotlib
+import matplotlib  # noqa: E402
 
 shutil.copy(
     Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", _CFG_DIR / "Ultralytics" / "Arial.ttf"
 )
 
-import pytest
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO8 = ROOT / "datasets" / "coco8" / "coco8.yaml"
@@ -157,13 +157,22 @@ def read_csv(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def pretrained(tmp_path_factory) -> str:
-    """A checkpoint produced here (1 epoch on coco8): the 'pretrained weights' that fine-tuning tests start from."""
+def pretrained() -> str:
+    """The project's source checkpoint (yolo26n pretrained on the synthetic source world S, benchmarks/pretrain.py):
+    the 'pretrained weights' that fine-tuning tests start from."""
+    weights = ROOT / "benchmarks" / "assets" / "source.pt"
+    assert weights.exists(), f"{weights} is missing: it is committed with the repository"
+    return str(weights)
+
+
+@pytest.fixture(scope="session")
+def coco8_checkpoint(tmp_path_factory) -> str:
+    """A checkpoint trained here for 1 epoch on coco8 (its train_args name coco8 as its data)."""
     from ultralytics import YOLO
 
     import yolo_lr  # noqa: F401
 
-    project = tmp_path_factory.mktemp("pretrain")
+    project = tmp_path_factory.mktemp("coco8_ckpt")
     YOLO(MODEL).train(data=str(COCO8), epochs=1, project=str(project), name="base", **FAST)
     weights = project / "base" / "weights" / "last.pt"
     assert weights.exists()
@@ -215,7 +224,7 @@ def resume(last_pt: Path, callbacks: dict | None = None, run: Run | None = None)
 
 
 # ---------------------------------------------------------------------------------------------------------- markers
-_TRAINING_FIXTURES = {"train", "pretrained"}
+_TRAINING_FIXTURES = {"train", "pretrained", "coco8_checkpoint"}
 
 
 def pytest_collection_modifyitems(config, items):

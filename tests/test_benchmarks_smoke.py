@@ -155,7 +155,6 @@ def test_transfer_study_never_runs_on_the_held_out_target(tmp_path):
         transfer.main(["--study", "--targets", "near128", "--workdir", str(tmp_path)])
 
 
-
 # ------------------------------------------------------------------------------------------------------ overhead
 def test_overhead_smoke(tmp_path, md_before):
     r = run_smoke("overhead.py", tmp_path)

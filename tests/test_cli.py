@@ -72,13 +72,45 @@ def test_merge_words_matches_ultralytics(argv):
 def test_parse_words_task_flags_and_spaces():
     from yolo_lr.cli import parse_words
 
-    w = parse_words(["lr0", "=", "0.02", "lrf=", "0.1", "momentum", "=0.9", "lr_milestones=[3,", "6]", "plots",
-                     "segment", "resume", "--epochs=3", "lr_plateau"])
+    w = parse_words(
+        [
+            "lr0",
+            "=",
+            "0.02",
+            "lrf=",
+            "0.1",
+            "momentum",
+            "=0.9",
+            "lr_milestones=[3,",
+            "6]",
+            "plots",
+            "segment",
+            "resume",
+            "--epochs=3",
+            "lr_plateau",
+        ]
+    )
     assert w.task == "segment"
-    assert w.args == {"lr0": 0.02, "lrf": 0.1, "momentum": 0.9, "lr_milestones": [3, 6], "plots": True,
-                      "resume": True, "epochs": 3, "lr_plateau": True}
-    assert w.words == ["lr0=0.02", "lrf=0.1", "momentum=0.9", "lr_milestones=[3,6]", "plots=True", "resume=True",
-                       "epochs=3", "lr_plateau=True"]
+    assert w.args == {
+        "lr0": 0.02,
+        "lrf": 0.1,
+        "momentum": 0.9,
+        "lr_milestones": [3, 6],
+        "plots": True,
+        "resume": True,
+        "epochs": 3,
+        "lr_plateau": True,
+    }
+    assert w.words == [
+        "lr0=0.02",
+        "lrf=0.1",
+        "momentum=0.9",
+        "lr_milestones=[3,6]",
+        "plots=True",
+        "resume=True",
+        "epochs=3",
+        "lr_plateau=True",
+    ]
     assert parse_words(["task=pose", "half"]).task == "pose" and parse_words(["half"]).args == {"half": True}
 
 
@@ -87,16 +119,20 @@ def test_parse_words_task_flags_and_spaces():
     [
         (["train", "epochs"], "'epochs' needs a value, e.g. epochs=100"),
         (["train", "plotz"], "unexpected word 'plotz'. Did you mean 'plots'?"),
-        (["train", "lr_plateau_patience", "="], "'lr_plateau_patience' needs a value, e.g. lr_plateau_patience=VALUE "
-                                                "(an integer in [0, inf])"),
+        (
+            ["train", "lr_plateau_patience", "="],
+            "'lr_plateau_patience' needs a value, e.g. lr_plateau_patience=VALUE (an integer in [0, inf])",
+        ),
         (["train", "=", "0.1"], "'=' needs a key and a value"),
         (["train", "lr_milestones=[3,", "6"], "unbalanced brackets in 'lr_milestones=[3,6'"),
         (["segmnt", "train"], "unknown command 'segmnt'. Did you mean 'segment'?"),
         (["train", "task=segmnt"], "unknown task 'segmnt'. Did you mean 'segment'?"),
         (["segment", "train", "task=pose"], "two tasks given, 'segment' and 'pose'"),
         (["segment", "plot", "cfg=plateau"], "task word 'segment' goes with train, val"),
-        (["segment", "train", "model=yolo26n.yaml"], "task 'segment' does not match model=yolo26n.yaml, which is a "
-                                                     "detect model"),
+        (
+            ["segment", "train", "model=yolo26n.yaml"],
+            "task 'segment' does not match model=yolo26n.yaml, which is a detect model",
+        ),
         (["copy-cfg", "platau"], "no preset 'platau'. Did you mean 'plateau'?"),
         (["copy-cfg"], "give one preset name"),
     ],
@@ -112,10 +148,35 @@ def test_task_word_spaces_and_bare_flags_train(tmp_path):
     reach the run."""
     data = make_task_data(tmp_path / "data", "segment")
     (tmp_path / "seg").mkdir()  # without exist_ok=True Ultralytics would train into seg2
-    p = yolo_lr("segment", "train", "model=yolo26n-seg.yaml", f"data={data}", "epochs", "=", "2", "imgsz=", "32",
-                "batch", "=2", "nbs=2", "workers=0", "device=cpu", "amp=False", "plots=False", "optimizer=SGD",
-                "warmup_epochs=0", "lr_policy", "=", "cosine", "exist_ok", "lr_plateau", "lr_plateau_patience =0",
-                f"project={tmp_path}", "name=seg", cwd=tmp_path)
+    p = yolo_lr(
+        "segment",
+        "train",
+        "model=yolo26n-seg.yaml",
+        f"data={data}",
+        "epochs",
+        "=",
+        "2",
+        "imgsz=",
+        "32",
+        "batch",
+        "=2",
+        "nbs=2",
+        "workers=0",
+        "device=cpu",
+        "amp=False",
+        "plots=False",
+        "optimizer=SGD",
+        "warmup_epochs=0",
+        "lr_policy",
+        "=",
+        "cosine",
+        "exist_ok",
+        "lr_plateau",
+        "lr_plateau_patience =0",
+        f"project={tmp_path}",
+        "name=seg",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert not (tmp_path / "seg2").exists()
     args = yaml.safe_load((tmp_path / "seg" / "args.yaml").read_text())
@@ -136,8 +197,16 @@ def test_resume_as_a_bare_flag(tmp_path):
     model = YOLO("yolo26n.yaml")
     model.add_callback("on_fit_epoch_end", _interrupt_after(0)["on_fit_epoch_end"])
     with pytest.raises(Interrupt):
-        model.train(data=str(COCO8), epochs=2, optimizer="SGD", warmup_epochs=0, lr_policy="cosine",
-                    project=str(tmp_path), name="cut", **FAST)
+        model.train(
+            data=str(COCO8),
+            epochs=2,
+            optimizer="SGD",
+            warmup_epochs=0,
+            lr_policy="cosine",
+            project=str(tmp_path),
+            name="cut",
+            **FAST,
+        )
     last = tmp_path / "cut" / "weights" / "last.pt"
     assert {int(r["epoch"]) for r in read_csv(tmp_path / "cut" / "lr.csv")} == {0}
     p = yolo_lr("train", "resume", f"model={last}", cwd=tmp_path)
@@ -280,10 +349,10 @@ def test_finetune_script_offline(pretrained, tmp_path):
     assert short.returncode == 0 and "--unfreeze-epoch" in short.stdout
 
 
-def test_val_passes_through_to_ultralytics(pretrained, tmp_path):
+def test_val_passes_through_to_ultralytics(coco8_checkpoint, tmp_path):
     p = yolo_lr(
         "val",
-        f"model={pretrained}",
+        f"model={coco8_checkpoint}",
         "imgsz=64",
         "batch=2",
         "device=cpu",
@@ -294,7 +363,7 @@ def test_val_passes_through_to_ultralytics(pretrained, tmp_path):
     )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     # the checkpoint's own data (train_args), which here happens to be the bundled COCO8
-    assert f"using the data model={pretrained} was trained on ({COCO8})" in p.stdout
+    assert f"using the data model={coco8_checkpoint} was trained on ({COCO8})" in p.stdout
     assert "mAP50-95" in p.stdout + p.stderr
 
 
@@ -307,12 +376,22 @@ def test_demo_prints_only_paths_that_exist(tmp_path):
     stale.write_bytes(b"old")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
     started = time.time() - 1
-    env = {**yolo_env(), "YOLO_LR_SKIP_SETUP": "1", "YOLO_LR_VENV": str(Path(sys.executable).parents[1]),
-           "YOLO_LR_DEMO_DIR": str(demo)}
-    p = subprocess.run(["bash", str(ROOT / "scripts" / "run_demo.sh"), "epochs=2", "device=cpu", "workers=0"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    env = {
+        **yolo_env(),
+        "YOLO_LR_SKIP_SETUP": "1",
+        "YOLO_LR_VENV": str(Path(sys.executable).parents[1]),
+        "YOLO_LR_DEMO_DIR": str(demo),
+    }
+    p = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "run_demo.sh"), "epochs=2", "device=cpu", "workers=0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    summary = p.stdout[p.stdout.index("yolo_lr demo:"):]
+    summary = p.stdout[p.stdout.index("yolo_lr demo:") :]
     printed = dict(re.findall(r"^([a-z -]+): (/\S+)$", summary, flags=re.M))
     assert set(printed) == {"per-step log", "plot", "metrics", "weights"}, summary
     for label, path in printed.items():

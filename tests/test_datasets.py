@@ -119,6 +119,7 @@ def test_domains_have_different_classes_and_look(gen, tmp_path):
         return float(np.mean([r - b for r, g, b in palette]))
 
     assert warmth(gen.DOMAINS["A"].palette) > 50 > -50 > warmth(gen.DOMAINS["B"].palette)
+
     # and the rendered images differ too: B's textured backgrounds are noisier pixel to pixel than A's gradients
     def roughness(root):
         vals = []
@@ -142,23 +143,46 @@ def test_source_world_near_and_far_targets(gen, tmp_path):
     assert set(far.palette).isdisjoint(src.palette) and far.background not in gen.MIXED_BACKGROUNDS
     # every S class shows up in a modest number of images
     ys = yaml.safe_load(gen.make_dataset(tmp_path / "S", "S", n_train=40, n_val=4, imgsz=64, seed=0).read_text())
-    classes = {int(line.split()[0]) for p in (tmp_path / "S" / "labels" / "train").glob("*.txt")
-               for line in p.read_text().splitlines()}
+    classes = {
+        int(line.split()[0])
+        for p in (tmp_path / "S" / "labels" / "train").glob("*.txt")
+        for line in p.read_text().splitlines()
+    }
     assert classes == set(range(len(ys["names"])))
     # the far target is visibly different: blue-dominant objects and rougher backgrounds than the source world
     yb = gen.make_dataset(tmp_path / "B", "B", n_train=16, n_val=2, imgsz=64, seed=0)
 
     def roughness(root):
-        return float(np.mean([np.abs(np.diff(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(float), axis=1)).mean()
-                              for p in sorted((root / "images" / "train").glob("*.png"))[:16]]))
+        return float(
+            np.mean(
+                [
+                    np.abs(np.diff(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(float), axis=1)).mean()
+                    for p in sorted((root / "images" / "train").glob("*.png"))[:16]
+                ]
+            )
+        )
 
     assert roughness(yb.parent) > roughness(tmp_path / "S")
 
 
 def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
     out = tmp_path / "cli"
-    cmd = [sys.executable, str(SCRIPT), "--domain", "b", "--out", str(out), "--train", "3", "--val", "2",
-           "--imgsz", "64", "--seed", "5"]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--domain",
+        "b",
+        "--out",
+        str(out),
+        "--train",
+        "3",
+        "--val",
+        "2",
+        "--imgsz",
+        "64",
+        "--seed",
+        "5",
+    ]
     env = {**yolo_env(), "PYTHONPATH": str(ROOT)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -172,9 +196,10 @@ def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
 
 
 def test_ultralytics_loads_and_trains_on_it(gen, tmp_path):
-    import yolo_lr  # noqa: F401
     from ultralytics import YOLO
     from ultralytics.data.utils import check_det_dataset
+
+    import yolo_lr  # noqa: F401
 
     yaml_path = gen.make_dataset(tmp_path / "A", "A", n_train=4, n_val=2, imgsz=64, seed=0)
     data = check_det_dataset(str(yaml_path))

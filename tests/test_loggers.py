@@ -177,7 +177,7 @@ def tracked(tmp_path_factory):
 
 def expected_series(run: Run) -> dict[str, list[float]]:
     """Series name -> the LR the optimizer used at optimizer steps 1, 2, ... for that param group."""
-    from yolo_lr.adapter import BACKBONE
+    from yolo_lr.backbone import BACKBONE
 
     names, seen = [], {}
     for j, g in enumerate(run.trainer.optimizer.param_groups):

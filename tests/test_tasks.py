@@ -98,10 +98,24 @@ def test_task_finetunes_with_policy_plateau_and_backbone_rules(task, datasets, c
     for event, fn in callbacks.items():
         model.add_callback(event, fn)
     model.train(
-        data=datasets(task), epochs=epochs, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=0,
-        lr_policy="cosine", lr_plateau=True, lr_plateau_metric=metric, lr_plateau_patience=0,
-        lr_plateau_threshold=1e9, lr_plateau_threshold_mode="abs", lr_plateau_min_factor=0.0,
-        lr_backbone_scale=SCALE, lr_unfreeze_epoch=1, project=str(tmp_path), name=task, **TINY,
+        data=datasets(task),
+        epochs=epochs,
+        optimizer="SGD",
+        lr0=LR0,
+        lrf=LRF,
+        warmup_epochs=0,
+        lr_policy="cosine",
+        lr_plateau=True,
+        lr_plateau_metric=metric,
+        lr_plateau_patience=0,
+        lr_plateau_threshold=1e9,
+        lr_plateau_threshold_mode="abs",
+        lr_plateau_min_factor=0.0,
+        lr_backbone_scale=SCALE,
+        lr_unfreeze_epoch=1,
+        project=str(tmp_path),
+        name=task,
+        **TINY,
     )
     trainer = run.trainer
     ctl = trainer.yolo_lr
@@ -155,18 +169,40 @@ def test_metric_the_task_does_not_produce_is_an_error_not_a_silent_nan(datasets,
     from yolo_lr.config import LRConfigError
 
     with pytest.raises(LRConfigError, match=r"lr_plateau_metric='metrics/mAP50-95\(B\)' is not produced by this task"):
-        YOLO(model_yaml("depth")).train(data=datasets("depth"), epochs=2, lr_plateau=True, warmup_epochs=0,
-                                        lr_plateau_metric="metrics/mAP50-95(B)", project=str(tmp_path), name="d",
-                                        **TINY)
+        YOLO(model_yaml("depth")).train(
+            data=datasets("depth"),
+            epochs=2,
+            lr_plateau=True,
+            warmup_epochs=0,
+            lr_plateau_metric="metrics/mAP50-95(B)",
+            project=str(tmp_path),
+            name="d",
+            **TINY,
+        )
     assert len(read_csv(tmp_path / "d" / "results.csv")) <= 1
 
 
 def test_infer_mode_knows_lower_is_better_beyond_loss_and_refuses_to_guess():
-    for name in ("val/box_loss", "train/DFL_LOSS", "metrics/abs_rel", "metrics/rmse", "metrics/silog", "val/error",
-                 "top1_err", "metrics/MAE"):
+    for name in (
+        "val/box_loss",
+        "train/DFL_LOSS",
+        "metrics/abs_rel",
+        "metrics/rmse",
+        "metrics/silog",
+        "val/error",
+        "top1_err",
+        "metrics/MAE",
+    ):
         assert infer_mode(name) == "min", name
-    for name in ("fitness", "metrics/mAP50-95(M)", "metrics/accuracy_top1", "metrics/mIoU", "metrics/pixel_acc",
-                 "metrics/delta1", "metrics/recall(P)"):
+    for name in (
+        "fitness",
+        "metrics/mAP50-95(M)",
+        "metrics/accuracy_top1",
+        "metrics/mIoU",
+        "metrics/pixel_acc",
+        "metrics/delta1",
+        "metrics/recall(P)",
+    ):
         assert infer_mode(name) == "max", name
     for name in ("lr/pg0", "time", "my_score"):
         with pytest.raises(ValueError, match="whether higher or lower is better"):
@@ -176,27 +212,42 @@ def test_infer_mode_knows_lower_is_better_beyond_loss_and_refuses_to_guess():
 def test_plateau_on_an_unclear_metric_fails_before_training(tmp_path):
     """A metric whose direction the name does not tell: exit 2 naming lr_plateau_metric and lr_plateau_mode."""
     words = ["lr_plateau", "lr_plateau_metric=lr/pg0", "epochs=1", "imgsz=32", f"project={tmp_path}"]
-    p = subprocess.run([venv_bin("yolo-lr"), "train", "model=yolo26n.yaml", *words], capture_output=True, text=True,
-                       env=yolo_env(), cwd=tmp_path, timeout=120)
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "train", "model=yolo26n.yaml", *words],
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-2000:]
     assert "lr_plateau_metric='lr/pg0'" in p.stderr and "needs lr_plateau_mode=min or max" in p.stderr
     assert not list(tmp_path.iterdir())
-    ok = subprocess.run([venv_bin("yolo-lr"), "show", "lr_plateau", "lr_plateau_metric=lr/pg0", "lr_plateau_mode=min"],
-                        capture_output=True, text=True, env=yolo_env(), cwd=tmp_path, timeout=60)
+    ok = subprocess.run(
+        [venv_bin("yolo-lr"), "show", "lr_plateau", "lr_plateau_metric=lr/pg0", "lr_plateau_mode=min"],
+        capture_output=True,
+        text=True,
+        env=yolo_env(),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert ok.returncode == 0 and "lr_plateau_mode: min\n" in ok.stdout, ok.stderr
 
 
 def _yolo_lr(*args, cwd, timeout=300):
-    return subprocess.run([venv_bin("yolo-lr"), *args], capture_output=True, text=True, env=yolo_env(), cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [venv_bin("yolo-lr"), *args], capture_output=True, text=True, env=yolo_env(), cwd=cwd, timeout=timeout
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
         (["pose", "train", "epochs=1"], "data= is required for the default pose model (pose task)"),
-        (["train", "model=yolo26n-cls.yaml", "epochs=1"], "data= is required for model=yolo26n-cls.yaml (classify "
-                                                          "task): the bundled COCO8 is detection only"),
+        (
+            ["train", "model=yolo26n-cls.yaml", "epochs=1"],
+            "data= is required for model=yolo26n-cls.yaml (classify task): the bundled COCO8 is detection only",
+        ),
         (["sweep", "lr0=1e-3", "model=yolo26n-seg.yaml"], "data= is required for model=yolo26n-seg.yaml (segment"),
         (["find", "model=yolo26n-obb.yaml"], "data= is required for model=yolo26n-obb.yaml (obb task)"),
         (["val", "model=yolo26n-pose.yaml"], "data= is required: model=yolo26n-pose.yaml carries no training data"),
@@ -211,8 +262,17 @@ def test_non_detect_tasks_need_data(tmp_path, args, needle):
 def test_val_uses_the_checkpoints_own_data(tmp_path, checkpoints, datasets):
     """A segment checkpoint is validated on the data it was trained on (its train_args), never on COCO8."""
     ckpt = checkpoints("segment")
-    p = _yolo_lr("val", f"model={ckpt}", "imgsz=32", "batch=2", "device=cpu", "plots=False", f"project={tmp_path}",
-                 "name=val", cwd=tmp_path)
+    p = _yolo_lr(
+        "val",
+        f"model={ckpt}",
+        "imgsz=32",
+        "batch=2",
+        "device=cpu",
+        "plots=False",
+        f"project={tmp_path}",
+        "name=val",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert f"using the data model={ckpt} was trained on ({datasets('segment')})" in p.stdout
     log = p.stdout + p.stderr
@@ -224,8 +284,18 @@ def test_classify_sweep_ranks_by_top1(tmp_path, datasets):
     from yolo_lr.lr_sweep import SweepRow, pick_best
 
     words = [f"{k}={v}" for k, v in TINY.items() if k != "verbose"]
-    p = _yolo_lr("classify", "sweep", "lr0=1e-3,1e-1", "model=yolo26n-cls.yaml", f"data={datasets('classify')}",
-                 "epochs=1", *words, f"project={tmp_path}", "name=cls", cwd=tmp_path)
+    p = _yolo_lr(
+        "classify",
+        "sweep",
+        "lr0=1e-3,1e-1",
+        "model=yolo26n-cls.yaml",
+        f"data={datasets('classify')}",
+        "epochs=1",
+        *words,
+        f"project={tmp_path}",
+        "name=cls",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "ranked by metrics/accuracy_top1 (max)" in p.stdout
     header = next(line for line in p.stdout.splitlines() if line.startswith("| lr0"))
@@ -236,8 +306,9 @@ def test_classify_sweep_ranks_by_top1(tmp_path, datasets):
     for r in rows:
         last = read_csv(tmp_path / "cls" / f"lr0_{float(r['lr0']):.3g}" / "results.csv")[-1]
         assert float(r["metrics/accuracy_top1"]) == pytest.approx(float(last["metrics/accuracy_top1"]), abs=1e-6)
-        replay.append(SweepRow(float(r["lr0"]), final_loss=float(r["final_loss"]),
-                               metric=float(r["metrics/accuracy_top1"])))
+        replay.append(
+            SweepRow(float(r["lr0"]), final_loss=float(r["final_loss"]), metric=float(r["metrics/accuracy_top1"]))
+        )
     best = next(float(r["lr0"]) for r in rows if r["best"] == "1")
     assert pick_best(replay).lr0 == best
 
@@ -247,8 +318,12 @@ def test_sweep_metric_and_data_defaults_follow_the_task():
     from yolo_lr.tasks import default_data, main_metric, model_info
 
     assert {t: main_metric(t) for t in ("detect", "segment", "pose", "obb", "classify")} == {
-        "detect": "metrics/mAP50-95(B)", "segment": "metrics/mAP50-95(M)", "pose": "metrics/mAP50-95(P)",
-        "obb": "metrics/mAP50-95(B)", "classify": "metrics/accuracy_top1"}
+        "detect": "metrics/mAP50-95(B)",
+        "segment": "metrics/mAP50-95(M)",
+        "pose": "metrics/mAP50-95(P)",
+        "obb": "metrics/mAP50-95(B)",
+        "classify": "metrics/accuracy_top1",
+    }
     assert all(main_metric(t) == TASK2METRIC[t] for t in TASKS)
     assert default_data("detect").name == "coco8.yaml" and all(default_data(t) is None for t in OTHER_TASKS)
     assert {t: model_info(model_yaml(t)).task for t in TASKS} == {t: t for t in TASKS}
@@ -273,7 +348,8 @@ def test_generated_datasets_are_what_each_task_reads(tmp_path):
         if task in ("semantic", "depth"):
             folder = {"semantic": "masks", "depth": "depth"}[task]
             assert sorted(p.relative_to(root / folder) for p in (root / folder).rglob("*.png")) == [
-                p.relative_to("images") for p in images]
+                p.relative_to("images") for p in images
+            ]
             continue
         assert cfg["names"] == {0: "square", 1: "triangle"}
         width = {"detect": 5, "pose": 5 + 3 * 3, "obb": 9}.get(task)

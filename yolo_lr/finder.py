@@ -607,8 +607,11 @@ class FindResult:
     def summary(self) -> str:
         """The lines :func:`find_lr` prints."""
         c = self.curve
-        stop = {"completed": "ran all steps", "diverged": "stopped: loss diverged", "non-finite": "stopped: loss"
-                " not finite"}[c.stop_reason]
+        stop = {
+            "completed": "ran all steps",
+            "diverged": "stopped: loss diverged",
+            "non-finite": "stopped: loss not finite",
+        }[c.stop_reason]
         lines = [
             f"yolo-lr find: {c.steps}/{c.planned} steps of lr={c.lr_start:.3g} -> {c.lr_end:.3g} ({stop}"
             + (f" at lr={c.stop_lr:.3g}" if c.stop_lr is not None else "")
@@ -618,9 +621,8 @@ class FindResult:
                 f"  {self.work.steps} optimizer steps, {self.work.images} images, {self.work.seconds:.1f} s "
                 f"({self.seconds_total:.1f} s with set-up)"
             ),
-            "  suggestions: " + ", ".join(
-                f"{r}={v:.3g}" if v is not None else f"{r}=none" for r, v in self.suggestions.items()
-            ),
+            "  suggestions: "
+            + ", ".join(f"{r}={v:.3g}" if v is not None else f"{r}=none" for r, v in self.suggestions.items()),
         ]
         lines += [f"  note: {n}" for n in self.notes]
         if self.lr is not None:
@@ -701,8 +703,19 @@ def find_lr(
         png = _plot(curve, marks, rule, save_dir / "lr_find.png", title)
     command = _command(setup, lr) if lr is not None else None
     res = FindResult(
-        lr=lr, rule=rule, suggestions=suggestions, curve=curve, optimizer=setup.optimizer, groups=groups, notes=notes,
-        command=command, work=work, seconds_total=time.perf_counter() - t0, save_dir=save_dir, csv=csv_path, png=png,
+        lr=lr,
+        rule=rule,
+        suggestions=suggestions,
+        curve=curve,
+        optimizer=setup.optimizer,
+        groups=groups,
+        notes=notes,
+        command=command,
+        work=work,
+        seconds_total=time.perf_counter() - t0,
+        save_dir=save_dir,
+        csv=csv_path,
+        png=png,
     )
     if verbose:
         print(res.summary(), flush=True)

@@ -111,7 +111,7 @@ def _clearml(trainer):
 
 # ------------------------------------------------------------------------------------------------------ the writers
 def _write_tensorboard(writer, trainer, names, rows) -> None:
-    for epoch, step, lrs in rows:
+    for _epoch, step, lrs in rows:
         for name, lr in zip(names, lrs):
             writer.add_scalar(name, lr, step)
 
@@ -122,7 +122,7 @@ def _write_wandb(run, trainer, names, rows) -> None:
         run.define_metric(WANDB_STEP)
         run.define_metric(PREFIX + "*", step_metric=WANDB_STEP)
         state.wandb_axis = True
-    for epoch, step, lrs in rows:
+    for _epoch, step, lrs in rows:
         run.log({WANDB_STEP: step, **dict(zip(names, lrs))}, commit=True)
 
 
@@ -144,7 +144,7 @@ def _write_comet(experiment, trainer, names, rows) -> None:
 
 def _write_clearml(task, trainer, names, rows) -> None:
     logger = task.get_logger()
-    for epoch, step, lrs in rows:
+    for _epoch, step, lrs in rows:
         for name, lr in zip(names, lrs):
             logger.report_scalar(PREFIX.rstrip("/"), name.removeprefix(PREFIX), lr, iteration=step)
 

@@ -267,8 +267,11 @@ def sweep(
     save_dir = increment_path(root.resolve() / name, exist_ok=False, sep="", mkdir=True)
 
     say = print if verbose else (lambda *a, **k: None)
-    say(f"yolo-lr sweep: {len(values)} trainings of {model_path} ({info.task}) on {data}, optimizer={optimizer}, "
-        f"lr0 in {', '.join(f'{v:.3g}' for v in values)}, ranked by {metric} ({mode}) -> {save_dir}", flush=True)
+    say(
+        f"yolo-lr sweep: {len(values)} trainings of {model_path} ({info.task}) on {data}, optimizer={optimizer}, "
+        f"lr0 in {', '.join(f'{v:.3g}' for v in values)}, ranked by {metric} ({mode}) -> {save_dir}",
+        flush=True,
+    )
     for n in notes:
         say(f"  note: {n}", flush=True)
     t0 = time.perf_counter()
@@ -284,9 +287,18 @@ def sweep(
     else:
         notes.append(f"no run produced a finite {metric}: no best row")
     res = SweepResult(
-        rows=rows, optimizer=str(optimizer), notes=notes, save_dir=save_dir, csv=save_dir / "sweep.csv",
-        md=save_dir / "sweep.md", png=None, seconds=time.perf_counter() - t0,
-        train_args={**args, "model": model_path, "data": data}, task=info.task, metric=metric, mode=mode,
+        rows=rows,
+        optimizer=str(optimizer),
+        notes=notes,
+        save_dir=save_dir,
+        csv=save_dir / "sweep.csv",
+        md=save_dir / "sweep.md",
+        png=None,
+        seconds=time.perf_counter() - t0,
+        train_args={**args, "model": model_path, "data": data},
+        task=info.task,
+        metric=metric,
+        mode=mode,
     )
     _write_csv(res)
     _write_md(res)
@@ -311,9 +323,7 @@ def run_name(lr0: float) -> str:
     return f"lr0_{lr0:.3g}"
 
 
-def _train_one(
-    model_path: str, lr0: float, data: str, save_dir: Path, args: dict[str, Any], metric: str
-) -> SweepRow:
+def _train_one(model_path: str, lr0: float, data: str, save_dir: Path, args: dict[str, Any], metric: str) -> SweepRow:
     """Train one fresh model at this lr0; count its steps and images; read its last results.csv row."""
     from ultralytics import YOLO
 
@@ -325,8 +335,10 @@ def _train_one(
     def on_pretrain_routine_end(trainer):  # the metric names exist now (loss names only after the first batch)
         known = [FITNESS, *(trainer.metrics or {})]
         if metric not in known and not metric.startswith(("train/", "val/")):
-            raise LRConfigError(f"yolo-lr sweep: metric={metric!r} is not produced by this task. Available: "
-                                f"{', '.join(known)}, or a train/ or val/ loss column of results.csv.")
+            raise LRConfigError(
+                f"yolo-lr sweep: metric={metric!r} is not produced by this task. Available: "
+                f"{', '.join(known)}, or a train/ or val/ loss column of results.csv."
+            )
 
     def on_train_epoch_end(trainer):
         count["epochs"] += 1
@@ -372,12 +384,25 @@ def _write_csv(res: SweepResult) -> None:
     with open(res.csv, "w", newline="") as f:
         w = csv.writer(f)
         extra = [] if res.metric == FITNESS else [FITNESS]
-        w.writerow(["lr0", "final_loss", res.metric, *extra, "time_s", "epochs", "steps", "images", "best",
-                    "run_dir", "error"])
+        w.writerow(
+            ["lr0", "final_loss", res.metric, *extra, "time_s", "epochs", "steps", "images", "best", "run_dir", "error"]
+        )
         for r in res.rows:
-            w.writerow([f"{r.lr0:.6g}", f"{r.final_loss:.6g}", f"{r.metric:.6g}",
-                        *(f"{r.metrics.get(k, math.nan):.6g}" for k in extra), f"{r.seconds:.3f}", r.epochs, r.steps,
-                        r.images, int(r.best), r.run_dir or "", r.error or ""])
+            w.writerow(
+                [
+                    f"{r.lr0:.6g}",
+                    f"{r.final_loss:.6g}",
+                    f"{r.metric:.6g}",
+                    *(f"{r.metrics.get(k, math.nan):.6g}" for k in extra),
+                    f"{r.seconds:.3f}",
+                    r.epochs,
+                    r.steps,
+                    r.images,
+                    int(r.best),
+                    r.run_dir or "",
+                    r.error or "",
+                ]
+            )
 
 
 def _write_md(res: SweepResult) -> None:
@@ -416,8 +441,11 @@ def _plot(res: SweepResult, path: Path) -> Path | None:
     more = loss_ax.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
     epochs = max(r.epochs for r in ok)
-    ax.set_title(f"lr0 sweep: {Path(str(res.train_args.get('model'))).name}, {res.optimizer}, {epochs} "
-                 f"epoch{'' if epochs == 1 else 's'} per run", fontsize=10)
+    ax.set_title(
+        f"lr0 sweep: {Path(str(res.train_args.get('model'))).name}, {res.optimizer}, {epochs} "
+        f"epoch{'' if epochs == 1 else 's'} per run",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path)
