@@ -186,8 +186,7 @@ def _quadratic(lam_min: float, lam_max: float, seed: int = 0):
 
 
 # Where each rule lands relative to the optimum lr* = 2/(lam_min+lam_max) (the schedule's grid is 8 decades in 100
-# steps,
-# 21 % apart): valley and min10 within a factor 2 below lr* and still stable (< 2/lam_max = 1.25 lr*); steep, the
+# steps, 21 % apart): valley and min10 within a factor 2 below lr* and still stable (< 2/lam_max = 1.25 lr*); steep, the
 # documented timid rule, a factor 2 to 10 below it.
 RULE_BOUNDS = {"valley": (0.5, 1.25), "min10": (0.5, 1.25), "steep": (0.1, 0.5)}
 

@@ -290,16 +290,16 @@ def test_error_messages_name_key_and_what_is_allowed():
             Plateau(**kwargs)
         return str(e.value)
 
-    assert message(mode="maximize") == "lr_plateau_mode must be one of min, max; got 'maximize'"
-    assert message(threshold_mode="x") == "lr_plateau_threshold_mode must be one of rel, abs; got 'x'"
-    assert message(factor="0.5") == "lr_plateau_factor must be a finite number, got '0.5'"
-    assert message(factor=math.nan) == "lr_plateau_factor must be a finite number, got nan"
-    assert message(threshold=math.inf) == "lr_plateau_threshold must be a finite number, got inf"
-    assert message(min_factor="0") == "lr_plateau_min_factor must be a finite number, got '0'"
-    assert message(eps="0") == "eps must be a finite number, got '0'"
-    assert message(eps=-1e-9) == "eps must be >= 0, got -1e-09"
-    assert message(patience="1") == "lr_plateau_patience must be an integer >= 0, got '1'"
-    assert message(cooldown=-1) == "lr_plateau_cooldown must be an integer >= 0, got -1"
+    assert message(mode="maximize") == "lr_plateau_mode='maximize' must be one of min, max"
+    assert message(threshold_mode="x") == "lr_plateau_threshold_mode='x' must be one of rel, abs"
+    assert message(factor="0.5") == "lr_plateau_factor='0.5' must be a number in (0, 1)"
+    assert message(factor=math.nan) == "lr_plateau_factor=nan must be a number in (0, 1)"
+    assert message(threshold=math.inf) == "lr_plateau_threshold=inf must be a number >= 0"
+    assert message(min_factor="0") == "lr_plateau_min_factor='0' must be a number in [0, 1]"
+    assert message(eps="0") == "eps must be a number >= 0, got '0'"
+    assert message(eps=-1e-9) == "eps must be a number >= 0, got -1e-09"
+    assert message(patience="1") == "lr_plateau_patience='1' must be an integer >= 0"
+    assert message(cooldown=-1) == "lr_plateau_cooldown=-1 must be an integer >= 0"
     assert Plateau(eps=0.0).eps == 0.0  # eps 0: every reduction counts
     p = Plateau()
     with pytest.raises(ValueError) as e:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import COCO8, FAST, MODEL, read_csv, venv_bin, yolo_env
+import yaml
+from conftest import COCO8, FAST, MODEL, ROOT, read_csv, venv_bin, yolo_env
 
 import yolo_lr
 from yolo_lr.cli import load_config, simulate
@@ -108,7 +109,9 @@ def _sim(name: str, epochs: int = 30, batches: int = 10, **kw):
 
 def test_finetune_preset_recipe():
     cfg, sim = _sim("finetune")
-    assert cfg["optimizer"] != "auto" and cfg["lr0"] == pytest.approx(0.1 * 0.01)  # 10x below Ultralytics' lr0
+    # an explicit optimizer (auto would replace lr0), the study's lr0 and an optimizer step every batch of 16
+    assert cfg["optimizer"] == "AdamW" and cfg["lr0"] == pytest.approx(0.003)
+    assert yaml.safe_load((ROOT / "configs" / "finetune.yaml").read_text())["nbs"] == 16
     assert cfg["warmup_bias_lr"] == 0.0 and cfg["warmup_epochs"] < 3  # no bias spike, shorter than native
     h = sim["header"]
     head, bb, bias = h.index("lr/pg0(weight)"), h.index("lr/pg3(weight/backbone)"), h.index("lr/pg2(bias)")

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from yolo_lr.config import resolve
-from yolo_lr.schedule import Group, backbone_factor, group_lrs, policy_time, warmup_iterations
+from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
 LR0, LRF, BIAS0 = 0.02, 0.05, 0.1
 GROUPS = [Group("weight", LR0), Group("bn", LR0), Group("bias", LR0)]
@@ -101,11 +101,6 @@ def test_plateau_factor_defaults_to_one():
     assert group_lrs(s, GROUPS, epoch=1, i=0, nb=4, nw=0, epochs=3, warmup_bias_lr=BIAS0) == [LR0] * 3
 
 
-def test_plateau_factor_ignored_without_plateau():
-    s = settings(lr_policy="constant")
-    assert lrs(s, 1, 0, factor=0.1) == [LR0] * 3
-
-
 def test_warmup_iterations_follow_ultralytics():
     # nw = round(min(warmup_epochs, epochs - 1) * nb), 0 when warmup_epochs <= 0
     assert warmup_iterations(3.0, 10, 4) == 12
@@ -116,6 +111,11 @@ def test_warmup_iterations_follow_ultralytics():
     assert warmup_iterations(-1.0, 10, 4) == 0
     assert warmup_iterations(0.3, 10, 5) == 2  # round(1.5) == 2 (banker's rounding as numpy/python)
     assert warmup_iterations(0.1, 10, 5) == 0
+
+
+def backbone_factor(settings, epoch: int, t: float) -> float:
+    """A backbone group's LR relative to its head group's (the fine-tuning settings own the rule)."""
+    return settings.finetune.factor(epoch, t)
 
 
 def test_backbone_factor_freeze_ramp_and_scale():

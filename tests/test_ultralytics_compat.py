@@ -91,6 +91,7 @@ def _python() -> list[str]:
     return [sys.executable]
 
 
+@pytest.mark.training
 def test_a_missing_trainer_internal_fails_loudly_at_train_start(train, monkeypatch, tmp_path):
     from ultralytics.engine.trainer import BaseTrainer
 
