@@ -52,6 +52,9 @@ def yolo_env() -> dict:
     env = dict(os.environ)
     env.update(YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(_CFG_DIR), YOLO_AUTOINSTALL="false")
     env.pop("YOLO_LR_DISABLE", None)
+    # The installed package, never a checkout: a benchmark helper run in-process may have put the checkout on
+    # PYTHONPATH for its own workers (tests that want the checkout add it back explicitly).
+    env.pop("PYTHONPATH", None)
     return env
 
 
