@@ -24,6 +24,9 @@ import sysconfig
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_name  # noqa: E402  (benchmarks/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 MD_PATH = ROOT / "BENCHMARKS.md"
 START, END = "<!-- startup:start -->", "<!-- startup:end -->"
@@ -66,16 +69,6 @@ def hook_import_us(python: str, runs: int = 20) -> float:
                 total += int(parts[0])
         totals.append(total)
     return statistics.median(totals)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> int:
