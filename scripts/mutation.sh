@@ -21,7 +21,7 @@ python -m pip install -q $(python -c "import tomllib; print(' '.join(tomllib.loa
 WORK="${MUTATION_WORKDIR:-$(mktemp -d -t yolo_lr_mutation.XXXXXX)}"
 mkdir -p "$WORK"
 # tracked and new (not ignored) files only: no .venv, no runs
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$WORK/")
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$WORK"
 
 only=""
 for m in $MODULES; do
@@ -36,6 +36,8 @@ only_mutate = [${only%, }]
 pytest_add_cli_args_test_selection = ["-m", "not training", "tests/"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
 also_copy = ["benchmarks/", "scripts/", "datasets/", "configs/", "README.md", "BENCHMARKS.md"]
+# a mutant is a timeout past 50x the clean run of its tests (mutmut's default 15x fails on a busy 2-core machine)
+timeout_multiplier = 50.0
 EOF
 
 cd "$WORK"
