@@ -31,25 +31,61 @@ def expected_with_warmup(run, target_mult, *, warmup_epochs, epochs, lr0=LR0, bi
 
 
 def test_warmup_cosine_per_step(train):
-    """Fractional warmup (1.5 epochs = 6 batches) into a per-step cosine; bias group warms down from 0.1."""
+    """Fractional warmup (1.5 epochs = 6 batches) up to lr0, then a per-step cosine over the rest of the run; the bias
+    group warms down from 0.1."""
     epochs = 3
     run = train(epochs=epochs, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1.5, lr_policy="cosine")
     assert run.nb == 4 and len(run.steps) == epochs * run.nb  # one optimizer step per batch
+    start = 6 / 4  # the policy's clock starts when warmup ends
 
     def mult(e, i, nb):
-        return cosine_mult(e + i / nb, epochs - 1 / nb)
+        return cosine_mult(max(e + i / nb - start, 0.0), epochs - 1 / nb - start)
 
     for group in ("weight", "bn", "bias"):
         want = expected_with_warmup(run, mult, warmup_epochs=1.5, epochs=epochs, group=group)
         assert run.lrs(group) == pytest.approx(want, rel=1e-9, abs=1e-15), group
-    # starts at 0, peaks where warmup ends, ends exactly at lr0*lrf on the last step
+    # starts at 0, peaks at exactly lr0 where warmup ends, ends exactly at lr0*lrf on the last step
     assert run.lrs()[0] == 0.0
+    assert max(run.lrs()) == run.lrs()[6] == pytest.approx(LR0, rel=1e-15)
     assert run.lrs()[-1] == pytest.approx(LR0 * LRF, rel=1e-12)
     # native momentum warmup kept: 0.8 -> 0.937 over the same 6 batches, then 0.937
     nw = 6
     for s in run.steps:
         want = 0.8 + (0.937 - 0.8) * min(s.ni, nw) / nw
         assert s.momentum == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("policy", "extra"),
+    [("cosine", {}), ("cosine_restarts", {"lr_restart_mult": 1.0, "lr_restart_decay": 0.7}), ("wsd", {})],
+)
+def test_lr0_is_the_peak(train, policy, extra):
+    """The optimizer really uses lr0 at the end of warmup and never more, whatever the policy; the run still ends at
+    lr0*lrf. (A 1-epoch warmup in a 5-epoch run: Ultralytics' overlay would peak below lr0.) 5 epochs of 4 batches:
+    the 3.75 epochs after warmup split into three restart cycles of exactly 5 steps."""
+    run = train(epochs=5, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy=policy, **extra)
+    lrs, nw = run.lrs(), run.nb  # warmup_epochs=1: nw = nb batches
+    assert max(lrs) == lrs[nw] == pytest.approx(LR0, rel=1e-15), (policy, max(lrs) / LR0)
+    assert all(b >= a for a, b in zip(lrs[: nw + 1], lrs[1 : nw + 1]))  # the warmup ramp rises to it
+    assert lrs[-1] == pytest.approx(LR0 * LRF, rel=1e-12)
+    if policy == "cosine_restarts":  # three cycles after warmup, each restart at 0.7x the previous peak
+        peaks = [b for a, b in zip(lrs[nw:], lrs[nw + 1 :]) if b > a]
+        assert peaks == pytest.approx([0.7 * LR0, 0.49 * LR0], rel=1e-12)
+
+
+def test_warmup_overlay_is_opt_in(train):
+    """lr_warmup_overlay=True: Ultralytics' way, warmup blends into a cosine that started at step 0 (peak < lr0)."""
+    epochs = 4
+    run = train(
+        epochs=epochs, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy="cosine", lr_warmup_overlay=True
+    )
+
+    def mult(e, i, nb):
+        return cosine_mult(e + i / nb, epochs - 1 / nb)
+
+    assert run.lrs() == pytest.approx(expected_with_warmup(run, mult, warmup_epochs=1, epochs=epochs), rel=1e-9)
+    assert max(run.lrs()) == pytest.approx(LR0 * cosine_mult(1.0, epochs - 1 / run.nb), rel=1e-12)
+    assert max(run.lrs()) < 0.85 * LR0
 
 
 def test_lr_csv_matches_optimizer_and_results_csv(train):
