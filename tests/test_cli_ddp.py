@@ -39,11 +39,13 @@ def test_stock_cli_trains_a_preset_with_overrides(tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "policy=cosine" in p.stdout + p.stderr
     rows = read_csv(tmp_path / "cli" / "lr.csv")
-    nb, nw, h = 4, 4, 2 - 1 / 4  # warmup_epochs=3 capped at epochs-1 = 1 epoch = 4 batches
+    nb, nw = 4, 4  # warmup_epochs=3 capped at epochs-1 = 1 epoch = 4 batches
+    h = 2 - 1 / 4 - 1  # the cosine runs from the end of warmup to the last batch
     assert len(rows) == 2 * nb
     for r in rows:
         ni, e = int(r["iteration"]), int(r["epoch"])
-        target = 0.02 * (0.01 + 0.99 * (1 + math.cos(math.pi * (e + (ni - e * nb) / nb) / h)) / 2)
+        t = max(e + (ni - e * nb) / nb - 1, 0.0)
+        target = 0.02 * (0.01 + 0.99 * (1 + math.cos(math.pi * t / h)) / 2)
         want_w = target * ni / nw if ni <= nw else target
         want_b = 0.1 + (target - 0.1) * ni / nw if ni <= nw else target
         assert float(r["lr/pg0(weight)"]) == pytest.approx(want_w, rel=1e-9, abs=1e-15)

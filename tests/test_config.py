@@ -521,12 +521,13 @@ def test_describe_is_one_line_with_every_setting():
         }
     )
     assert s.describe() == (
-        "policy=step interval=step lrf=0.01 (step_size=2.0, gamma=0.1) warmup=linear from 0x "
+        "policy=step interval=step lrf=0.01 (step_size=2.0, gamma=0.1) "
+        "warmup=linear from 0x to the peak, then the policy "
         "backbone=frozen until epoch 2, lr x0.5 (ramp 2 ep) plateau=fitness (max, factor=0.1, patience=10, "
         "cooldown=0, threshold=0.0001 rel, floor=0.01x)"
     )
     assert resolve({"lr_policy": "linear"}).describe() == (
-        "policy=linear interval=step lrf=0.01 warmup=linear from 0x plateau=off"
+        "policy=linear interval=step lrf=0.01 warmup=linear from 0x to the peak, then the policy plateau=off"
     )
     assert "backbone=lr x0.5 plateau" in resolve({"lr_policy": "linear", "lr_backbone_scale": 0.5}).describe()
     frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()

@@ -137,9 +137,9 @@ def test_uninterrupted_run_follows_the_scripted_plateau(uninterrupted):
     """The reference itself: the factor halves for the epoch after epoch 3, and not before."""
     _, trace = uninterrupted
     lr0, lrf, nb, nw = 0.02, 0.05, 4, 4
-    h = EPOCHS - 1 / nb
+    h = EPOCHS - 1 / nb - 1  # the cosine's clock starts when the 1-epoch warmup ends
     for s in trace:
-        t = s["epoch"] + (s["ni"] - nb * s["epoch"]) / nb
+        t = max(s["epoch"] + (s["ni"] - nb * s["epoch"]) / nb - 1, 0.0)
         cos = lrf + (1 - lrf) * (1 + math.cos(math.pi * t / h)) / 2
         plateau = 0.5 if s["epoch"] == 4 else 1.0
         target = lr0 * max(cos * plateau, min(cos, lrf))

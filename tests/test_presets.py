@@ -139,7 +139,9 @@ def test_onecycle_preset_cycles_momentum():
 def test_restarts_and_plateau_previews_mark_events():
     _, sim = _sim("restarts", epochs=70, batches=2)
     restarts = [e for e, ev in sim["events"].items() if any(x.startswith("restart") for x in ev)]
-    assert restarts == [10, 30]  # three cycles of 10, 20, 40 epochs (mult 2) fill 70 epochs
+    # three cycles (mult 2) fill the 66.5 epochs from the end of warmup (3 epochs) to the last batch (69.5): 9.5, 19
+    # and 38 epochs, so restarts at 3 + 9.5 = 12.5 and 3 + 28.5 = 31.5
+    assert restarts == [12, 31]
     _, sim = _sim("plateau", epochs=40, batches=2)
     drops = sorted(e for e, ev in sim["events"].items() if any(x.startswith("plateau") for x in ev))
     # The simulated metric improves until epoch 16 (40% of 40) and is flat after. Bad epochs 17..22: the 6th (> patience

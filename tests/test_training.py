@@ -147,6 +147,45 @@ def test_warmup_shape_and_start_in_training(train, shape, start, warmup_epochs, 
     assert run.lrs()[nw] == pytest.approx(LR0, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("policy", "extra"),
+    [("cosine", {}), ("cosine_restarts", {"lr_restart_mult": 1.0, "lr_restart_decay": 0.7}), ("wsd", {})],
+)
+def test_lr0_is_the_peak(train, policy, extra):
+    """The optimizer really uses lr0 at the end of warmup and never more, whatever the policy; the run still ends at
+    lr0*lrf. (A 1-epoch warmup in a 5-epoch run: Ultralytics' overlay would peak below lr0.) 5 epochs of 4 batches:
+    the 3.75 epochs after warmup split into three restart cycles of exactly 5 steps."""
+    run = train(epochs=5, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy=policy, **extra)
+    lrs, nw = run.lrs(), run.nb  # warmup_epochs=1: nw = nb batches
+    assert max(lrs) == lrs[nw] == pytest.approx(LR0, rel=1e-15), (policy, max(lrs) / LR0)
+    assert all(b >= a for a, b in zip(lrs[: nw + 1], lrs[1 : nw + 1]))  # the warmup ramp rises to it
+    assert lrs[-1] == pytest.approx(LR0 * LRF, rel=1e-12)
+    if policy == "cosine_restarts":  # three cycles after warmup, each restart at 0.7x the previous peak
+        peaks = [b for a, b in zip(lrs[nw:], lrs[nw + 1 :]) if b > a]
+        assert peaks == pytest.approx([0.7 * LR0, 0.49 * LR0], rel=1e-12)
+    if policy == "cosine":  # after warmup: a cosine over the remaining 3.75 epochs, from its own clock
+        h = 5 - 1 / run.nb - 1
+        for s in run.steps[nw:]:
+            t = s.epoch + (s.ni - run.nb * s.epoch) / run.nb - 1
+            assert s.lr["weight"] == pytest.approx([LR0 * cosine_mult(t, h)], rel=1e-9), s.ni
+
+
+def test_warmup_overlay_is_opt_in(train):
+    """lr_warmup_overlay=True: Ultralytics' way, warmup blends into a cosine that started at step 0 (peak < lr0)."""
+    epochs = 4
+    run = train(
+        epochs=epochs, optimizer="SGD", lr0=LR0, lrf=LRF, warmup_epochs=1, lr_policy="cosine", lr_warmup_overlay=True
+    )
+    nb = run.nb
+    nw, h = nb, epochs - 1 / nb
+    for s in run.steps:
+        target = LR0 * cosine_mult(s.epoch + (s.ni - nb * s.epoch) / nb, h)
+        want = target * s.ni / nw if s.ni <= nw else target
+        assert s.lr["weight"] == pytest.approx([want], rel=1e-9, abs=1e-15), s.ni
+    assert max(run.lrs()) == pytest.approx(LR0 * cosine_mult(1.0, h), rel=1e-12)
+    assert max(run.lrs()) < 0.85 * LR0
+
+
 # ------------------------------------------------------------------------------------------------ lr.csv, results.csv
 def test_lr_csv_matches_optimizer_and_results_csv(train):
     """lr.csv holds exactly the LRs (and momentum) the optimizer used; results.csv lr/pg* is the epoch's last step."""

@@ -354,7 +354,7 @@ def _momentum(settings, cfg: dict[str, Any], epoch: int, i: int, nb: int, nw: in
     """Momentum at a step: the policy's if it cycles momentum, else Ultralytics' warmup ramp then ``momentum``."""
     base = float(cfg.get("momentum", 0.937))
     if settings.cycles_momentum:
-        return settings.policy.momentum(*policy_time(settings, epoch, i, nb, epochs), base)
+        return settings.policy.momentum(*policy_time(settings, epoch, i, nb, epochs, nw), base)
     ni = i + nb * epoch
     if nw and ni <= nw:
         start = float(cfg.get("warmup_momentum", 0.8))
@@ -370,7 +370,7 @@ def _mark_events(settings, epochs: int, nb: int, nw: int, events: dict[int, list
         prev = 0
         for e in range(epochs):
             for i in range(nb):
-                c = cycle(*policy_time(settings, e, i, nb, epochs))
+                c = cycle(*policy_time(settings, e, i, nb, epochs, nw))
                 if c != prev:
                     events.setdefault(e, []).append(f"restart {c}")
                     prev = c

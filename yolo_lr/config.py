@@ -161,6 +161,12 @@ class LRSettings:
         return self.policy.cycles_momentum()
 
     @property
+    def overlay(self) -> bool:
+        """True when the policy's clock starts at step 0 and warmup blends into it (Ultralytics' way): asked for with
+        lr_warmup_overlay, or by default with lr_interval=epoch. Else the policy starts when warmup ends."""
+        return self.warmup.overlay if self.warmup.overlay is not None else self.interval == "epoch"
+
+    @property
     def split_backbone(self) -> bool:
         """True when the backbone needs its own param groups."""
         return self.finetune.split
@@ -181,7 +187,8 @@ class LRSettings:
         extra = {d.name: getattr(self.policy, d.name) for d in declared(type(self.policy))}
         if extra:
             parts.append("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")")
-        parts.append(f"warmup={self.warmup.shape} from {self.warmup.start:g}x")
+        then = "overlaid on the policy" if self.overlay else "to the peak, then the policy"
+        parts.append(f"warmup={self.warmup.shape} from {self.warmup.start:g}x {then}")
         ft = self.finetune
         if ft.split:
             frozen = f"frozen until epoch {ft.unfreeze_epoch + 1}, " if ft.unfreeze_epoch else ""
@@ -316,17 +323,23 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
             warnings.append(f"{k}={cfg[k]!r} is ignored by lr_policy={name}")
     epochs = cfg.get("epochs")
     if _is_number(epochs) and not cfg.get("time"):
+        span, why = epochs, f"epochs={epochs}"
+        we = cfg.get("warmup_epochs") or 0
+        overlay = cfg.get("lr_warmup_overlay")
+        if (overlay is False or (overlay is None and cfg.get("lr_interval") != "epoch")) and _is_number(we) and we > 0:
+            span = epochs - min(we, max(epochs - 1, 0))  # the policy's clock starts when warmup ends
+            why = f"epochs - warmup_epochs = {span:g}: the policy's clock starts when warmup ends"
         ms = cfg.get("lr_milestones")
-        if name == "multistep" and ms and ms[-1] >= epochs:
-            raise fail("lr_milestones", f"must lie inside the run (every milestone < epochs={epochs})")
+        if name == "multistep" and ms and ms[-1] >= span:
+            raise fail("lr_milestones", f"must lie inside the run (every milestone < {why})")
         unfreeze = cfg.get("lr_unfreeze_epoch")
         if unfreeze is not None and unfreeze >= epochs:
             raise fail(
                 "lr_unfreeze_epoch", f"must be smaller than epochs={epochs} (0-based epoch that starts unfrozen)"
             )
         step = cfg.get("lr_step_size")
-        if name == "step" and step is not None and step >= epochs:
-            raise fail("lr_step_size", f"must be smaller than epochs={epochs}, or the LR never decays")
+        if name == "step" and step is not None and step >= span:
+            raise fail("lr_step_size", f"must be smaller than {why}, or the LR never decays")
     if name == "onecycle" and _is_number(cfg.get("warmup_epochs")) and cfg.get("warmup_epochs") > 0:
         warnings.append(
             f"lr_policy=onecycle has its own rising phase; warmup_epochs={cfg['warmup_epochs']} adds a second ramp "
@@ -440,6 +453,8 @@ def effective_values(cfg: dict) -> list[tuple[str, Any, str]]:
             value = getattr(obj, d.name)
             if key == "lr_plateau":
                 value = s.plateau is not None
+            if key == "lr_warmup_overlay":
+                value = s.overlay
             note = "" if cfg.get(key) not in (None, False) else "default"
             if key == "lr_plateau" and value and not cfg.get(key):
                 note = "implied by lr_policy=plateau"

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from yolo_lr.ultralytics_compat import auto_optimizer, is_auto_optimizer  # Ultralytics' rules, one place
+
 RULES = ("valley", "steep", "min10")
 DEFAULT_RULE = "valley"
 FINDER_KEYS = ("lr_start", "lr_end", "iters", "rule", "smooth", "diverge")  # not training keys: never reach Ultralytics
@@ -297,11 +299,6 @@ class FinderSetup:
     force_sgd: bool = False  # optimizer was auto/unset: the finder and the command use SGD
 
 
-def is_auto_optimizer(optimizer: Any) -> bool:
-    """True for ``optimizer=auto`` (or unset), which makes Ultralytics ignore ``lr0``."""
-    return optimizer is None or str(optimizer).strip().lower() in {"", "auto", "none"}
-
-
 def build_trainer(model: Any, data: str | Path | None = None, **train_args: Any) -> tuple[Any, FinderSetup]:
     """Build and set up a real Ultralytics trainer, as ``Model.train`` does, without training.
 
@@ -407,10 +404,9 @@ def _load_model(model: Any):
 def _auto_note(trainer) -> str:
     """What optimizer=auto would have done on this run, and what the finder does instead."""
     try:
-        nc = trainer.data.get("nc", 10)
         n = len(trainer.train_loader.dataset)
-        iterations = math.ceil(n / max(trainer.batch_size, trainer.args.nbs)) * trainer.epochs
-        auto = "MuSGD(lr=0.01)" if iterations > 10000 else f"AdamW(lr={round(0.002 * 5 / (4 + nc), 6):g})"
+        name, lr = auto_optimizer(n, trainer.batch_size, trainer.args.nbs, trainer.epochs, trainer.data.get("nc", 10))
+        auto = f"{name}(lr={lr:g})"
         would = f" (here it would pick {auto})"
     except (AttributeError, TypeError, KeyError):
         would = ""

@@ -44,6 +44,7 @@ class Param:
             string) or ``epochs`` (a strictly increasing list of positive epochs).
         lo, hi, lo_open, hi_open: the allowed range of a number (None: unbounded).
         choices: the allowed strings of a ``choice``.
+        unset: the value registered with Ultralytics for "not set" (None; a flag that is simply off registers False).
 
     A key shared by several settings classes (``lr_gamma``) is one Param object; each class declares its field with
     :meth:`field` and its own default.
@@ -57,6 +58,7 @@ class Param:
     lo_open: bool = False
     hi_open: bool = False
     choices: tuple[str, ...] = ()
+    unset: Any = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,9 +66,9 @@ class Param:
 
     @property
     def default(self) -> Any:
-        """The value registered with Ultralytics: unset (None), or False for a flag. Unset keys keep the training
-        native, so a config that sets no ``lr_*`` key is exactly Ultralytics'."""
-        return False if self.kind == "flag" else None
+        """The value registered with Ultralytics (:attr:`unset`). Unset keys keep the training native, so a config
+        that sets no ``lr_*`` key is exactly Ultralytics'."""
+        return self.unset
 
     def allowed(self) -> str:
         """The allowed values, in words (``a number in (0, 1)``)."""

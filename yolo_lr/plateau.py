@@ -81,6 +81,7 @@ class PlateauSettings:
         "flag",
         default=False,
         doc_default="false (true with lr_policy=plateau)",
+        unset=False,
     )
     metric: str = param(
         "lr_plateau_metric",

@@ -10,7 +10,8 @@ always gives the same value. Each setting is a dataclass field declared with :fu
 its ``lr_*`` key, range, default and help once. Defining a subclass with a ``name`` registers it in :data:`POLICIES`:
 adding a policy is one class.
 
-Warmup is not part of a policy: the caller blends towards the policy's value with :meth:`Warmup.weight`.
+Warmup is not part of a policy: the caller blends towards the policy's value with :meth:`Warmup.weight`, and by
+default starts the policy's clock when warmup ends (``t`` counts from there).
 
 This module depends on the standard library only.
 """
@@ -468,7 +469,8 @@ def build_policy(name: str, lrf: float, **params: Any) -> Policy:
 # ------------------------------------------------------------------------------------------------------------- warmup
 @dataclass(frozen=True, kw_only=True)
 class Warmup:
-    """How the LR ramps up over Ultralytics' warmup (its length is Ultralytics' ``warmup_epochs``)."""
+    """How the LR ramps up over Ultralytics' warmup (its length is Ultralytics' ``warmup_epochs``), and whether the
+    policy's clock starts when warmup ends (warmup ramps to exactly the peak) or at step 0 (``overlay``)."""
 
     shape: str = param("lr_warmup_shape", "warmup ramp shape", "choice", default="linear", choices=WARMUP_SHAPES)
     start: float = param(
@@ -477,6 +479,13 @@ class Warmup:
         default=0.0,
         lo=0,
         hi=1,
+    )
+    overlay: bool | None = param(
+        "lr_warmup_overlay",
+        "true: Ultralytics' overlay, the policy's clock starts at step 0 and warmup blends into its already decayed "
+        "value; false: the policy starts when warmup ends, so warmup ramps to exactly lr0",
+        "flag",
+        doc_default="false (true with lr_interval=epoch, which reproduces Ultralytics)",
     )
 
     def __post_init__(self) -> None:

@@ -24,15 +24,22 @@ class Group:
     backbone: bool = False  # a backbone part split off by the fine-tuning rules
 
 
-def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float) -> tuple[float, float]:
-    """Policy time (fractional epoch) of batch ``i`` of ``epoch`` and the horizon the policy decays over.
+def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float, nw: int = 0) -> tuple[float, float]:
+    """The policy's time (in epochs) at batch ``i`` of ``epoch``, and the horizon it decays over.
 
-    Per step (``lr_interval: step``) the horizon is the time of the run's last batch, so the final step uses exactly
-    lr0*lrf. Per epoch, time and horizon are Ultralytics' own: ``lf(epoch)`` over ``epochs``.
+    Per step (``lr_interval: step``) the run's time is ``epoch + i/nb`` and its last batch is at ``epochs - 1/nb``; per
+    epoch they are Ultralytics' own (``lf(epoch)`` over ``epochs``). Unless ``settings.overlay``, the policy's clock
+    starts when warmup ends (``nw`` batches in): time and horizon are counted from there, so warmup ramps to the
+    policy's start value (the peak) and the last step still uses exactly lr0*lrf.
     """
     if settings.interval == "epoch":
-        return float(epoch), float(epochs)
-    return epoch + i / nb, max(epochs - 1 / nb, 1e-9)
+        t, horizon = float(epoch), float(epochs)
+    else:
+        t, horizon = epoch + i / nb, max(epochs - 1 / nb, 1e-9)
+    if nw and not settings.overlay:
+        start = nw / nb
+        return (t - start if t > start else 0.0), max(horizon - start, 1e-9)
+    return t, horizon
 
 
 class EpochPlan:
@@ -49,6 +56,7 @@ class EpochPlan:
     """
 
     __slots__ = (
+        "_start",
         "_bb",
         "_bb_idx",
         "_epoch",
@@ -84,8 +92,12 @@ class EpochPlan:
         start = settings.warmup.start
         self._starts = [warmup_bias_lr if g.name == "bias" else start * g.initial_lr for g in groups]
         self._step_mode = settings.interval != "epoch"
-        _, self._horizon = policy_time(settings, epoch, 0, nb, epochs)
-        self._m = None if self._step_mode else settings.multiplier(float(epoch), self._horizon, plateau_factor)
+        _, self._horizon = policy_time(settings, epoch, 0, nb, epochs, nw)
+        self._start = nw / nb if nw and not settings.overlay else 0.0  # where the policy's clock starts (epochs)
+        self._m = None
+        if not self._step_mode:
+            t = float(epoch) - self._start if epoch > self._start else 0.0
+            self._m = settings.multiplier(t, self._horizon, plateau_factor)
         self._bb_idx = [j for j, g in enumerate(groups) if g.backbone]
         ft = settings.finetune
         ramping = ft.unfreeze_epoch and ft.unfreeze_warmup > 0 and ft.unfreeze_epoch <= epoch
@@ -95,11 +107,15 @@ class EpochPlan:
     def lrs(self, i: int) -> list[float]:
         """LR of each group for the optimizer step taken at batch ``i`` of the epoch.
 
-        Head groups: ``initial_lr * policy * plateau``, blended from the warmup start with the warmup shape while
-        ``ni <= nw``. Backbone groups: their head value times the fine-tuning factor (0 while frozen).
+        Head groups: ``initial_lr * policy * plateau`` (policy time from :func:`policy_time`), blended from the warmup
+        start with the warmup shape while ``ni <= nw``. Backbone groups: their head value times the fine-tuning factor
+        (0 while frozen; its epochs count from the start of the run).
         """
         t = self._epoch + i / self._nb if self._step_mode else float(self._epoch)
-        m = self._m if self._m is not None else self._settings.multiplier(t, self._horizon, self._pf)
+        if self._m is not None:
+            m = self._m
+        else:
+            m = self._settings.multiplier(t - self._start if t > self._start else 0.0, self._horizon, self._pf)
         ni = self._ni0 + i
         if ni <= self._warm_until:
             w = self._settings.warmup.weight(ni / self._nw)
@@ -128,7 +144,7 @@ class EpochPlan:
         if not s.cycles_momentum:
             return None
         t = self._epoch + i / self._nb if self._step_mode else float(self._epoch)
-        return s.policy.momentum(t, self._horizon, base)
+        return s.policy.momentum(t - self._start if t > self._start else 0.0, self._horizon, base)
 
 
 def group_lrs(
