@@ -42,6 +42,7 @@ def md_before():
     return (ROOT / "BENCHMARKS.md").read_bytes()
 
 
+@pytest.mark.training
 def test_from_scratch_smoke(tmp_path, md_before):
     r = run_smoke("from_scratch.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -62,6 +63,7 @@ def test_from_scratch_smoke(tmp_path, md_before):
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
+@pytest.mark.training
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -156,6 +158,7 @@ def test_transfer_study_never_runs_on_the_held_out_target(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------ overhead
+@pytest.mark.training
 def test_overhead_smoke(tmp_path, md_before):
     r = run_smoke("overhead.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -210,6 +213,7 @@ def fake_on_fit_epoch_end(trainer):
     busy(EPOCH_S)
 
 
+@pytest.mark.training
 def test_overhead_probe_measures_a_known_plugin(tmp_path):
     """A fake 'plugin' (this file: its code lives under tests/) with known costs, timed by the benchmark's Probe on a
     real training: the step hook is its wrapper alone (Ultralytics' own step subtracted), callbacks land in their

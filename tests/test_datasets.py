@@ -195,6 +195,7 @@ def test_cli_writes_dataset_and_rejects_bad_input(tmp_path):
     assert small.returncode == 2 and "imgsz" in small.stderr
 
 
+@pytest.mark.training
 def test_ultralytics_loads_and_trains_on_it(gen, tmp_path):
     from ultralytics import YOLO
     from ultralytics.data.utils import check_det_dataset

@@ -192,6 +192,7 @@ def expected_series(run: Run) -> dict[str, list[float]]:
 
 
 # ----------------------------------------------------------------------------------------------------- the tests
+@pytest.mark.training
 def test_tensorboard_event_file_has_the_per_step_lr(tracked):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -218,6 +219,7 @@ def _check_mlflow_history(history: dict[str, list[tuple[int, float]]], run: Run)
         assert [v for _, v in steps_values] == pytest.approx(lrs, rel=1e-12), name
 
 
+@pytest.mark.training
 def test_mlflow_gets_the_per_step_lr_in_one_batch_per_epoch_and_lr_png(tracked):
     mlflow, run = tracked.mlflow, tracked.run
     assert len(mlflow.batches) == EPOCHS, "one log_batch call per epoch"
@@ -231,6 +233,7 @@ def test_mlflow_gets_the_per_step_lr_in_one_batch_per_epoch_and_lr_png(tracked):
     assert str(run.save_dir / "lr.png") in [c.args[0] for c in mlflow.log_artifact.call_args_list]
 
 
+@pytest.mark.training
 def test_mlflow_file_store_for_real(tmp_path):
     """Real MLflow (file store in tmp_path): the per-step series and lr.png, read back with MlflowClient."""
     try:
@@ -257,6 +260,7 @@ def test_mlflow_file_store_for_real(tmp_path):
     assert len(client.get_metric_history(run_id, "lr/pg0")) == EPOCHS  # Ultralytics' epoch series beside it
 
 
+@pytest.mark.training
 def test_wandb_gets_the_per_step_lr_on_its_own_axis_and_lr_png(tracked):
     wb, run = tracked.wandb, tracked.run
     wrun = wb.run
@@ -282,6 +286,7 @@ def test_wandb_gets_the_per_step_lr_on_its_own_axis_and_lr_png(tracked):
     assert any(c.args[0].get("lr") is wb.Image.return_value for c in wrun.log.call_args_list)
 
 
+@pytest.mark.training
 def test_comet_gets_the_per_step_lr_and_lr_png(tracked):
     experiment, run = tracked.comet_ml.experiment, tracked.run
     assert experiment is not None, "Ultralytics' Comet callback did not start an experiment"
@@ -294,6 +299,7 @@ def test_comet_gets_the_per_step_lr_and_lr_png(tracked):
     experiment.log_image.assert_any_call(str(run.save_dir / "lr.png"), name="lr")
 
 
+@pytest.mark.training
 def test_clearml_gets_the_per_step_lr_and_lr_png(tracked):
     task, run = tracked.clearml.Task.current, tracked.run
     assert task is not None, "Ultralytics' ClearML callback did not create a task"

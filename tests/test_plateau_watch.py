@@ -12,6 +12,8 @@ import subprocess
 import pytest
 from conftest import COCO8, MODEL, ROOT, read_csv, venv_bin, yolo_env
 
+pytestmark = pytest.mark.training
+
 EPOCHS = 5
 # The fitness each epoch reports (tests/probe/sitecustomize.py). With patience 1 and cooldown 1 (mode max):
 # epoch 0, 1 improve; epoch 2 is bad (1 bad epoch: mid-patience); epoch 3 is bad again -> reduce x0.5 and start a

@@ -82,6 +82,7 @@ def _backbone_snapshots(snaps: list):
     }, changed
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("task", OTHER_TASKS)
 def test_task_finetunes_with_policy_plateau_and_backbone_rules(task, datasets, checkpoints, tmp_path):
     """From the task's own checkpoint: cosine per step, a plateau on the task's metric, the backbone frozen in epoch 0
@@ -161,6 +162,7 @@ def test_task_finetunes_with_policy_plateau_and_backbone_rules(task, datasets, c
             assert infer_mode(column) == want, column
 
 
+@pytest.mark.training
 def test_metric_the_task_does_not_produce_is_an_error_not_a_silent_nan(datasets, tmp_path):
     """Depth's validator names its metrics only when it first runs (before that the trainer lists box metrics): a
     plateau on a box metric stops after the first validation instead of feeding NaN to the plateau."""
@@ -209,6 +211,7 @@ def test_infer_mode_knows_lower_is_better_beyond_loss_and_refuses_to_guess():
             infer_mode(name)
 
 
+@pytest.mark.training
 def test_plateau_on_an_unclear_metric_fails_before_training(tmp_path):
     """A metric whose direction the name does not tell: exit 2 naming lr_plateau_metric and lr_plateau_mode."""
     words = ["lr_plateau", "lr_plateau_metric=lr/pg0", "epochs=1", "imgsz=32", f"project={tmp_path}"]
@@ -240,6 +243,7 @@ def _yolo_lr(*args, cwd, timeout=300):
     )
 
 
+@pytest.mark.training
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -259,6 +263,7 @@ def test_non_detect_tasks_need_data(tmp_path, args, needle):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.training
 def test_val_uses_the_checkpoints_own_data(tmp_path, checkpoints, datasets):
     """A segment checkpoint is validated on the data it was trained on (its train_args), never on COCO8."""
     ckpt = checkpoints("segment")
@@ -279,6 +284,7 @@ def test_val_uses_the_checkpoints_own_data(tmp_path, checkpoints, datasets):
     assert "coco8" not in log.lower() and "Mask(P" in log  # segment metrics on the generated data
 
 
+@pytest.mark.training
 def test_classify_sweep_ranks_by_top1(tmp_path, datasets):
     """`yolo-lr classify sweep`: the table and the best row use metrics/accuracy_top1 read from each run."""
     from yolo_lr.lr_sweep import SweepRow, pick_best

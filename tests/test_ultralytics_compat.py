@@ -29,6 +29,7 @@ def _snapshot():
     }
 
 
+@pytest.mark.training
 def test_install_twice_uninstall_then_training_is_native(tmp_path):
     from ultralytics import YOLO
 

@@ -41,6 +41,7 @@ class LRController:
         self.stepper: StepLR | None = None
         self.log: LRLog | None = None  # rank 0 only
         self._open_epoch: int | None = None  # epoch trained but not yet closed (plateau decision, lr.csv rows)
+        self._unsynced_epoch: int | None = None  # epoch trained whose plateau state is not yet shared (DDP)
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     def remember_request(self, args) -> None:
@@ -96,7 +97,7 @@ class LRController:
         )
         if self.freeze is not None and (n := self.freeze.epoch_start(trainer.epoch)):
             compat.logger().info(f"yolo_lr: epoch {trainer.epoch + 1}: backbone unfrozen ({n} tensors)")
-        self._open_epoch = trainer.epoch
+        self._open_epoch = self._unsynced_epoch = trainer.epoch
 
     def step_rows(self) -> tuple[list[str], list[list]]:
         """lr.csv's header and this epoch's rows so far (read by yolo_lr.loggers at on_train_epoch_end)."""
@@ -131,7 +132,9 @@ class LRController:
     def fit_epoch_end(self, trainer) -> None:
         """After the epoch (checkpoint written or skipped): close it if save_model did not run; DDP state sync."""
         self.close_epoch(trainer)
-        if self.plateau is not None:
+        if self.plateau is not None and self._unsynced_epoch == trainer.epoch:
+            # once per trained epoch, on every rank; never at final_eval's extra call (a rank without best.pt skips it)
+            self._unsynced_epoch = None
             self.plateau.sync(trainer)
 
     def finish(self, trainer) -> None:

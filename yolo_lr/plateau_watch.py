@@ -74,9 +74,9 @@ class PlateauWatch:
     def sync(self, trainer) -> None:
         """DDP: every rank takes rank 0's state (only rank 0 has validation metrics).
 
-        Called at every on_fit_epoch_end, which every rank runs the same number of times (each epoch, plus
-        final_eval's extra call), so the collective never waits for a rank that will not come. Do not make it
-        conditional on per-rank state.
+        Called once per trained epoch at its on_fit_epoch_end, which every rank runs, so the collective never waits
+        for a rank that will not come (final_eval's extra on_fit_epoch_end is skipped: a rank that has no best.pt,
+        on another node, never runs it). Do not make it conditional on per-rank state.
         """
         if getattr(trainer, "world_size", 1) <= 1:
             return
