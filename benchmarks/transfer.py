@@ -101,6 +101,17 @@ STUDY = {
     "bias_spike": _study("base with native's 0.1 bias warmup", nbs=16, warmup_bias_lr=0.1),
     "sgd_0.01": _study("base with SGD lr0 0.01 momentum 0.937", nbs=16, optimizer="SGD", lr0=0.01, momentum=0.937),
 }
+# Second round, after "lr0 is the peak" (warmup ramps to lr0, the cosine starts when warmup ends): the preset against
+# one change each, for near32's speed (native's final reached within half the epochs).
+_ROUND2 = {
+    "preset": Config("`finetune` preset", preset=str(PRESET)),
+    "preset_lr0_6e-3": Config("preset, lr0 0.006", preset=str(PRESET), overrides={"lr0": 0.006}),
+    "preset_warmup_1": Config("preset, warmup 1 epoch", preset=str(PRESET), overrides={"warmup_epochs": 1.0}),
+    "preset_no_freeze": Config(
+        "preset, backbone never frozen (scale 0.5 kept)", preset=str(PRESET), overrides={"lr_unfreeze_epoch": 0}
+    ),
+}
+STUDY.update(_ROUND2)
 STUDY_DEFAULT = ["native", "native_freeze", "old_preset", "base", "lr0_3e-3", "no_protect", "bias_spike"]
 TARGETS = {"near32": ("N", 32), "near128": ("N", 128), "far": ("B", 128)}
 STUDY_TARGETS = ["near32", "far"]
@@ -123,6 +134,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=None, help=f"trainings at a time (default {common.default_jobs()})")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--write-md", action="store_true", help="rewrite this benchmark's block of BENCHMARKS.md")
+    p.add_argument(
+        "--block", help="name of the BENCHMARKS.md block and results files (default: transfer, or transfer_study)"
+    )
     p.add_argument("--md", type=Path, default=common.MD_PATH)
     p.add_argument("--no-cache", action="store_true", help="retrain runs even when a finished identical one exists")
     p.add_argument("--verbose", action="store_true")
@@ -396,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         domain, n = TARGETS[t]
         n = min(n, 8) if args.smoke else n
         data[t] = common.ensure_dataset(common.DatasetSpec(domain, n, s["n_val"], s["imgsz"]), workdir)
-    block = "transfer_study" if args.study else "transfer"
+    block = args.block or ("transfer_study" if args.study else "transfer")
     specs = run_specs(configs, targets, s, data, args.checkpoint, workdir / "transfer" / "runs", args.verbose)
     jobs = args.jobs or common.default_jobs()
     monitor = common.LoadMonitor()
