@@ -432,6 +432,8 @@ def cmd_plot(args: dict[str, Any]) -> int:
         print(f"warning: {w}")
     if str(cfg.get("optimizer")).lower() == "auto":
         print("note: optimizer=auto replaces lr0 at train time; this preview uses lr0 as given.")
+    if cfg.get("lr_find"):
+        print("note: lr_find sets lr0 at train time (an LR range test before epoch 1); this preview uses lr0 as given.")
     sim = simulate(cfg, batches, plateau_after)
     print(f"yolo-lr plot: {name}{f' ({source})' if source else ''}: {sim['settings'].describe()}")
     print(f"lr0={cfg['lr0']:g} lrf={cfg['lrf']:g} warmup_epochs={cfg['warmup_epochs']:g} epochs={cfg['epochs']}")
