@@ -311,6 +311,20 @@ def test_the_range_test_drives_each_group_as_epoch_1_will(tmp_path, pretrained):
         assert sorted(run.steps[0].lr[g]) == [pytest.approx(0.5 * lr0, rel=1e-12), pytest.approx(lr0, rel=1e-12)]
 
 
+def test_no_suggestion_stops_the_run_naming_lr_find_after_writing_the_curve(tmp_path, monkeypatch):
+    """A curve on which the rule finds nothing (here: every rule, forced) stops the run before epoch 1."""
+    from ultralytics import YOLO
+
+    from yolo_lr import find_in_training
+    from yolo_lr.finder import RULES
+
+    monkeypatch.setattr(find_in_training, "suggestions", lambda curve: dict.fromkeys(RULES))
+    with pytest.raises(RuntimeError, match=r"lr_find: no suggestion from rule edge10: the smoothed loss never rose"):
+        YOLO(MODEL).train(**{**FAST, "data": str(COCO8), "project": str(tmp_path), "name": "none", **FIND, **KW})
+    assert len(read_csv(tmp_path / "none" / "lr_find.csv")) == FIND["lr_find_iters"]
+    assert not (tmp_path / "none" / "results.csv").exists()  # no epoch trained
+
+
 def test_start_scales_follow_the_fine_tuning_rules_at_the_start():
     """Each group's LR relative to the tested LR: its ratio to lr0, times 0 for a frozen backbone or its scale."""
     from types import SimpleNamespace
