@@ -3,8 +3,8 @@
 Every key is declared once, on the field it sets (:mod:`yolo_lr.params`): the general keys on :class:`LRSettings`,
 the warmup on :class:`~yolo_lr.policies.Warmup`, policy parameters on their policy class, plateau keys on
 :class:`~yolo_lr.plateau.PlateauSettings`, fine-tuning keys on :class:`FineTune` and the in-training LR range test
-on :class:`~yolo_lr.finder.FindSettings`. :data:`KEYS`, the defaults
-registered with Ultralytics, validation, ``yolo-lr show`` and the README key table all come from those declarations.
+(``lr_find``) on :class:`~yolo_lr.finder.FindSettings`. :data:`KEYS`, the defaults registered with Ultralytics,
+validation, ``yolo-lr show`` and the README key table all come from those declarations.
 This module imports neither torch nor ultralytics, so the CLI, the startup hook and the tests can use it cheaply.
 
 A training config is the merged Ultralytics argument dict (``vars(trainer.args)`` or the overrides a user passes).

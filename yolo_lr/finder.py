@@ -3,12 +3,14 @@
 Two layers, as in the rest of the package:
 
 - a pure core (no torch, no Ultralytics): :func:`lr_schedule`, :func:`range_test` (drives any ``step_fn(lr) -> loss``
-  with a smoothed loss and a divergence stop) and :func:`suggest` (turns the curve into an ``lr0``);
+  with a smoothed loss and a divergence stop), :func:`suggest` (turns the curve into an ``lr0``) and
+  :class:`FindSettings` (the ``lr_find`` keys);
 - the Ultralytics part: :func:`build_trainer` builds a real trainer exactly as ``Model.train`` would (same
   dataloader, augmentation, loss, param groups, gradient accumulation, clipping and EMA), :func:`trainer_range_test`
-  runs the range test on it and puts the model, EMA, optimizer, grad scaler and RNGs back afterwards, and
-  :func:`find_lr` does both, writes ``lr_find.csv`` and ``lr_find.png`` and prints a ready-to-run
-  ``yolo-lr train ... lr0=...`` command.
+  runs the range test on it (or on a training's own trainer: :mod:`yolo_lr.find_in_training`) and puts back all it
+  changed (model, EMA, optimizer, grad scaler, RNGs, data order, mosaic buffer:
+  :func:`yolo_lr.ultralytics_compat.trainer_state`), and :func:`find_lr` does both, writes ``lr_find.csv`` and
+  ``lr_find.png`` and prints a ready-to-run ``yolo-lr train ... lr0=...`` command.
 
 The test's defaults (:data:`DEFAULTS`): LR from 1e-5 to 10 over 50 steps, divergence stop when the EMA-smoothed loss
 (factor 0.9) exceeds 4x its best, rule ``edge10`` read from a running median. They were chosen by
