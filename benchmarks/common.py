@@ -535,11 +535,14 @@ def replace_block(md_path: Path, key: str, body: str) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write raw numbers as JSON (NaN-free floats rounded for a small, diffable file)."""
+    """Write raw numbers as JSON (NaN as null; floats rounded for a small, diffable file: to 6 decimals, or to 6
+    significant digits below 1, so that small values such as learning rates keep their precision)."""
 
     def clean(x):
         if isinstance(x, float):
-            return None if math.isnan(x) else round(x, 6)
+            if math.isnan(x):
+                return None
+            return float(f"{x:.6g}") if abs(x) < 1 else round(x, 6)
         if isinstance(x, dict):
             return {k: clean(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):

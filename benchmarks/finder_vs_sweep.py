@@ -1,715 +1,715 @@
 #!/usr/bin/env python
-"""Benchmark 3: the LR finder's suggestion against the best lr0 of a grid sweep, and what each costs.
+"""Benchmark: the LR finder's suggestion against the best lr0 of a grid sweep, on three datasets, and what each costs.
 
-Both run on synthetic domain A (``scripts/make_dataset.py --domain A --seed 0``: 192 train / 64 val images of 128
-px, 3 shape classes), from scratch (``yolo26n.yaml``), with the same explicit optimizer (SGD, momentum 0.937), batch,
-``nbs`` and seed:
+Three cases, each a real Ultralytics set-up (``benchmarks/common.py``: datasets from ``scripts/make_dataset.py``, one
+training per fresh worker process, one torch thread each):
 
-1. the finder (:func:`yolo_lr.finder.find_lr`) with its defaults: LR from 1e-7 to 1 over 100 optimizer steps,
-   smoothing 0.98, divergence stop at 4x, rule ``valley``; it runs first, so it also pays the process's warm-up;
-2. the sweep (:func:`yolo_lr.lr_sweep.sweep`): 7 log-spaced lr0 from 1e-4 to 1e-1, each a full Ultralytics training of
-   ``--epochs`` epochs (Ultralytics' default recipe: 3 warmup epochs, linear decay to lr0*lrf, validation every
-   epoch). Best = highest final mAP50-95.
+- ``S``: ``yolo26n.yaml`` from scratch on a subset of the source world S (SGD, momentum 0.937);
+- ``N``: fine-tuning the source checkpoint (``benchmarks/assets/source.pt``, pretrained on S) on the near target N
+  (new classes in S's visual world; AdamW);
+- ``B``: the same checkpoint fine-tuned on the far target B (new palette and textures; AdamW).
 
-Figures: the ratio suggestion / best lr0 (target: within 3x, i.e. between 1/3 and 3), and the finder's compute as a
-fraction of the sweep's (target <= 10 %, judged on wall time): wall time (the finder's including its set-up; the
-sweep's as the sum of its trainings' ``model.train`` wall times), this process's CPU time (``time.process_time``: not
-inflated by other processes on a shared machine), optimizer steps, and training images (validation not counted).
-Also every
-rule's suggestion, and the sweep's mAP50-95 interpolated (log lr0) at the suggestion; ``--train-suggestion`` trains
-once more at the suggested lr0 to measure it.
+For each case:
 
-Run from the repository root with the project's environment::
+1. **the finder**: one range test on a trainer built exactly like the sweep's trainings (same model, data, batch,
+   ``nbs``, augmentation, optimizer), LR from ``lr_start`` to ``lr_end`` over ``iters`` steps, recorded to the end (only
+   a non-finite loss stops the recording), with this process's CPU time read after every step;
+2. **the sweep**: one training per lr0 of a log-spaced grid (Ultralytics' recipe: warmup, linear decay, validation every
+   epoch; best = highest last-epoch mAP50-95). When the best lr0 is at an end of the grid, the grid is extended by one
+   point on that side (at most twice), so "best" is a real optimum of the grid.
 
-    .venv/bin/python benchmarks/finder_vs_sweep.py               # full run (~20 min on 2 CPU cores)
-    .venv/bin/python benchmarks/finder_vs_sweep.py --write-md    # ... and record it in BENCHMARKS.md
-    .venv/bin/python benchmarks/finder_vs_sweep.py --smoke       # < 1 min: tiny generated set, 2-value sweep
+Then every candidate *reading* of a range test (rule ``valley``/``steep``/``min10``/``edge10`` x smoothing: the
+lagging EMA the finder records, a lag-free centred mean or a running median, each at five strengths: 60 candidates) is
+replayed on the losses exactly as an online test with that smoothing would have run, divergence stop included (the raw
+losses do not depend on the smoothing, so the replay is exact), and costed with the CPU time the recording measured up
+to its stop.
+The candidate is **chosen on S and N only**; **B is held out** and only reported. Targets: the chosen suggestion within
+2x of the sweep's best lr0 on all three cases, at <= 10 % of the sweep's compute (CPU time: not inflated by other load).
 
-Outputs go to ``benchmarks/results/finder_*`` (``--smoke``: a temporary folder unless ``--out`` is given; a smoke run
-never touches BENCHMARKS.md). ``--write-md`` rewrites only the lines between ``<!-- finder:start -->`` and
-``<!-- finder:end -->``. No network: ``YOLO_OFFLINE=1`` and a private ``YOLO_CONFIG_DIR`` with a local font are set
-before Ultralytics loads (unless the calling process already loaded it).
+Run from the repository root with the project's environment (``source scripts/setup_env.sh``)::
+
+    nice -n 5 python benchmarks/finder_vs_sweep.py                 # full run: ~1050 CPU s (~10 min on 2 free cores)
+    nice -n 5 python benchmarks/finder_vs_sweep.py --write-md      # ... and record it in BENCHMARKS.md
+    python benchmarks/finder_vs_sweep.py --from-json benchmarks/results/finder_vs_sweep.json --write-md  # re-render
+    python benchmarks/finder_vs_sweep.py --smoke                   # ~1 min: tiny data, 2-point grids, 1 epoch
+
+Options, folders and the report's header come from the shared harness (``benchmarks/common.py``: ``Bench`` and
+``main``). Outputs: ``benchmarks/results/finder_vs_sweep.{md,json,png}`` (``--smoke``: under ``WORKDIR/results``; a
+smoke run never touches BENCHMARKS.md). ``--write-md`` rewrites only the block between ``<!-- finder:start -->`` and
+``<!-- finder:end -->``. ``--from-json`` re-renders the block and the plot from a results JSON without training: one
+written by this script, or the one measured before the core restructure (branch ``finder``), whose layout predates the
+harness.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as _dt
-import functools
-import io
-import itertools
+import concurrent.futures as cf
 import json
 import math
-import os
-import platform
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-MD_PATH = ROOT / "BENCHMARKS.md"
-MAKE_DATASET = ROOT / "scripts" / "make_dataset.py"
-COCO8 = ROOT / "datasets" / "coco8" / "coco8.yaml"
-MODEL = "yolo26n.yaml"
-MARK_START, MARK_END = "<!-- finder:start -->", "<!-- finder:end -->"
-TARGET_RATIO = 3.0  # suggestion within this factor of the sweep's best lr0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (benchmarks/ is not a package)
+
+SOURCE_PT = common.ROOT / "benchmarks" / "assets" / "source.pt"
+TARGET_RATIO = 2.0  # suggestion within this factor of the sweep's best lr0
 TARGET_FRACTION = 0.10  # finder compute <= this fraction of the sweep's
+TUNE, HELD_OUT = ("S", "N"), ("B",)
+SMOOTHING = ("ema", "centred", "median")
+STRENGTHS = (0.6, 0.8, 0.9, 0.95, 0.98)
+RULES = ("valley", "steep", "min10", "edge10")
+DIVERGE = 4.0  # the finder's divergence stop, replayed for every candidate
+# The committed results were measured before the core restructure; their JSON predates the harness's layout.
+PRE_HARNESS_COMMIT = "76c34e8"  # branch finder: the commit that recorded benchmarks/results/finder_vs_sweep.json
 
-FULL = {
-    "train": 192,
-    "val": 64,
-    "imgsz": 128,
-    "batch": 16,
-    "epochs": 20,
-    "grid": 7,
-    "grid_lo": 1e-4,
-    "grid_hi": 1e-1,
-    "iters": 100,
-    "lr_start": 1e-7,
-    "lr_end": 1.0,
-    "smooth": 0.98,
-}
-SMOKE = {
-    "train": 8,
-    "val": 4,
-    "imgsz": 64,
-    "batch": 4,
-    "epochs": 1,
-    "grid": 2,
-    "grid_lo": 1e-3,
-    "grid_hi": 1e-2,
-    "iters": 16,
-    "lr_start": 1e-2,
-    "lr_end": 10.0,
-    "smooth": 0.6,
-}
-
-
-# ---------------------------------------------------------------------------------------------------------- set-up
-def prepare_offline_environment() -> Path | None:
-    """Before Ultralytics is imported: no network, a private settings dir with a local Arial.ttf.
-
-    Returns the settings dir (a temp dir the caller removes), or None when Ultralytics is already loaded.
-    """
-    if "ultralytics" in sys.modules:
-        return None
-    cfg_dir = Path(tempfile.mkdtemp(prefix="yolo_lr_finder_cfg_"))
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ["YOLO_CONFIG_DIR"] = str(cfg_dir)
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    os.environ.pop("YOLO_LR_DISABLE", None)
-    (cfg_dir / "Ultralytics").mkdir(parents=True, exist_ok=True)
-    import matplotlib
-
-    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    shutil.copy(font, cfg_dir / "Ultralytics" / "Arial.ttf")
-    return cfg_dir
+BENCH = common.Bench(
+    name="finder_vs_sweep",
+    block="finder",
+    doc=__doc__,
+    full={
+        "imgsz": 128,
+        "batch": 16,
+        "epochs": 8,
+        "warmup_epochs": 1.0,  # short runs: Ultralytics' 3 would be a third of them
+        "lr_start": 1e-5,
+        "lr_end": 10.0,
+        "iters": 50,
+        "jobs": None,
+        "max_extend": 2,
+    },
+    smoke={
+        "imgsz": 64,
+        "batch": 4,
+        "epochs": 1,
+        "lr_start": 1e-4,
+        "lr_end": 1.0,
+        "iters": 8,
+        "jobs": 0,
+        "max_extend": 0,
+    },
+    help={
+        "epochs": "epochs per sweep training",
+        "warmup_epochs": "warmup epochs of the sweep's trainings",
+        "lr_start": "first LR of the recorded range test",
+        "lr_end": "last LR of the recorded range test",
+        "iters": "steps of the recorded range test",
+        "jobs": "trainings at a time (default: cores / torch threads per training; 0 = all in this process)",
+        "max_extend": "grid points the sweep may add past an end of its grid, per case",
+    },
+    types={"jobs": int},
+    minimum={"imgsz": 32, "batch": 1, "epochs": 1, "iters": 2, "jobs": 0, "max_extend": 0},
+)
 
 
-def make_data(out: Path, cfg: dict, data: Path | None, log) -> tuple[Path, str]:
-    """The dataset YAML and a description: ``--data`` as given, else domain A from the generator, else COCO8."""
-    if data is not None:
-        return data, f"`{data}` (given with --data)"
-    if not MAKE_DATASET.exists():
-        log(f"warning: {MAKE_DATASET} not found; falling back to the bundled COCO8")
-        return COCO8, "the bundled COCO8 (4 train / 4 val images; the domain A generator was missing)"
-    cmd = [
-        sys.executable,
-        str(MAKE_DATASET),
-        "--domain",
-        "A",
-        "--out",
-        str(out),
-        "--seed",
-        "0",
-        "--train",
-        str(cfg["train"]),
-        "--val",
-        str(cfg["val"]),
-        "--imgsz",
-        str(cfg["imgsz"]),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return out / "data.yaml", (
-        f"synthetic domain A (`scripts/make_dataset.py --domain A --seed 0`, {cfg['train']} train / {cfg['val']} val "
-        f"images of {cfg['imgsz']} px)"
+@dataclass(frozen=True)
+class Case:
+    """One dataset of the benchmark and how it is trained."""
+
+    key: str  # S, N, B
+    title: str
+    data: common.DatasetSpec
+    pretrained: bool  # fine-tune the source checkpoint (True) or train yolo26n.yaml from scratch
+    optimizer: str
+    grid: tuple[float, ...]
+    extra: dict = field(default_factory=dict)  # train() arguments of this case besides the shared ones
+
+
+def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
+    """The three cases: full-size data and 5-point grids, or (--smoke) 8-image sets and 2-point grids."""
+    # AdamW fine-tunes get warmup_bias_lr=0, as optimizer=auto gives AdamW (no 0.1 bias spike on pretrained weights)
+    ft = {"warmup_bias_lr": 0.0}
+    if smoke:
+        return (
+            Case(
+                "S", "from scratch on the source world", common.DatasetSpec("S", 8, 4, imgsz), False, "SGD", (0.01, 0.1)
+            ),
+            Case("N", "fine-tune, near target", common.DatasetSpec("N", 8, 4, imgsz), True, "AdamW", (1e-4, 1e-3), ft),
+            Case("B", "fine-tune, far target", common.DatasetSpec("B", 8, 4, imgsz), True, "AdamW", (1e-4, 1e-3), ft),
+        )
+    fine_grid = (6.32e-5, 0.0002, 0.000632, 0.002, 0.00632)
+    return (
+        Case(
+            "S",
+            "from scratch on the source world",
+            common.DatasetSpec("S", 400, 200, imgsz),
+            False,
+            "SGD",
+            (0.002, 0.00632, 0.02, 0.0632, 0.2),
+        ),
+        Case("N", "fine-tune, near target", common.DatasetSpec("N", 128, 200, imgsz), True, "AdamW", fine_grid, ft),
+        Case("B", "fine-tune, far target", common.DatasetSpec("B", 128, 200, imgsz), True, "AdamW", fine_grid, ft),
     )
 
 
-def log_grid(lo: float, hi: float, n: int) -> list[float]:
-    """n log-spaced values from lo to hi, rounded to 3 significant digits."""
-    if n == 1:
-        return [lo]
-    return [float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}") for i in range(n)]
+# ---------------------------------------------------------------------------------------------- worker processes
+def train_args(s: SimpleNamespace, case: Case, data: Path, project: Path, name: str, verbose: bool) -> dict:
+    """The train() arguments of one case (no lr0: the sweep and the finder set it)."""
+    args = common.shared_train_args(s.imgsz, s.batch, s.epochs, 0, data, project, name, verbose)
+    return {**args, "optimizer": case.optimizer, "warmup_epochs": s.warmup_epochs, **case.extra}
 
 
-@contextlib.contextmanager
-def quiet(enabled: bool):
-    """Silence Ultralytics' logger and progress output (stdout/stderr) while training, unless --verbose."""
-    if not enabled:
-        yield
-        return
-    from ultralytics.utils import LOGGER
+def finder_job(model: str, args: dict, lr_start: float, lr_end: float, iters: int) -> dict:
+    """One recorded range test (worker process): raw losses, LRs, and CPU/wall time after set-up and after each step."""
+    import yolo_lr  # noqa: F401
+    from yolo_lr.finder import build_trainer, release, trainer_range_test
 
-    level = LOGGER.level
-    LOGGER.setLevel(40)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu, wall = [], []
+
+    def on_step(i, lr, loss, smoothed):
+        cpu.append(time.process_time() - cpu0)
+        wall.append(time.perf_counter() - wall0)
+
+    trainer, _ = build_trainer(model, **args)
+    setup_cpu, setup_wall = time.process_time() - cpu0, time.perf_counter() - wall0
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
+        curve, work = trainer_range_test(trainer, lr_start, lr_end, iters, smooth=0.0, diverge=1e12, on_step=on_step)
+        accumulate, nb = int(trainer.accumulate), len(trainer.train_loader)
     finally:
-        LOGGER.setLevel(level)
-
-
-class LoadSampler:
-    """Samples the 1-minute load average every ``every`` seconds in a daemon thread (contention on a shared machine)."""
-
-    def __init__(self, every: float = 10.0):
-        self.every, self.samples = every, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            if hasattr(os, "getloadavg"):
-                self.samples.append(os.getloadavg()[0])
-            if self._stop.wait(self.every):
-                return
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def summary(self) -> dict:
-        """Mean and max of the samples (NaN without samples)."""
-        xs = self.samples
-        return {"mean": sum(xs) / len(xs) if xs else math.nan, "max": max(xs) if xs else math.nan, "n": len(xs)}
-
-
-# ------------------------------------------------------------------------------------------------------- measuring
-def run(cfg: dict, data: Path, workdir: Path, verbose: bool, train_suggestion: bool, log) -> dict:
-    """Finder, then sweep (then optionally one training at the suggestion). Returns every figure."""
-    import yolo_lr  # noqa: F401  (registers the plugin before Ultralytics is used)
-    from yolo_lr.finder import find_lr
-    from yolo_lr.lr_sweep import sweep
-
-    common = {
-        "imgsz": cfg["imgsz"],
-        "batch": cfg["batch"],
-        "nbs": cfg["batch"],
-        "optimizer": "SGD",
-        "seed": 0,
-        "amp": False,
-        "plots": False,
-        "epochs": cfg["epochs"],
-    }
-    log(f"finder: lr {cfg['lr_start']:g} -> {cfg['lr_end']:g} over {cfg['iters']} steps")
-    cpu0 = time.process_time()
-    with quiet(not verbose):
-        found = find_lr(
-            MODEL,
-            data=str(data),
-            lr_start=cfg["lr_start"],
-            lr_end=cfg["lr_end"],
-            iters=cfg["iters"],
-            smooth=cfg["smooth"],
-            project=str(workdir),
-            name="find",
-            verbose=False,
-            **common,
-        )
-    finder_cpu = time.process_time() - cpu0
-    log(
-        f"  suggestion {found.lr if found.lr is None else f'{found.lr:.3g}'} ({found.rule}); "
-        f"{found.curve.steps} steps, {found.work.images} images, {found.seconds_total:.1f} s"
-    )
-    grid = log_grid(cfg["grid_lo"], cfg["grid_hi"], cfg["grid"])
-    log(f"sweep: lr0 in {', '.join(f'{v:g}' for v in grid)}, {cfg['epochs']} epochs each")
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    with quiet(not verbose):
-        swept = sweep(grid, model=MODEL, data=str(data), project=str(workdir), name="sweep", verbose=False, **common)
-    sweep_wall, sweep_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    for r in swept.rows:
-        log(
-            f"  lr0={r.lr0:g}: mAP50-95 {r.map:.4f}, mAP50 {r.map50:.4f}, loss {r.final_loss:.4f}, {r.seconds:.1f} s"
-            + (f" ({r.error})" if r.error else "")
-        )
-    extra = None
-    if train_suggestion and found.lr is not None:
-        log(f"training once at the suggested lr0={found.lr:.3g}")
-        with quiet(not verbose):
-            extra = sweep(
-                [found.lr], model=MODEL, data=str(data), project=str(workdir), name="suggested", verbose=False, **common
-            )
+        release(trainer)
     return {
-        "found": found,
-        "swept": swept,
-        "sweep_wall": sweep_wall,
-        "extra": extra,
-        "grid": grid,
-        "common": common,
-        "finder_cpu": finder_cpu,
-        "sweep_cpu": sweep_cpu,
+        "lrs": curve.lrs,
+        "losses": curve.losses,
+        "stop_reason": curve.stop_reason,
+        "planned": curve.planned,
+        "setup_cpu_s": setup_cpu,
+        "setup_wall_s": setup_wall,
+        "step_cpu_s": cpu,
+        "step_wall_s": wall,
+        "images": work.images,
+        "batches": work.batches,
+        "accumulate": accumulate,
+        "batches_per_epoch": nb,
     }
 
 
-def interp_map(rows, lr: float) -> float:
-    """The sweep's mAP50-95 at ``lr``, linearly interpolated in log10(lr0) (NaN outside the grid)."""
-    pts = sorted((math.log10(r.lr0), r.map) for r in rows if r.error is None and math.isfinite(r.map))
-    x = math.log10(lr)
-    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
-        if x0 <= x <= x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y0
-    return math.nan
+def sweep_job(spec: common.RunSpec) -> dict:
+    """One training of the sweep (worker process), with this process's CPU time."""
+    cpu0 = time.process_time()
+    r = common.train_one(spec)
+    r["cpu_s"] = time.process_time() - cpu0
+    return r
 
 
-def nearest_map(rows, lr: float) -> tuple[float, float]:
-    """(lr0, mAP50-95) of the grid point nearest to ``lr`` in log scale."""
-    ok = [r for r in rows if r.error is None and math.isfinite(r.map)]
-    r = min(ok, key=lambda r: abs(math.log10(r.lr0) - math.log10(lr)))
-    return r.lr0, r.map
+class Inline:
+    """Runs each job at once in this process (``--jobs 0``, the smoke run's default: no interpreter start-ups)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        fut = cf.Future()
+        try:
+            fut.set_result(fn(*args))
+        except Exception as e:  # noqa: BLE001 - delivered through the future, as a pool would
+            fut.set_exception(e)
+        return fut
 
 
-def parabola_peak(rows) -> float | None:
-    """lr0 at the vertex of the parabola through the best grid point and its two neighbours (mAP50-95 vs log10 lr0).
+def pool_for(jobs: int):
+    return Inline() if jobs == 0 else common.make_pool(jobs)
 
-    A grid-resolution-free estimate of the sweep's optimum; None when the best point is at an end of the grid or the
-    three points do not bend down.
-    """
-    ok = sorted((r for r in rows if r.error is None and math.isfinite(r.map)), key=lambda r: r.lr0)
+
+# --------------------------------------------------------------------------------------------------- the readings
+def reading(curve: dict, smoothing: str, strength: float, rule: str) -> dict:
+    """Replay one candidate reading on a recorded curve: its divergence stop, its suggestion, its compute."""
+    from yolo_lr.finder import NoDescentError, range_test, read_curve, suggest
+
+    losses = iter(curve["losses"])
+    planned = curve["planned"]
+
+    def step(lr):
+        return next(losses, math.nan)  # past the recording = the non-finite loss that ended it
+
+    replay = range_test(step, curve["lrs"][0], curve["lr_end"], planned, smooth=strength, diverge=DIVERGE)
+    steps = replay.steps + (1 if replay.stop_reason == "non-finite" else 0)  # that step was paid for
+    steps = min(steps, len(curve["losses"]) + (1 if curve["stop_reason"] == "non-finite" else 0))
+    y = read_curve(replay.losses, replay.smoothed, strength, smoothing)
+    try:
+        lr = suggest(replay.lrs, y, rule).lr
+    except (NoDescentError, ValueError):
+        lr = None
+    timed = curve["step_cpu_s"]  # cumulative CPU (set-up included) after each recorded step
+    if not timed:
+        cpu = curve["setup_cpu_s"]
+    else:
+        per_step = (timed[-1] - curve["setup_cpu_s"]) / len(timed)
+        cpu = timed[min(steps, len(timed)) - 1] + max(steps - len(timed), 0) * per_step
+    return {"lr": lr, "steps": steps, "cpu_s": cpu, "stop": replay.stop_reason}
+
+
+def candidates() -> list[tuple[str, float, str]]:
+    return [(sm, st, r) for sm in SMOOTHING for st in STRENGTHS for r in RULES]
+
+
+def library_default() -> tuple[str, float, str]:
+    """The reading ``yolo_lr.finder`` uses now: (smoothing, strength, rule)."""
+    from yolo_lr import finder
+
+    return (finder.READING, finder.SMOOTH, finder.DEFAULT_RULE)
+
+
+def name_of(c: tuple[str, float, str]) -> str:
+    return f"{c[2]}, {c[0]} {c[1]:g}"
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def best_row(rows: list[dict]) -> dict | None:
+    """The run with the highest final mAP50-95 (ties: lowest final train loss)."""
+    ok = [r for r in rows if finite(r["map"])]
+    return max(ok, key=lambda r: (r["map"], -(r["loss"] if finite(r["loss"]) else math.inf))) if ok else None
+
+
+def parabola_peak(rows: list[dict]) -> float | None:
+    """lr0 at the vertex of the parabola through the best grid point and its neighbours (mAP50-95 vs log10 lr0)."""
+    ok = sorted((r for r in rows if finite(r["map"])), key=lambda r: r["lr0"])
     if len(ok) < 3:
         return None
-    i = max(range(len(ok)), key=lambda j: ok[j].map)
+    i = max(range(len(ok)), key=lambda j: ok[j]["map"])
     if i in (0, len(ok) - 1):
         return None
-    (x0, y0), (x1, y1), (x2, y2) = ((math.log10(r.lr0), r.map) for r in ok[i - 1 : i + 2])
+    (x0, y0), (x1, y1), (x2, y2) = ((math.log10(r["lr0"]), r["map"]) for r in ok[i - 1 : i + 2])
     denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
     a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
     b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
-    if a >= 0:
-        return None
-    return 10 ** (-b / (2 * a))
+    return 10 ** (-b / (2 * a)) if a < 0 else None
 
 
-def figures(res: dict) -> dict:
-    """Ratio, compute fractions and verdicts, from the measured results only."""
-    found, swept = res["found"], res["swept"]
-    best = swept.best
-    sweep_seconds = sum(r.seconds for r in swept.rows)
-    out = {
-        "suggestion": found.lr,
-        "rule": found.rule,
-        "suggestions": found.suggestions,
-        "best_lr0": best.lr0 if best else None,
-        "best_map": best.map if best else None,
-        "finder_seconds": found.seconds_total,
-        "finder_test_seconds": found.work.seconds,
-        "finder_steps": found.work.steps,
-        "finder_images": found.work.images,
-        "finder_stop": found.curve.stop_reason,
-        "finder_stop_lr": found.curve.stop_lr,
-        "sweep_seconds": sweep_seconds,
-        "sweep_wall_seconds": res["sweep_wall"],
-        "finder_cpu_seconds": res["finder_cpu"],
-        "sweep_cpu_seconds": res["sweep_cpu"],
-        "sweep_steps": swept.steps,
-        "sweep_images": swept.images,
-    }
-    out["fraction_wall"] = out["finder_seconds"] / sweep_seconds if sweep_seconds else math.nan
-    out["fraction_cpu"] = res["finder_cpu"] / res["sweep_cpu"] if res["sweep_cpu"] else math.nan
-    out["fraction_steps"] = out["finder_steps"] / swept.steps if swept.steps else math.nan
-    out["fraction_images"] = out["finder_images"] / swept.images if swept.images else math.nan
-    if found.lr is not None and best is not None:
-        out["ratio"] = found.lr / best.lr0
-        out["ratio_verdict"] = "met" if 1 / TARGET_RATIO <= out["ratio"] <= TARGET_RATIO else "missed"
-        out["map_at_suggestion_interp"] = interp_map(swept.rows, found.lr)
-        out["nearest_grid"] = nearest_map(swept.rows, found.lr)
-        peak = parabola_peak(swept.rows)
-        out["parabola_peak"] = peak
-        out["ratio_to_peak"] = found.lr / peak if peak else None
-        out["rule_ratios"] = {r: (v / best.lr0 if v else None) for r, v in found.suggestions.items()}
-    else:
-        out["ratio"], out["ratio_verdict"], out["map_at_suggestion_interp"], out["rule_ratios"] = (
-            None,
-            "missed (no suggestion or no best)",
-            math.nan,
-            {},
+def evaluate(results: dict) -> dict:
+    """Every candidate on every case; the choice (on the tuning cases only); the figures of the chosen and default."""
+    table = []
+    for c in candidates():
+        per = {}
+        for key, case in results["cases"].items():
+            r = reading(case["finder"], *c)
+            best = case["best"]
+            ratio = r["lr"] / best["lr0"] if (r["lr"] is not None and best) else None
+            per[key] = {
+                **r,
+                "ratio": ratio,
+                "error": abs(math.log2(ratio)) if ratio else math.inf,
+                "fraction_cpu": r["cpu_s"] / case["sweep_cpu_s"] if case["sweep_cpu_s"] else math.nan,
+            }
+        tune = [per[k]["error"] for k in TUNE if k in per]
+        table.append(
+            {
+                "candidate": list(c),
+                "name": name_of(c),
+                "per_case": per,
+                "tune_worst": max(tune) if tune else math.inf,
+                "tune_mean": sum(tune) / len(tune) if tune else math.inf,
+                "tune_cost_ok": all(per[k]["fraction_cpu"] <= TARGET_FRACTION for k in TUNE if k in per),
+            }
         )
-    out["fraction_verdict"] = "met" if out["fraction_wall"] <= TARGET_FRACTION else "missed"
-    extra = res["extra"]
-    if extra is not None and extra.rows and extra.rows[0].error is None:
-        out["map_at_suggestion_trained"] = extra.rows[0].map
-        out["suggestion_train_seconds"] = extra.rows[0].seconds
+    # within the compute budget on the tuning cases first, then the smallest worst error, then the smallest mean
+    ranked = sorted(table, key=lambda t: (not t["tune_cost_ok"], t["tune_worst"], t["tune_mean"]))
+    default = next(t for t in table if t["candidate"] == list(results["library_default"]))
+    return {"ranked": ranked, "chosen": ranked[0], "default": default}
+
+
+# ------------------------------------------------------------------------------------------------------- running
+def measure(
+    s: SimpleNamespace, cases: tuple[Case, ...], workdir: Path, checkpoint: Path, verbose: bool, log, monitor
+) -> dict:
+    """Datasets, finder recordings and sweeps for every case (``s.jobs`` worker processes at a time; 0: all in this
+    process). Returns the raw results: per case its runs, best, finder recording and compute."""
+    datasets = {c.key: common.ensure_dataset(c.data, workdir) for c in cases}
+    project = workdir / "finder_vs_sweep" / "runs"
+    if project.exists():
+        import shutil
+
+        shutil.rmtree(project)
+    out: dict = {"cases": {}, "checkpoint": common.md_link(checkpoint)}
+    with pool_for(s.jobs) as pool:
+        futures = {}
+        for case in cases:
+            model = str(checkpoint) if case.pretrained else common.MODEL
+            args = train_args(s, case, datasets[case.key], project, f"{case.key}_find", verbose)
+            futures[pool.submit(finder_job, model, args, s.lr_start, s.lr_end, s.iters)] = (case.key, "find", None)
+            for lr0 in case.grid:
+                spec = sweep_spec(s, case, model, datasets, project, lr0, verbose)
+                futures[pool.submit(sweep_job, spec)] = (case.key, "sweep", lr0)
+            out["cases"][case.key] = {
+                "title": case.title,
+                "model": common.md_link(Path(model)) if case.pretrained else model,
+                "optimizer": case.optimizer,
+                "data": case.data.describe(),
+                "pretrained": case.pretrained,
+                "extra": case.extra,
+                "runs": [],
+                "finder": None,
+            }
+        extended = {c.key: 0 for c in cases}
+        while futures:
+            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                key, kind, lr0 = futures.pop(fut)
+                monitor.sample()
+                entry = out["cases"][key]
+                if kind == "sweep" and fut.exception() is not None:  # a diverged training is a result, not a crash
+                    log(f"  {key} lr0={lr0:.3g}: failed: {fut.exception()!r}")
+                    entry["runs"].append(
+                        {
+                            "lr0": lr0,
+                            "map": math.nan,
+                            "map50": math.nan,
+                            "loss": math.nan,
+                            "curve": [],
+                            "cpu_s": 0.0,
+                            "wall_s": 0.0,
+                            "epochs": 0,
+                            "error": repr(fut.exception()),
+                        }
+                    )
+                    continue
+                r = fut.result()
+                if kind == "find":
+                    entry["finder"] = {**r, "lr_end": s.lr_end}
+                    cpu = r["step_cpu_s"][-1] if r["step_cpu_s"] else r["setup_cpu_s"]
+                    log(
+                        f"  {key} finder: {len(r['losses'])}/{r['planned']} steps ({r['stop_reason']}), {cpu:.0f} s CPU"
+                    )
+                    continue
+                out.setdefault("machine_src", {"versions": r["versions"], "torch_threads": r["torch_threads"]})
+                loss = r["train_loss"][-1] if r["train_loss"] else math.nan
+                entry["runs"].append(
+                    {
+                        "lr0": lr0,
+                        "map": r["map"][-1],
+                        "map50": r["map50"][-1],
+                        "loss": loss,
+                        "curve": r["map"],
+                        "cpu_s": r["cpu_s"],
+                        "wall_s": r["wall_s"],
+                        "epochs": len(r["map"]),
+                    }
+                )
+                log(f"  {key} lr0={lr0:.3g}: mAP50-95 {r['map'][-1]:.4f}, loss {loss:.3f}, {r['cpu_s']:.0f} s CPU")
+                case = next(c for c in cases if c.key == key)
+                pending = [v for k2, kd, v in futures.values() if k2 == key and kd == "sweep"]
+                if not pending and extended[key] < s.max_extend:
+                    nxt = extension(entry["runs"])
+                    if nxt is not None:
+                        extended[key] += 1
+                        log(f"  {key}: best lr0 at the end of the grid, adding lr0={nxt:.3g}")
+                        spec = sweep_spec(s, case, str(checkpoint) if case.pretrained else common.MODEL, datasets,
+                                          project, nxt, verbose)  # fmt: skip
+                        futures[pool.submit(sweep_job, spec)] = (key, "sweep", nxt)
+    for entry in out["cases"].values():
+        entry["runs"].sort(key=lambda r: r["lr0"])
+        entry["best"] = best_row(entry["runs"])
+        entry["peak"] = parabola_peak(entry["runs"])
+        entry["sweep_cpu_s"] = sum(r["cpu_s"] for r in entry["runs"])
+        entry["sweep_wall_s"] = sum(r["wall_s"] for r in entry["runs"])
+        entry["sweep_steps"] = sum(r["epochs"] for r in entry["runs"]) * entry["finder"]["batches_per_epoch"]
     return out
 
 
-# --------------------------------------------------------------------------------------------------------- report
-def machine_info() -> dict:
-    """CPU model, cores, load, library versions."""
-    import torch
-    import ultralytics
-
-    import yolo_lr
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "ultralytics": ultralytics.__version__,
-        "yolo_lr": yolo_lr.__version__,
-        "device": "cuda:0" if torch.cuda.is_available() else "cpu",
-    }
+def sweep_spec(
+    s: SimpleNamespace, case: Case, model: str, datasets: dict, project: Path, lr0: float, verbose: bool
+) -> common.RunSpec:
+    args = train_args(s, case, datasets[case.key], project, f"{case.key}_lr{lr0:.3g}", verbose)
+    return common.RunSpec(f"{case.key} lr0={lr0:.3g}", 0, model, {**args, "lr0": lr0})
 
 
+def extension(runs: list[dict]) -> float | None:
+    """The next lr0 beyond the grid's end when the best run sits at that end (same log spacing), else None."""
+    ok = sorted((r for r in runs if finite(r["map"])), key=lambda r: r["lr0"])
+    if len(ok) < 2:
+        return None
+    best = best_row(ok)
+    if best is ok[-1] and best["map"] > 0:
+        return float(f"{ok[-1]['lr0'] * ok[-1]['lr0'] / ok[-2]['lr0']:.3g}")
+    if best is ok[0] and best["map"] > 0:
+        return float(f"{ok[0]['lr0'] * ok[0]['lr0'] / ok[1]['lr0']:.3g}")
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------- report
 def _f(v, spec: str = ".3g") -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
 
-def figures_table(f: dict) -> str:
-    """The headline figures as a Markdown table."""
-    rows = [
-        ("Finder suggestion (rule `" + f["rule"] + "`)", f"lr0 = {_f(f['suggestion'])}", "", ""),
-        (
-            "Sweep best lr0 (highest final mAP50-95)",
-            f"lr0 = {_f(f['best_lr0'])} (mAP50-95 {_f(f['best_map'], '.4f')})",
-            "",
-            "",
-        ),
-        (
-            "**Ratio suggestion / best**",
-            f"**{_f(f['ratio'])}**",
-            f"within {TARGET_RATIO:g}x (1/3 .. 3)",
-            f["ratio_verdict"],
-        ),
-        (
-            "Other rules: suggestion (ratio to best)",
-            ", ".join(f"{r} {_f(v)} ({_f(f['rule_ratios'].get(r))}x)" for r, v in f["suggestions"].items()),
-            "",
-            "",
-        ),
-        (
-            "Sweep mAP50-95 at the suggestion (log-interpolated; nearest grid point)",
-            f"{_f(f['map_at_suggestion_interp'], '.4f')}; lr0 {_f(f['nearest_grid'][0])}: "
-            f"{_f(f['nearest_grid'][1], '.4f')}"
-            if f.get("nearest_grid")
-            else "n/a",
-            "",
-            "",
-        ),
-        (
-            "Sweep optimum between grid points (parabola through the best point and its neighbours, log lr0)",
-            f"lr0 = {_f(f.get('parabola_peak'))}; suggestion / it = {_f(f.get('ratio_to_peak'))}",
-            "",
-            "",
-        ),
-    ]
-    if "map_at_suggestion_trained" in f:
-        rows.append(("mAP50-95 of a training at the suggestion", _f(f["map_at_suggestion_trained"], ".4f"), "", ""))
-    rows += [
-        (
-            "**Finder wall time / sweep wall time**",
-            f"**{100 * f['fraction_wall']:.1f} %** ({f['finder_seconds']:.0f} s / {f['sweep_seconds']:.0f} s)",
-            f"<= {100 * TARGET_FRACTION:g} %",
-            f["fraction_verdict"],
-        ),
-        (
-            "- finder: range test only / with set-up",
-            f"{f['finder_test_seconds']:.1f} s / {f['finder_seconds']:.1f} s",
-            "",
-            "",
-        ),
-        (
-            "Finder CPU time / sweep CPU time (this process only: not inflated by other load)",
-            f"{100 * f['fraction_cpu']:.1f} % ({f['finder_cpu_seconds']:.0f} s / {f['sweep_cpu_seconds']:.0f} s)",
-            "",
-            "",
-        ),
-        (
-            "Optimizer steps finder / sweep",
-            f"{f['finder_steps']} / {f['sweep_steps']} = {100 * f['fraction_steps']:.1f} %",
-            "",
-            "",
-        ),
-        (
-            "Training images finder / sweep (validation not counted)",
-            f"{f['finder_images']} / {f['sweep_images']} = {100 * f['fraction_images']:.1f} %",
-            "",
-            "",
-        ),
-        (
-            "Finder stop",
-            f"{f['finder_stop']}" + (f" at lr {_f(f['finder_stop_lr'])}" if f["finder_stop_lr"] else ""),
-            "",
-            "",
-        ),
-    ]
-    lines = ["| Figure | Measured | Target | Verdict |", "|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+def verdicts(ev: dict, results: dict) -> dict:
+    chosen = ev["chosen"]["per_case"]
+    ratio_ok = {k: v["ratio"] is not None and 1 / TARGET_RATIO <= v["ratio"] <= TARGET_RATIO for k, v in chosen.items()}
+    cost_ok = {k: v["fraction_cpu"] <= TARGET_FRACTION for k, v in chosen.items()}
+    return {"ratio": ratio_ok, "cost": cost_ok, "all": all(ratio_ok.values()) and all(cost_ok.values())}
 
 
-def render_section(results: dict, sweep_table: str, png_rel: str) -> str:
-    """The Markdown written between the finder markers (and to benchmarks/results/finder_vs_sweep.md)."""
-    m, c, f = results["machine"], results["config"], results["figures"]
-    load = results["load"]
-    cores = m["cpu_cores"] or 1
-    contention = ""
-    if load["mean"] > 1.25 * cores:
-        contention = (
-            f" The machine was shared: the load average was {load['mean']:.1f} on average (max {load['max']:.1f}) on "
-            f"{cores} cores, where this benchmark alone keeps it near {cores}; wall times are inflated, unevenly if "
-            "the other load came and went, so the CPU-time fraction below is the fairer compute figure."
-        )
+def render(results: dict, ev: dict, png_rel: str) -> str:
+    """The body of the BENCHMARKS.md block (the harness adds the header: date, machine, wall time, command)."""
+    s, cases = results["settings"], results["cases"]
+    ch, df = ev["chosen"], ev["default"]
+    v = verdicts(ev, results)
     lines = [
-        (
-            f"Measured {results['date']} on {m['cpu']} ({m['cpu_cores']} cores), device `{m['device']}`; Python "
-            f"{m['python']}, torch {m['torch']}, ultralytics {m['ultralytics']}, yolo_lr {m['yolo_lr']}. The whole "
-            f"benchmark took {results['benchmark_wall_s']:.0f} s (1-minute load average {load['mean']:.1f} on average, "
-            f"max {load['max']:.1f}).{contention}"
+        *[f"Note: {n}\n" for n in results.get("notes", [])],
+        f"Setup: imgsz={s['imgsz']}, batch={s['batch']}, nbs={s['batch']} (one optimizer step per batch), "
+        f"{s['epochs']} epochs per sweep training (Ultralytics' recipe with warmup_epochs={s['warmup_epochs']:g}: "
+        "linear warmup, linear decay to lr0*lrf, mosaic closed for the last 10 epochs, validation every epoch), "
+        "workers=0, amp=False, seed 0; best = highest "
+        f"last-epoch mAP50-95. The finder records one range test per case, lr {s['lr_start']:g} -> {s['lr_end']:g} "
+        f"over {s['iters']} steps, on a trainer built like the sweep's; each candidate reading is replayed on it "
+        f"(its own divergence stop at {DIVERGE:g}x the best smoothed loss) and charged the CPU time the recording "
+        "measured up to that stop, set-up included. Compute = CPU time of the worker processes (one torch thread "
+        "each), so other load on the machine does not inflate it.",
+        "",
+        f"**Chosen on {' and '.join(TUNE)} only: `{ch['name']}`; {', '.join(HELD_OUT)} held out.** "
+        f"Library default when this was measured: `{df['name']}`; now (`yolo_lr/finder.py`, also what `lr_find` "
+        f"uses): `{name_of(library_default())}`, lr {s['lr_start']:g} -> {s['lr_end']:g} over {s['iters']} steps."
+        if library_default() == tuple(ch["candidate"])
+        else f"**Chosen on {' and '.join(TUNE)} only: `{ch['name']}`; {', '.join(HELD_OUT)} held out.** "
+        f"Library default when this was measured: `{df['name']}`; now: `{name_of(library_default())}`.",
+        "",
+        common.md_table(
+            [
+                "case",
+                "role",
+                "sweep best lr0 (mAP50-95)",
+                "parabola optimum",
+                f"chosen `{ch['name']}`",
+                "ratio",
+                f"within {TARGET_RATIO:g}x",
+                "finder CPU / sweep CPU",
+                f"<= {100 * TARGET_FRACTION:g} %",
+                f"default when measured `{df['name']}`",
+            ],
+            [
+                [
+                    f"{k}: {c['title']} ({c['optimizer']})",
+                    "held out" if k in HELD_OUT else "tuning",
+                    f"{_f(c['best']['lr0'])} ({c['best']['map']:.4f})" if c["best"] else "n/a",
+                    _f(c["peak"]),
+                    _f(ch["per_case"][k]["lr"]),
+                    f"**{_f(ch['per_case'][k]['ratio'])}**",
+                    "met" if v["ratio"][k] else "missed",
+                    f"{100 * ch['per_case'][k]['fraction_cpu']:.1f} % ({ch['per_case'][k]['cpu_s']:.0f} s / "
+                    f"{c['sweep_cpu_s']:.0f} s; {ch['per_case'][k]['steps']} / {c['sweep_steps']} steps)",
+                    "met" if v["cost"][k] else "missed",
+                    f"{_f(df['per_case'][k]['lr'])} ({_f(df['per_case'][k]['ratio'])}x)"
+                    if df["per_case"][k]["lr"]
+                    else "none",
+                ]
+                for k, c in cases.items()
+            ],
         ),
         "",
-        "```bash",
-        results["command"],
-        "```",
+        f"Targets (every case within {TARGET_RATIO:g}x of the sweep's best at <= {100 * TARGET_FRACTION:g} % of its "
+        f"compute): **{'met' if v['all'] else 'missed'}**.",
         "",
-        (
-            f"Config: `{MODEL}` from scratch on {results['data']}; imgsz={c['imgsz']}, batch={c['batch']}, "
-            f"nbs={c['batch']} (one optimizer step per batch), optimizer=SGD (momentum 0.937), amp=False, seed=0. "
-            f"Finder: lr {c['lr_start']:g} -> {c['lr_end']:g}, {c['iters']} steps, smooth {c['smooth']:g}, "
-            "diverge 4x, rule "
-            f"`{f['rule']}`. Sweep: {len(results['grid'])} trainings, lr0 = "
-            f"{' / '.join(f'{v:g}' for v in results['grid'])}"
-            f", {c['epochs']} epoch(s) each (Ultralytics' recipe: 3 warmup epochs, linear decay to lr0*lrf, "
-            "validation every epoch); best = "
-            "highest last-epoch mAP50-95. Compute: the finder's wall time includes its set-up (trainer, dataloaders) "
-            "and the process warm-up (it runs first); the sweep's is the sum of its trainings' wall times."
+        "Candidate readings, best first: within the compute budget on the tuning cases, then by the worst "
+        "|log2(suggestion / best)| over them, then the mean (ratios on every case; B is shown, never used to rank):",
+        "",
+        common.md_table(
+            ["reading", *[f"{k} ratio" for k in cases], "worst tuning error (x)"],
+            [
+                [f"`{t['name']}`", *[_f(t["per_case"][k]["ratio"]) for k in cases], _f(2 ** t["tune_worst"])]
+                for t in ev["ranked"][:10]
+            ],
         ),
         "",
-        figures_table(f),
-        "",
-        (
-            f"Targets: suggestion within {TARGET_RATIO:g}x of the sweep's best lr0: **{f['ratio_verdict']}**; "
-            f"finder compute <= {100 * TARGET_FRACTION:g} % of the sweep's (wall time): **{f['fraction_verdict']}**."
-        ),
-        "",
-        "Sweep:",
-        "",
-        sweep_table,
-        "",
-        f"![finder vs sweep]({png_rel})",
     ]
-    if c.get("smoke"):
-        lines.append("\nThis was a --smoke run: far too short to judge the targets.")
+    for k, c in cases.items():
+        f = c["finder"]
+        lines += [
+            f"{k}: `{Path(c['model']).name}` on {c['data']}; {c['optimizer']}"
+            + (f", {', '.join(f'{a}={b}' for a, b in c['extra'].items())}" if c["extra"] else "")
+            + f". Finder recording: {len(f['losses'])}/{f['planned']} steps ({f['stop_reason']}), set-up "
+            f"{f['setup_cpu_s']:.0f} s CPU.",
+            "",
+            common.md_table(
+                ["lr0", "mAP50-95", "mAP50", "final train loss", "CPU s", ""],
+                [
+                    [
+                        f"{r['lr0']:.3g}",
+                        _f(r["map"], ".4f"),
+                        _f(r["map50"], ".4f"),
+                        _f(r["loss"], ".3f"),
+                        f"{r['cpu_s']:.0f}",
+                        "<- best" if c["best"] and r["lr0"] == c["best"]["lr0"] else r.get("error", ""),
+                    ]
+                    for r in c["runs"]
+                ],
+            ),
+            "",
+        ]
+    lines.append(f"![finder vs sweep]({png_rel})")
     return "\n".join(lines)
 
 
-def plot(res: dict, f: dict, path: Path) -> Path:
-    """Left: the finder's curve, suggestion and sweep best marked. Right: sweep mAP vs lr0, suggestion marked."""
+def plot(results: dict, ev: dict, path: Path) -> Path:
+    """Per case: the recorded loss (raw and the chosen smoothing) vs LR, and the sweep's mAP vs lr0, marks on both."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    found, swept = res["found"], res["swept"]
-    fig = Figure(figsize=(12, 4.6), dpi=110)
+    from yolo_lr.finder import ema, read_curve
+
+    cases = results["cases"]
+    smoothing, strength, _ = ev["chosen"]["candidate"]
+    fig = Figure(figsize=(5 * len(cases), 7.5), dpi=100)
     FigureCanvasAgg(fig)
-    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    c = found.curve
-    ax1.plot(c.lrs, c.losses, color="0.75", linewidth=0.8, label="loss")
-    ax1.plot(c.lrs, c.smoothed, color="tab:blue", linewidth=1.6, label="smoothed")
-    ax1.set_xscale("log")
-    if c.steps:
-        top = max(max(c.losses[: c.best_index + 1]), c.smoothed[0]) * 1.15
-        if max(c.losses) > top:
-            ax1.set_ylim(top=top)
-    ax2.set_xscale("log")
-    ok = [r for r in swept.rows if r.error is None]
-    ax2.plot([r.lr0 for r in ok], [r.map for r in ok], "o-", color="tab:blue", label="mAP50-95")
-    ax2.plot([r.lr0 for r in ok], [r.map50 for r in ok], "s--", color="tab:cyan", label="mAP50")
-    best = swept.best
-    for ax in (ax1, ax2):
-        if best is not None:
-            ax.axvspan(
-                best.lr0 / TARGET_RATIO,
-                best.lr0 * TARGET_RATIO,
-                color="tab:green",
-                alpha=0.12,
-                label=f"within {TARGET_RATIO:g}x of the sweep's best",
-            )
-            ax.axvline(best.lr0, color="tab:green", linewidth=1.2, label=f"sweep best lr0={best.lr0:.3g}")
-        if found.lr is not None:
-            ax.axvline(
-                found.lr,
-                color="tab:red",
-                linestyle="--",
-                linewidth=1.4,
-                label=f"finder ({found.rule}) lr0={found.lr:.3g}",
-            )
-        ax.grid(True, which="both", alpha=0.25)
-        ax.set_xlabel("learning rate (log scale)")
-        ax.legend(fontsize=7)
-    ax1.set_ylabel("train loss")
-    ax1.set_title(f"LR finder: {c.steps} steps, {found.work.images} images, {found.seconds_total:.0f} s", fontsize=10)
-    ax2.set_ylabel("final validation mAP")
-    ax2.set_title(
-        f"lr0 sweep: {len(swept.rows)} runs x {ok[0].epochs if ok else '?'} epoch(s), "
-        f"{swept.images} images, {f['sweep_seconds']:.0f} s",
+    for j, (k, c) in enumerate(cases.items()):
+        top, bottom = fig.add_subplot(2, len(cases), j + 1), fig.add_subplot(2, len(cases), len(cases) + j + 1)
+        f = c["finder"]
+        pick = ev["chosen"]["per_case"][k]
+        n = min(pick["steps"], len(f["losses"])) or len(f["losses"])
+        lrs, losses = f["lrs"][:n], f["losses"][:n]
+        if losses:
+            y = read_curve(losses, ema(losses, strength), strength, smoothing)
+            top.plot(lrs, losses, color="0.75", linewidth=0.8, label="loss")
+            top.plot(lrs, y, color="tab:blue", linewidth=1.6, label=f"{smoothing} {strength:g}")
+            imin = min(range(len(y)), key=y.__getitem__)
+            low = min(losses)
+            top.set_ylim(low * 0.95 if low > 0 else low - 0.05, max(max(losses[: imin + 1]), y[0]) * 1.15)
+        top.set_xscale("log")
+        top.set_title(f"{k}: {c['title']} ({'held out' if k in HELD_OUT else 'tuning'})", fontsize=9)
+        top.set_ylabel("train loss")
+        ok = [r for r in c["runs"] if finite(r["map"])]
+        bottom.plot([r["lr0"] for r in ok], [r["map"] for r in ok], "o-", color="tab:blue", label="mAP50-95")
+        bottom.set_xscale("log")
+        bottom.set_ylabel("final mAP50-95")
+        bottom.set_xlabel("lr0 (log scale)")
+        for ax in (top, bottom):
+            if c["best"]:
+                b = c["best"]["lr0"]
+                ax.axvspan(b / TARGET_RATIO, b * TARGET_RATIO, color="tab:green", alpha=0.12)
+                ax.axvline(b, color="tab:green", linewidth=1.2, label=f"sweep best {b:.3g}")
+            if pick["lr"] is not None:
+                ax.axvline(pick["lr"], color="tab:red", linestyle="--", linewidth=1.4, label=f"finder {pick['lr']:.3g}")
+            ax.grid(True, which="both", alpha=0.25)
+            ax.legend(fontsize=7)
+        lo = min(top.get_xlim()[0], bottom.get_xlim()[0])
+        hi = max(top.get_xlim()[1], bottom.get_xlim()[1])
+        top.set_xlim(lo, hi)
+        bottom.set_xlim(lo, hi)  # one LR axis for the curve and the sweep
+    fig.suptitle(
+        f"LR finder (`{ev['chosen']['name']}`) vs lr0 sweep; green band = within {TARGET_RATIO:g}x of the sweep's best",
         fontsize=10,
     )
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
 
 
-def write_markdown(path: Path, section: str) -> None:
-    """Replace the lines between the finder markers, leaving every other line of the file as it was.
-
-    A line-based state machine: ``before`` (copy) -> start marker -> ``inside`` (drop old lines) -> end marker ->
-    ``after`` (copy). A missing, repeated or misordered marker is an error and the file is not written.
-    """
-    lines = path.read_text().splitlines(keepends=True)
-    out, state = [], "before"
-    for line in lines:
-        mark = line.strip()
-        if mark == MARK_START:
-            if state != "before":
-                raise ValueError(f"{path}: {MARK_START} appears twice or after {MARK_END}")
-            out += [line, section.rstrip("\n") + "\n"]
-            state = "inside"
-        elif mark == MARK_END:
-            if state != "inside":
-                raise ValueError(f"{path}: {MARK_END} without a preceding {MARK_START}")
-            out.append(line)
-            state = "after"
-        elif state != "inside":
-            out.append(line)
-    if state != "after":
-        raise ValueError(f"{path}: markers {MARK_START} ... {MARK_END} not found in order")
-    path.write_text("".join(out))
-
-
 # ---------------------------------------------------------------------------------------------------------- main
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny run (< 1 min): 8-image set, 1 epoch, 2 lr0, 16 finder steps"
+def add_options(p: argparse.ArgumentParser) -> None:
+    """This benchmark's options beyond its settings."""
+    p.add_argument("--checkpoint", type=Path, default=SOURCE_PT, help="pretrained weights for N and B "
+                   "(default benchmarks/assets/source.pt)")  # fmt: skip
+    p.add_argument("--from-json", type=Path, help="re-render the block and the plot from a results JSON, without "
+                   "training (the JSON itself is left as it is)")  # fmt: skip
+
+
+def load_results(path: Path) -> dict:
+    """A results JSON in the harness's layout: one this script wrote, or the one recorded before the core
+    restructure (branch ``finder``), which kept date, command, machine and notes under ``meta``."""
+    data = json.loads(Path(path).read_text())
+    if "meta" not in data:
+        return data
+    meta = data.pop("meta")
+    note = (
+        f"these figures were measured at commit {PRE_HARNESS_COMMIT} (branch `finder`) before the core restructure, "
+        "with the same finder algorithm (range test, smoothings and rules of `yolo_lr/finder.py`), and this block was "
+        "re-rendered from that run's JSON by the current script (`--from-json`)."
     )
-    p.add_argument("--epochs", type=int, help="epochs per sweep training (default 20)")
-    p.add_argument("--grid", type=int, help="number of log-spaced lr0 values from 1e-4 to 1e-1 (default 7)")
-    p.add_argument("--iters", type=int, help="finder steps (default 100)")
-    p.add_argument("--data", type=Path, help="use this data YAML instead of generating domain A")
-    p.add_argument("--train-suggestion", action="store_true", help="also train once at the suggested lr0")
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="where the finder_* result files go (default benchmarks/results; --smoke: a temporary folder)",
+    return {
+        "date": meta["date"],
+        "command": meta["command"],
+        "wall_s": meta["wall_s"],
+        "machine": meta["machine"],
+        **data,
+        "notes": [note, *meta.get("notes", [])],
+    }
+
+
+def make_report(results: dict, png: Path) -> common.Report:
+    """The block's body, plot and console summary for a complete results dict (measured now or loaded)."""
+    ev = evaluate(results)
+    plot(results, ev, png)
+    s = results["settings"]
+    v = verdicts(ev, results)
+    jobs = s["jobs"]
+    console = ", ".join(
+        f"{k} {_f(ev['chosen']['per_case'][k]['ratio'])}x ({'met' if v['ratio'][k] else 'missed'})"
+        for k in results["cases"]
     )
-    p.add_argument("--keep-runs", type=Path, help="keep the run folders here (default: a temp dir, removed)")
-    p.add_argument("--write-md", action="store_true", help="rewrite the finder block of BENCHMARKS.md")
-    p.add_argument("--md", type=Path, default=MD_PATH, help=f"Markdown file for --write-md (default {MD_PATH.name})")
-    p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
-    args = p.parse_args(argv)
+    return common.Report(
+        body=render(results, ev, common.md_link(png)),
+        machine=results["machine"],
+        wall_note=" wall (" + (f"{jobs} worker processes at a time" if jobs else "every job in one process") + ")",
+        load_note=results["load"],
+        console=f"chosen reading `{ev['chosen']['name']}`: suggestion / sweep's best {console}",
+    )
+
+
+def run(ctx: common.Context) -> common.Report:
+    """Measure (datasets, recordings, sweeps), then report exactly what the JSON will hold."""
+    s = ctx.settings
+    if s.jobs is None:
+        s.jobs = common.default_jobs()
+    checkpoint = Path(ctx.args.checkpoint).resolve()
+    if not checkpoint.exists():
+        raise SystemExit(f"{checkpoint} is missing: run benchmarks/pretrain.py first")
+    cases = cases_for(s.imgsz, ctx.smoke)
+    ctx.log(f"finder vs sweep: {len(cases)} cases, {s.jobs} processes at a time, workdir {ctx.workdir}")
+    raw = measure(s, cases, ctx.workdir, checkpoint, ctx.verbose, ctx.log, ctx.monitor)
+    machine = common.machine_info([raw.pop("machine_src")])
+    data = {**raw, "library_default": list(library_default()), "load": ctx.monitor.summary(max(s.jobs, 1))}
+    # what the harness writes, read back: the report shows the numbers the JSON keeps (floats rounded as it rounds)
+    scratch = ctx.workdir / "finder_vs_sweep.raw.json"
+    common.write_json(scratch, {"settings": vars(s), "machine": machine, **data})
+    saved = json.loads(scratch.read_text())
+    scratch.unlink()
+    report = make_report(saved, ctx.output(".png"))
+    report.data = {k: saved[k] for k in data}
+    return report
+
+
+def rerender(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """--from-json: the block (header from the recorded run), the results Markdown and the plot, from a JSON."""
     if args.smoke and args.write_md:
-        p.error("--smoke never writes BENCHMARKS.md: drop --write-md")
-    for name in ("epochs", "grid", "iters"):
-        if getattr(args, name) is not None and getattr(args, name) < (2 if name == "iters" else 1):
-            p.error(f"--{name} is too small")
-    return args
-
-
-def command_line(argv: list[str] | None) -> str:
-    script = Path(__file__).resolve()
-    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
-    return shlex.join(["python", str(shown), *(sys.argv[1:] if argv is None else argv)])
+        parser.error("--smoke never writes BENCHMARKS.md; drop --write-md")
+    results = load_results(args.from_json)
+    workdir = (args.workdir or common.DEFAULT_WORKDIR).resolve()
+    results_dir = (args.results_dir or (workdir / "results" if args.smoke else common.RESULTS_DIR)).resolve()
+    ctx = common.Context(
+        bench=BENCH,
+        settings=SimpleNamespace(**results["settings"]),
+        args=args,
+        workdir=workdir,
+        results_dir=results_dir,
+        command=results["command"],
+        monitor=common.LoadMonitor(samples=list(results.get("load_average", []))),
+    )
+    report = make_report(results, ctx.output(".png"))
+    block = common.render_block(ctx, report, results["date"], results["wall_s"])
+    ctx.output(".md").write_text(block + "\n")
+    print(block + "\n\n" + report.console)
+    if args.write_md:
+        common.replace_block(args.md, BENCH.block, block)
+        print(f"updated {args.md} between <!-- {BENCH.block}:start --> and <!-- {BENCH.block}:end -->")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    cfg = dict(SMOKE if args.smoke else FULL, smoke=args.smoke)
-    for name in ("epochs", "grid", "iters"):
-        if getattr(args, name) is not None:
-            cfg[name] = getattr(args, name)
-    log = functools.partial(print, flush=True)
-    started = time.perf_counter()
-    cfg_dir = prepare_offline_environment()
-    temp = Path(tempfile.mkdtemp(prefix="yolo_lr_finder_bench_"))
-    workdir = args.keep_runs.resolve() if args.keep_runs else temp / "runs"
-    out = args.out or (temp / "results" if args.smoke else RESULTS)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        data, data_desc = make_data(temp / "A", cfg, args.data, log)
-        log(f"finder vs sweep on {data}: {json.dumps({k: v for k, v in cfg.items()})}")
-        load = LoadSampler()
-        load.start()
-        try:
-            res = run(cfg, data, workdir, args.verbose, args.train_suggestion, log)
-        finally:
-            load.stop()
-        f = figures(res)
-        results = {
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": command_line(argv),
-            "config": cfg,
-            "data": data_desc,
-            "grid": res["grid"],
-            "machine": machine_info(),
-            "figures": f,
-            "sweep": [
-                {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(r).items()} for r in res["swept"].rows
-            ],
-            "finder_curve": {
-                "lr": res["found"].curve.lrs,
-                "loss": res["found"].curve.losses,
-                "smoothed": res["found"].curve.smoothed,
-            },
-            "load": load.summary(),
-        }
-        png = plot(res, f, out / "finder_vs_sweep.png")
-        if res["found"].png:
-            shutil.copy(res["found"].png, out / "finder_lr_find.png")
-        shutil.copy(res["swept"].csv, out / "finder_sweep.csv")
-        shutil.copy(res["found"].csv, out / "finder_lr_find.csv")
-        results["benchmark_wall_s"] = time.perf_counter() - started
-        png_rel = os.path.relpath(png, args.md.resolve().parent) if not args.smoke else str(png)
-        section = render_section(results, res["swept"].table(), png_rel)
-        (out / "finder_vs_sweep.md").write_text(
-            "# LR finder vs lr0 sweep\n\n" + section.replace(f"]({png_rel})", f"]({png.name})") + "\n"
-        )
-        (out / "finder_vs_sweep.json").write_text(json.dumps(results, indent=1, default=str))
-    finally:
-        shutil.rmtree(temp / "runs", ignore_errors=True)
-        shutil.rmtree(temp / "A", ignore_errors=True)
-        if not args.smoke or args.out:
-            shutil.rmtree(temp, ignore_errors=True)
-        if cfg_dir is not None:
-            shutil.rmtree(cfg_dir, ignore_errors=True)
-    log("")
-    log(figures_table(f))
-    log("")
-    log(res["swept"].table())
-    log(
-        f"\ntargets: ratio {f['ratio_verdict']}, compute {f['fraction_verdict']}; benchmark took "
-        f"{results['benchmark_wall_s']:.0f} s; results in {out}"
-    )
-    if args.write_md:
-        write_markdown(args.md, section)
-        log(f"updated {args.md} between {MARK_START} and {MARK_END}")
-    return 0
+    parser = common.build_parser(BENCH)
+    add_options(parser)
+    args = parser.parse_args(argv)
+    if args.from_json is not None:
+        return rerender(args, parser, argv)
+    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The benchmarks (benchmarks/from_scratch.py, overhead.py, transfer.py): their --smoke mode end to end, the harness
-they share (benchmarks/common.py), and the overhead benchmark's instrumentation on a training with a known cost."""
+"""The benchmarks (benchmarks/from_scratch.py, overhead.py, transfer.py, finder_vs_sweep.py): their --smoke mode end
+to end, the harness they share (benchmarks/common.py), the overhead benchmark's instrumentation on a training with a
+known cost, and the finder benchmark's replay, its committed results and the finder defaults it chose."""
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from conftest import COCO8, FAST, MODEL, ROOT, yolo_env
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
+import finder_vs_sweep  # noqa: E402
 import overhead  # noqa: E402
 import transfer  # noqa: E402
 
@@ -90,7 +93,7 @@ def test_transfer_smoke(tmp_path, md_before):
     assert again.returncode == 0 and "4 trainings: 4 reused" in again.stdout, again.stdout[-2000:]
 
 
-@pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py"])
+@pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py", "finder_vs_sweep.py"])
 def test_smoke_refuses_to_write_markdown(script):
     r = subprocess.run(
         [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
@@ -116,7 +119,7 @@ def test_replace_block_touches_only_its_block(tmp_path):
 
 def test_real_benchmarks_md_has_the_blocks():
     text = (ROOT / "BENCHMARKS.md").read_text()
-    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study"):
+    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study", "finder"):
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
 
 
@@ -393,3 +396,114 @@ def test_describe_and_spread():
     assert common.percentile([5.0], 90) == 5.0
     std, above, below = common.outside_spread([1.0, 2.0, 3.0], {"hi": [5.5], "mid": [2.5], "lo": [-0.5]}, k=2)
     assert std == pytest.approx(1.0) and above == ["hi"] and below == ["lo"]
+
+
+# ------------------------------------------------------------------------------------------------ finder_vs_sweep
+@pytest.mark.training  # it trains (nine tiny runs): kept out of the fast set
+def test_finder_vs_sweep_smoke(tmp_path, md_before):
+    r = run_smoke("finder_vs_sweep.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = tmp_path / "results"
+    check_png(res / "finder_vs_sweep.png")
+    text = (res / "finder_vs_sweep.md").read_text()
+    assert text.startswith("Measured ") and "python benchmarks/finder_vs_sweep.py --smoke" in text
+    assert "Chosen on S and N only" in text and "held out" in text and "This was a `--smoke` run" in text
+    data = json.loads((res / "finder_vs_sweep.json").read_text())
+    assert list(data["cases"]) == ["S", "N", "B"] and data["settings"]["iters"] == 8 and data["settings"]["jobs"] == 0
+    assert data["library_default"] == ["median", 0.9, "edge10"] and data["load"].startswith("1-minute load average")
+    for case in data["cases"].values():
+        assert len(case["runs"]) == 2 and len(case["finder"]["losses"]) >= 2 and case["sweep_cpu_s"] > 0
+        assert all(0 <= run["map"] <= 1 for run in case["runs"])
+    assert {run["lr0"] for run in data["cases"]["N"]["runs"]} == {1e-4, 1e-3}  # small values keep their digits
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+    # --from-json re-renders the same block without training
+    cmd = [sys.executable, str(BENCH / "finder_vs_sweep.py"), "--smoke", "--workdir", str(tmp_path)]
+    again = subprocess.run(
+        [*cmd, "--from-json", str(res / "finder_vs_sweep.json")],
+        capture_output=True,
+        text=True,
+        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
+
+
+def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path):
+    """BENCHMARKS.md's finder block is what the script renders from the committed JSON (measured before the core
+    restructure, and saying so)."""
+    committed = BENCH / "results" / "finder_vs_sweep.json"
+    assert finder_vs_sweep.main(["--from-json", str(committed), "--results-dir", str(tmp_path)]) == 0
+    rendered = (tmp_path / "finder_vs_sweep.md").read_text().strip()
+    rendered = rendered.replace(str(tmp_path / "finder_vs_sweep.png"), "benchmarks/results/finder_vs_sweep.png")
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    block = text.split("<!-- finder:start -->\n", 1)[1].split("\n<!-- finder:end -->", 1)[0]
+    assert rendered == block
+    assert "measured at commit 76c34e8 (branch `finder`) before the core restructure" in block
+    assert (tmp_path / "finder_vs_sweep.png").read_bytes() == (BENCH / "results" / "finder_vs_sweep.png").read_bytes()
+    assert (BENCH / "results" / "finder_vs_sweep.md").read_text().strip() == block
+
+
+def test_finder_replay_is_the_online_test_it_stands_for():
+    """A recording with no stop, replayed with a smoothing and the 4x stop, equals that online test step for step."""
+    from yolo_lr.finder import RULES, range_test, read_curve, suggest
+
+    def loss(lr):  # flat, a descent around 1e-3, then a blow-up
+        return 1.0 + 4.0 / (1.0 + (lr / 1e-3) ** 2) + (lr / 0.05) ** 3
+
+    rec = range_test(loss, 1e-6, 1.0, 50, smooth=0.0, diverge=1e12)
+    timed = [10.0 + i for i in range(1, rec.steps + 1)]
+    curve = {
+        "lrs": rec.lrs,
+        "losses": rec.losses,
+        "stop_reason": rec.stop_reason,
+        "planned": 50,
+        "lr_end": 1.0,
+        "setup_cpu_s": 10.0,
+        "step_cpu_s": timed,
+    }
+    for smoothing in ("ema", "centred", "median"):
+        for strength in (0.6, 0.9):
+            for rule in RULES:
+                got = finder_vs_sweep.reading(curve, smoothing, strength, rule)
+                online = range_test(loss, 1e-6, 1.0, 50, smooth=strength, diverge=finder_vs_sweep.DIVERGE)
+                assert got["steps"] == online.steps and got["stop"] == online.stop_reason == "diverged"
+                assert got["cpu_s"] == 10.0 + online.steps  # set-up + one unit per step taken
+                y = read_curve(online.losses, online.smoothed, strength, smoothing)
+                assert got["lr"] == suggest(online.lrs, y, rule).lr
+
+
+def test_finder_grid_grows_past_an_edge_best_only():
+    def runs(maps):
+        return [{"lr0": lr0, "map": m, "loss": 1.0} for lr0, m in zip([0.001, 0.01, 0.1], maps)]
+
+    assert finder_vs_sweep.extension(runs([0.1, 0.2, 0.3])) == 1.0  # best at the top: one grid step up
+    assert finder_vs_sweep.extension(runs([0.3, 0.2, 0.1])) == 0.0001  # best at the bottom: one step down
+    assert finder_vs_sweep.extension(runs([0.1, 0.3, 0.2])) is None  # an inner optimum: the grid is enough
+    assert finder_vs_sweep.extension(runs([0.0, 0.0, 0.0])) is None  # nothing learnt anywhere: extending says nothing
+    assert finder_vs_sweep.best_row(runs([0.2, 0.2, 0.1]))["lr0"] == 0.001  # ties: the lowest loss, then the first
+
+
+def test_finder_defaults_are_what_the_benchmark_chose():
+    """The committed benchmark's choice is the finder's default (and lr_find's), and the library reproduces its
+    suggestions from the recorded losses."""
+    from yolo_lr.config import resolve
+    from yolo_lr.finder import DEFAULT_RULE, ITERS, LR_END, LR_START, range_test, suggestions
+
+    results = finder_vs_sweep.load_results(BENCH / "results" / "finder_vs_sweep.json")
+    chosen = finder_vs_sweep.evaluate(results)["chosen"]
+    assert tuple(chosen["candidate"]) == finder_vs_sweep.library_default()
+    s = results["settings"]
+    assert (s["lr_start"], s["lr_end"], s["iters"]) == (LR_START, LR_END, ITERS)
+    find = resolve({"lr_find": True}).find
+    assert (find.lr_start, find.lr_end, find.iters, find.rule, find.smooth) == (LR_START, LR_END, ITERS, "edge10", 0.9)
+    for key, case in results["cases"].items():
+        losses = iter(case["finder"]["losses"])
+        curve = range_test(lambda lr, it=losses: next(it, math.nan), LR_START, LR_END, ITERS)  # default smoothing
+        assert suggestions(curve)[DEFAULT_RULE].lr == chosen["per_case"][key]["lr"], key
+
+
+def test_json_keeps_small_values_and_rounds_the_rest(tmp_path):
+    common.write_json(tmp_path / "x.json", {"lr": [6.32e-05, 1.23456789e-7, 0.123456789, 1234.56789012, math.nan]})
+    assert json.loads((tmp_path / "x.json").read_text())["lr"] == [6.32e-05, 1.23457e-7, 0.123457, 1234.56789, None]

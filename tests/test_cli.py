@@ -275,6 +275,13 @@ def test_plot_prints_a_table_with_events(tmp_path):
     assert out.stat().st_size > 5000 and len(read_csv(out.with_suffix(".csv"))) == 40
 
 
+def test_plot_says_lr_find_sets_lr0_at_train_time(tmp_path):
+    p = yolo_lr("plot", "cfg=warmup_cosine", "lr_find=True", "epochs=3", f"out={tmp_path / 'f.png'}")
+    assert p.returncode == 0, p.stderr
+    assert "note: lr_find sets lr0 at train time" in p.stdout and "lr_find=rule edge10" in p.stdout
+    assert "note: lr_find" not in yolo_lr("plot", "cfg=warmup_cosine", "epochs=3", f"out={tmp_path / 'g.png'}").stdout
+
+
 def test_train_a_preset_by_name_with_default_data(tmp_path):
     p = yolo_lr(
         "train",

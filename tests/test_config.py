@@ -40,7 +40,7 @@ def test_every_declared_field_is_a_registered_key_and_nothing_else():
     declared_keys = [d.param.key for _, cls in SECTIONS for d in declared(cls)]
     assert set(declared_keys) == set(KEYS)
     assert all(k.startswith("lr_") for k in KEYS)
-    assert registry_defaults() == {k: (False if k == "lr_plateau" else None) for k in KEYS}
+    assert registry_defaults() == {k: (False if k in {"lr_plateau", "lr_find"} else None) for k in KEYS}
     assert KEYS["lr_policy"].choices == tuple(POLICIES)
     # every policy class is a section, so its parameters are keys (adding a policy = one class)
     assert {cls for _, cls in SECTIONS} >= set(POLICIES.values())
@@ -125,8 +125,19 @@ def test_effective_values_cover_the_keys_in_force():
     assert rows["lr_step_size"] == ("a third of the run, in whole epochs", "default")
     assert rows["lr_plateau"] == (False, "default") and "lr_plateau_patience" not in rows
     assert "lr_restart_period" not in rows  # another policy's key
+    assert rows["lr_find"] == (False, "default") and "lr_find_iters" not in rows  # lr_find off: no options shown
     rows = {k: (v, note) for k, v, note in effective_values({"lr_policy": "plateau", "lrf": 0.01})}
     assert rows["lr_plateau"] == (True, "implied by lr_policy=plateau") and rows["lr_plateau_patience"][0] == 10
+    rows = {k: (v, note) for k, v, note in effective_values({"lr_find": True, "lr_find_iters": 30})}
+    assert (
+        rows["lr_find"] == (True, "")
+        and rows["lr_find_iters"] == (30, "")
+        and rows["lr_find_rule"]
+        == (
+            "edge10",
+            "default",
+        )
+    )
 
 
 def test_inactive_config_is_not_validated():
@@ -204,6 +215,17 @@ BAD_VALUES = [
     ("lr_plateau_threshold", -0.1, "must be a number >= 0."),
     ("lr_plateau_threshold_mode", "relative", "must be one of rel, abs"),
     ("lr_plateau_min_factor", 1.5, "must be a number in [0, 1]"),
+    ("lr_find", "yes", "must be true or false"),
+    ("lr_find", 1, "must be true or false"),
+    ("lr_find_start", 0, "must be a number > 0."),
+    ("lr_find_end", -1, "must be a number > 0."),
+    ("lr_find_iters", 1, "must be an integer >= 2."),
+    ("lr_find_iters", 10.5, "must be an integer >= 2."),
+    ("lr_find_rule", "fastest", "must be one of valley, steep, min10, edge10."),
+    ("lr_find_rule", "edge", "must be one of valley, steep, min10, edge10; did you mean 'edge10'?"),
+    ("lr_find_smooth", 1, "must be a number in [0, 1)"),
+    ("lr_find_smooth", -0.1, "must be a number in [0, 1)"),
+    ("lr_find_diverge", 1, "must be a number > 1."),
 ]
 
 
@@ -234,13 +256,19 @@ def test_bad_value_names_key_value_source_and_what_is_allowed(key, value, proble
         ("lr_plateau_min_factor", 0),
         ("lr_plateau_min_factor", 1),
         ("lr_milestones", [1, 2.5]),
+        ("lr_find_iters", 2),
+        ("lr_find_iters", 3.0),
+        ("lr_find_smooth", 0),
+        ("lr_find_diverge", 1.001),
+        ("lr_find_start", 9.99),  # just below lr_find_end's default, 10
     ],
 )
 def test_boundary_values_are_accepted(key, value):
     owner = {"lr_restart": "cosine_restarts", "lr_onecycle": "onecycle", "lr_momentum": "onecycle", "lr_decay": "wsd"}
     policy = next((p for prefix, p in owner.items() if key.startswith(prefix)), "cosine")
     policy = "multistep" if key == "lr_milestones" else "plateau" if key.startswith("lr_plateau") else policy
-    assert validate({"epochs": 10, "lr_policy": policy, "warmup_epochs": 0, key: value}) == []
+    find = {"lr_find": True} if key.startswith("lr_find") else {}
+    assert validate({"epochs": 10, "lr_policy": policy, "warmup_epochs": 0, **find, key: value}) == []
 
 
 @pytest.mark.parametrize(
@@ -296,6 +324,24 @@ def test_boundary_values_are_accepted(key, value):
             "lr_plateau_metric",
             "needs validation every epoch, but val=False; watch a train/ loss instead.",
         ),
+        (
+            {"lr_find": True, "lr_find_start": 0.1, "lr_find_end": 0.1},
+            "lr_find_end",
+            "must be greater than lr_find_start=0.1.",
+        ),
+        ({"lr_find": True, "lr_find_start": 20.0}, "lr_find_end", "must be greater than lr_find_start=20."),
+        (
+            {"lr_find": True, "device": "0,1"},
+            "lr_find",
+            "runs its range test on one device, but device='0,1' trains on 2 (DDP, where each rank would test on its "
+            "own): train on one device, or run `yolo-lr find` there and pass lr0.",
+        ),
+        (
+            {"lr_find": True, "device": [0, 1, 2]},
+            "lr_find",
+            "runs its range test on one device, but device=[0, 1, 2] trains on 3 (DDP, where each rank would test on "
+            "its own): train on one device, or run `yolo-lr find` there and pass lr0.",
+        ),
     ],
 )
 def test_relations_between_keys(cfg, key, problem):
@@ -314,6 +360,12 @@ def test_relations_that_hold():
     # time= re-estimates epochs: the epoch-based relations are not checked against the initial value
     assert validate({"epochs": 2, "time": 1.0, "lr_policy": "multistep", "lr_milestones": [5, 8]}) == []
     assert validate({"lr_policy": "cosine", "lr_unfreeze_epoch": 1, "freeze": None}) == []
+    assert validate({"lr_find": True, "device": "0"}) == validate({"lr_find": True, "device": "cpu"}) == []
+    assert validate({"lr_find": True, "device": [0], "lr_find_start": 1e-3, "lr_find_end": 0.0011}) == []
+    assert validate({"lr_find_start": 1.0, "lr_find_end": 0.5}) == [  # lr_find off: its options only warn
+        "lr_find_start is set but lr_find is off (set lr_find=True)",
+        "lr_find_end is set but lr_find is off (set lr_find=True)",
+    ]
     assert validate({"lr_policy": "cosine", "lrf": 1.0, "lr0": 1e-6, "warmup_epochs": 0, "warmup_bias_lr": 0}) == []
     assert validate({"lr_plateau": True, "lr_power": 2}) == ["lr_power=2 is ignored by lr_policy=linear"]
 
@@ -383,12 +435,16 @@ def test_warnings_for_legal_but_probably_unintended_settings():
     ]
     assert validate({"lr_policy": "cosine", "lr_unfreeze_warmup": 1, "lr_unfreeze_epoch": 1, "epochs": 5}) == []
     assert validate({"cos_lr": True, "lr_power": 2}) == ["lr_power=2 is ignored by lr_policy=cosine"]
+    assert validate({"lr_policy": "cosine", "lr_find_iters": 30}) == [
+        "lr_find_iters is set but lr_find is off (set lr_find=True)"
+    ]
+    assert validate({"lr_find": True, "lr_find_iters": 30}) == []
 
 
 def test_resolve_defaults():
     s = resolve({"lr_plateau": False, "lr_warmup_start": None})
     assert (s.policy_name, s.interval, s.warmup.shape, s.warmup.start, s.lrf) == ("linear", "step", "linear", 0.0, 0.01)
-    assert s.plateau is None and not s.cycles_momentum and not s.split_backbone
+    assert s.plateau is None and s.find is None and not s.cycles_momentum and not s.split_backbone
     ft = s.finetune
     assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (1.0, None, 0.0, None)
     assert s.policy.multiplier(5, 10) == pytest.approx(0.505)
@@ -405,6 +461,18 @@ def test_resolve_defaults():
         0.2,
     )
     assert resolve({"lr_plateau": True, "lr_plateau_metric": "val/box_loss"}).plateau.mode == "min"
+    f = resolve({"lr_find": True}).find
+    # the finder benchmark's choice (benchmarks/finder_vs_sweep.py; test_benchmarks_smoke checks it is the choice)
+    assert (f.on, f.lr_start, f.lr_end, f.iters, f.rule, f.smooth, f.diverge) == (
+        True,
+        1e-5,
+        10.0,
+        50,
+        "edge10",
+        0.9,
+        4.0,
+    )
+    assert resolve({"lr_find": False, "lr_find_iters": 30}).find is None
 
 
 def test_resolve_passes_every_key_on():
@@ -432,6 +500,13 @@ def test_resolve_passes_every_key_on():
             "lr_unfreeze_epoch": 2,
             "lr_unfreeze_warmup": 1.5,
             "lr_backbone_layers": 7,
+            "lr_find": True,
+            "lr_find_start": 1e-4,
+            "lr_find_end": 1.0,
+            "lr_find_iters": 30.0,
+            "lr_find_rule": "valley",
+            "lr_find_smooth": 0.8,
+            "lr_find_diverge": 3,
         }
     )
     assert (s.policy_name, s.interval, s.warmup.shape, s.warmup.start, s.lrf) == (
@@ -467,6 +542,9 @@ def test_resolve_passes_every_key_on():
     ft = s.finetune
     assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (0.5, 2, 1.5, 7)
     assert s.split_backbone
+    f = s.find
+    assert (f.lr_start, f.lr_end, f.iters, f.rule, f.smooth, f.diverge) == (1e-4, 1.0, 30, "valley", 0.8, 3.0)
+    assert isinstance(f.iters, int) and isinstance(f.diverge, float)
     assert resolve({"lr_policy": "cosine", "lr_unfreeze_epoch": 1}).split_backbone
     assert not resolve({"lr_policy": "cosine", "lr_unfreeze_epoch": 0}).split_backbone
     ms = resolve({"lr_policy": "multistep", "lr_milestones": (2, 4), "lr_gamma": 0.5}).policy
@@ -530,5 +608,10 @@ def test_describe_is_one_line_with_every_setting():
         "policy=linear interval=step lrf=0.01 warmup=linear from 0x to the peak, then the policy plateau=off"
     )
     assert "backbone=lr x0.5 plateau" in resolve({"lr_policy": "linear", "lr_backbone_scale": 0.5}).describe()
+    assert (
+        resolve({"lr_find": True, "lr_find_iters": 30})
+        .describe()
+        .endswith("plateau=off lr_find=rule edge10, lr 1e-05 -> 10 over 30 steps")
+    )
     frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()
     assert "backbone=frozen until epoch 3, lr x1 plateau=off" in frozen  # no ramp without lr_unfreeze_warmup

@@ -144,6 +144,10 @@ def test_rules_match_the_installed_trainer():
     assert compat.auto_optimizer(8, 16, 64, 100, 80) == ("AdamW", round(0.002 * 5 / 84, 6))
     assert compat.auto_optimizer(200_000, 16, 64, 100, 80)[0] == "MuSGD"
     assert compat.is_auto_optimizer("auto") and compat.is_auto_optimizer(None) and not compat.is_auto_optimizer("SGD")
+    # several devices = DDP, which lr_find refuses (each rank would run its own range test)
+    counts = {"0,1": 2, "cuda:0,1": 2, "0, 1, 2": 3, "(0, 1)": 2, "0": 1, "cpu": 1, "": 1, None: 1, 0: 1}
+    assert {d: compat.device_count(d) for d in counts} == counts
+    assert compat.device_count([0, 1]) == compat.device_count((2, 3)) == 2 and compat.device_count([0]) == 1
 
 
 def test_no_reference_outside_the_repository():

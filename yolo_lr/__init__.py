@@ -10,6 +10,7 @@ Examples:
     >>> YOLO("yolo26n.yaml").train(data="coco8.yaml", epochs=3, lr_policy="cosine", lr_plateau=True)
     >>> model = yolo_lr.attach(YOLO("yolo26n.pt"), "finetune")  # a preset by name, a YAML path or a dict
     >>> yolo_lr.find_lr("yolo26n.yaml", data="coco8.yaml", imgsz=320).lr  # LR range test: a suggested lr0
+    >>> YOLO("best.pt").train(data="my.yaml", optimizer="AdamW", lr_find=True)  # the range test sets lr0 before epoch 1
     >>> yolo_lr.sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", epochs=10)  # one short training per lr0
     >>> yolo_lr.uninstall()  # Ultralytics as if the plugin had never been imported (yolo_lr.install() undoes it)
 """

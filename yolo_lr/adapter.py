@@ -8,6 +8,9 @@ its methods:
 - :class:`~yolo_lr.plateau_watch.PlateauWatch` decides plateau reductions and keeps their state in the checkpoint;
 - :class:`~yolo_lr.backbone.BackboneFreeze` freezes the backbone until ``lr_unfreeze_epoch``.
 
+With ``lr_find``, :func:`yolo_lr.find_in_training.run` sets ``lr0`` from an LR range test on the trainer, once the
+parts are in place and before the first epoch, with the step pre-hook paused (:meth:`LRController.paused`).
+
 How it hooks into the trainer (and every other Ultralytics internal it relies on) is in
 :mod:`yolo_lr.ultralytics_compat`. The plugin stays inert (native LRs at every step) when no ``lr_*`` key is set.
 """
@@ -18,6 +21,7 @@ import contextlib
 import functools
 from typing import Any
 
+from yolo_lr import find_in_training
 from yolo_lr import ultralytics_compat as compat
 from yolo_lr.backbone import BackboneFreeze, has_pretrained_weights, is_backbone
 from yolo_lr.config import LRSettings, is_active, resolve, validate
@@ -42,6 +46,7 @@ class LRController:
         self.log: LRLog | None = None  # rank 0 only
         self._open_epoch: int | None = None  # epoch trained but not yet closed (plateau decision, lr.csv rows)
         self._unsynced_epoch: int | None = None  # epoch trained whose plateau state is not yet shared (DDP)
+        self.found: find_in_training.FoundLR | None = None  # what lr_find set (None: off, or a resumed run)
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     def remember_request(self, args) -> None:
@@ -70,6 +75,9 @@ class LRController:
         trainer.add_callback("on_train_batch_start", self.stepper.count_batch)
         compat.before_optimizer_step(trainer.optimizer, self.stepper.hook)
         compat.before_checkpoint(trainer, functools.partial(self.close_epoch, trainer))
+        if self.settings.find is not None:  # the peak is read at each epoch's start: lr0 can still change here
+            with self.paused():
+                self.found = find_in_training.run(trainer, self.settings, self.requested.get("optimizer"))
         if main:
             self._report(trainer)
 
@@ -141,8 +149,9 @@ class LRController:
         """Draw lr.png (rank 0, end of training), unless plots=False."""
         if self.log is None or not trainer.args.plots:
             return
+        note = find_in_training.plot_note(trainer.args.lr0) if self.settings.find is not None else None
         try:
-            png = self.log.plot(self.plateau.reductions if self.plateau is not None else [])
+            png = self.log.plot(self.plateau.reductions if self.plateau is not None else [], note=note)
         except Exception as e:  # noqa: BLE001 - a plot must never fail a finished training
             compat.logger().warning(f"yolo_lr: could not draw {PLOT_NAME}: {e}")
             return
@@ -167,7 +176,8 @@ class LRController:
         log = compat.logger()
         groups = trainer.optimizer.param_groups
         req = self.requested
-        if compat.is_auto_optimizer(req.get("optimizer", "")) and "optimizer" in req:
+        auto = compat.is_auto_optimizer(req.get("optimizer", "")) and "optimizer" in req
+        if auto and self.settings.find is None:  # with lr_find, find_in_training says what became of auto's LR
             g0 = groups[0]
             mom = g0.get("momentum", (g0.get("betas") or (float("nan"),))[0])
             log.warning(

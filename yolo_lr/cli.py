@@ -31,7 +31,7 @@ Usage:
   yolo-lr show   cfg=PRESET|FILE [key=value ...]      the resolved settings, every lr_* key with its effective value
   yolo-lr presets                                     list the shipped presets
   yolo-lr copy-cfg NAME [force]                       copy preset NAME to ./NAME_copy.yaml for editing
-  yolo-lr [TASK] find  model=M [lr_start=1e-7 lr_end=1 iters=100 rule=valley] [key=value ...]
+  yolo-lr [TASK] find  model=M [lr_start=1e-5 lr_end=10 iters=50 rule=edge10] [key=value ...]
                                                       LR range test: suggests lr0, writes lr_find.png, prints a command
   yolo-lr [TASK] sweep lr0=A,B,C model=M [epochs=N] [metric=NAME] [key=value ...]
                                                       one short training per lr0: table + plot, best marked
@@ -110,23 +110,28 @@ prints a per-epoch table marking warmup, restarts, unfreezing and plateau reduct
     + "\n",
     "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
     "find": """\
-yolo-lr find model=M [data=D] [lr_start=1e-7] [lr_end=1] [iters=100] [rule=valley|steep|min10] [smooth=0.98]
+yolo-lr find model=M [data=D] [lr_start=1e-5] [lr_end=10] [iters=50] [rule=edge10|valley|steep|min10] [smooth=0.9]
              [diverge=4] [cfg=PRESET|FILE] [key=value ...]
 
 LR range test on the real training set-up (dataloader, augmentation, loss, param groups, gradient accumulation,
 clipping, EMA of an Ultralytics trainer): one optimizer step per LR, the LR rising exponentially from lr_start to
 lr_end over iters steps (each step uses round(nbs/batch) batches, as training does), the same LR on every param group
-(bias included). The loss is smoothed (bias-corrected EMA, factor smooth); the test stops when the smoothed loss
-exceeds diverge x its best, or is not finite. Model, optimizer and EMA are restored afterwards.
-  rule     valley (default): two thirds down the deepest descent of the smoothed loss; steep: steepest descent;
-           min10: the LR at the minimum / 10
+(bias included). The test stops when the EMA of the loss (factor smooth) exceeds diverge x its best, or is not finite;
+the rules read a running median of the loss (half-width ~ smooth/(1-smooth)/2 points). Model, optimizer, EMA, RNGs
+and data order are restored afterwards.
+  rule     edge10 (default): a tenth of the LR where the loss starts to rise (5 % above its low); valley: two thirds
+           down the deepest descent; steep: steepest descent; min10: the LR at the minimum / 10
+  The defaults were chosen on BENCHMARKS.md's finder benchmark (from scratch and fine-tuning).
   Other keys are training keys (imgsz, batch, nbs, optimizer, momentum, lr_* policy keys, project, name, ...).
   optimizer=auto (the default) ignores lr0, so the finder then uses SGD and the printed command says optimizer=SGD.
   Defaults: data = the bundled COCO8, amp=False, project=runs/lr_find, name=find.
-Writes lr_find.csv (iteration, lr, loss, smoothed) and lr_find.png and prints a ready-to-run `yolo-lr train` command.
+Writes lr_find.csv (iteration, lr, loss, smoothed, read) and lr_find.png and prints a ready-to-run `yolo-lr train`
+command. To find lr0 inside a training instead, pass lr_find=True to `yolo train`/`yolo-lr train` (its options are
+the keys lr_find_start, lr_find_end, lr_find_iters, lr_find_rule, lr_find_smooth, lr_find_diverge: `yolo-lr show
+--help`).
 
   yolo-lr find model=yolo26n.yaml data=my.yaml imgsz=320 batch=16
-  yolo-lr find model=best.pt data=my.yaml optimizer=AdamW lr_start=1e-6 lr_end=0.1 iters=200
+  yolo-lr find model=best.pt data=my.yaml optimizer=AdamW iters=80
 """,
     "sweep": """\
 yolo-lr [TASK] sweep lr0=A,B,C model=M [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE] [key=value ...]
@@ -427,6 +432,8 @@ def cmd_plot(args: dict[str, Any]) -> int:
         print(f"warning: {w}")
     if str(cfg.get("optimizer")).lower() == "auto":
         print("note: optimizer=auto replaces lr0 at train time; this preview uses lr0 as given.")
+    if cfg.get("lr_find"):
+        print("note: lr_find sets lr0 at train time (an LR range test before epoch 1); this preview uses lr0 as given.")
     sim = simulate(cfg, batches, plateau_after)
     print(f"yolo-lr plot: {name}{f' ({source})' if source else ''}: {sim['settings'].describe()}")
     print(f"lr0={cfg['lr0']:g} lrf={cfg['lrf']:g} warmup_epochs={cfg['warmup_epochs']:g} epochs={cfg['epochs']}")

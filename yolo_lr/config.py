@@ -2,8 +2,9 @@
 
 Every key is declared once, on the field it sets (:mod:`yolo_lr.params`): the general keys on :class:`LRSettings`,
 the warmup on :class:`~yolo_lr.policies.Warmup`, policy parameters on their policy class, plateau keys on
-:class:`~yolo_lr.plateau.PlateauSettings` and fine-tuning keys on :class:`FineTune`. :data:`KEYS`, the defaults
-registered with Ultralytics, validation, ``yolo-lr show`` and the README key table all come from those declarations.
+:class:`~yolo_lr.plateau.PlateauSettings`, fine-tuning keys on :class:`FineTune` and the in-training LR range test
+(``lr_find``) on :class:`~yolo_lr.finder.FindSettings`. :data:`KEYS`, the defaults registered with Ultralytics,
+validation, ``yolo-lr show`` and the README key table all come from those declarations.
 This module imports neither torch nor ultralytics, so the CLI, the startup hook and the tests can use it cheaply.
 
 A training config is the merged Ultralytics argument dict (``vars(trainer.args)`` or the overrides a user passes).
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yolo_lr.finder import FindSettings
 from yolo_lr.params import Declared, Param, ParamError, check_fields, declared, from_config, param
 from yolo_lr.plateau import PlateauSettings, infer_mode
 from yolo_lr.policies import POLICIES, Policy, Warmup
+from yolo_lr.ultralytics_compat import device_count
 
 INTERVALS = ("step", "epoch")
 PLATEAU_POLICY = "plateau"  # lr_policy=plateau: the constant curve with plateau reduction switched on
@@ -151,6 +154,7 @@ class LRSettings:
     warmup: Warmup = field(default_factory=Warmup)
     plateau: PlateauSettings | None = None
     finetune: FineTune = field(default_factory=FineTune)
+    find: FindSettings | None = None  # lr_find: a range test sets lr0 before the first epoch
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -202,6 +206,8 @@ class LRSettings:
                 f"plateau={p.metric} ({p.mode}, factor={p.factor:g}, patience={p.patience}, cooldown={p.cooldown}, "
                 f"threshold={p.threshold:g} {p.threshold_mode}, floor={p.min_factor:g}x)"
             )
+        if self.find is not None:
+            parts.append(self.find.describe())
         return " ".join(parts)
 
 
@@ -213,6 +219,7 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     *((f"lr_policy={name}", cls) for name, cls in POLICIES.items() if name == cls.name),
     ("plateau", PlateauSettings),
     ("fine-tuning", FineTune),
+    ("lr_find", FindSettings),
 )
 
 
@@ -349,6 +356,17 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         raise fail("freeze", "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one")
     if cfg.get("lr_unfreeze_warmup") and not cfg.get("lr_unfreeze_epoch"):
         warnings.append("lr_unfreeze_warmup is ignored without lr_unfreeze_epoch")
+    if cfg.get("lr_find"):
+        if (n := device_count(cfg.get("device"))) > 1:
+            raise fail(
+                "lr_find",
+                f"runs its range test on one device, but device={cfg.get('device')!r} trains on {n} (DDP, where each "
+                "rank would test on its own): train on one device, or run `yolo-lr find` there and pass lr0",
+            )
+    else:
+        for d in declared(FindSettings):
+            if d.name != "on" and cfg.get(d.param.key) is not None:
+                warnings.append(f"{d.param.key} is set but lr_find is off (set lr_find=True)")
     if not (cfg.get("lr_plateau") or name == PLATEAU_POLICY):
         for d in declared(PlateauSettings):
             if d.name != "on" and cfg.get(d.param.key) is not None:
@@ -388,6 +406,7 @@ def resolve(cfg: dict) -> LRSettings:
         warmup=from_config(Warmup, cfg),
         plateau=plateau,
         finetune=from_config(FineTune, cfg),
+        find=from_config(FindSettings, cfg) if cfg.get("lr_find") else None,
     )
 
 
@@ -434,10 +453,12 @@ def effective_values(cfg: dict) -> list[tuple[str, Any, str]]:
     """What every ``lr_*`` key is in force for a (validated) config: ``(key, value, note)`` in registry order.
 
     ``note`` is ``""`` for a key the config sets, ``"default"`` for an unset one and ``"implied by lr_policy=plateau"``
-    for the plateau switch. Keys of other policies, and plateau keys while plateau reduction is off, are left out.
+    for the plateau switch. Keys of other policies, plateau keys while plateau reduction is off and lr_find options
+    while lr_find is off are left out.
     """
     s = resolve(cfg)
     plateau = s.plateau or PlateauSettings()
+    find = s.find or FindSettings()
     out = []
     for cls, obj in (
         (LRSettings, s),
@@ -445,11 +466,14 @@ def effective_values(cfg: dict) -> list[tuple[str, Any, str]]:
         (type(s.policy), s.policy),
         (PlateauSettings, plateau),
         (FineTune, s.finetune),
+        (FindSettings, find),
     ):
         for d in declared(cls):
             key = d.param.key
             if obj is plateau and s.plateau is None and d.name != "on":
                 continue  # plateau reduction off: its settings do nothing
+            if obj is find and s.find is None and d.name != "on":
+                continue  # lr_find off: its options do nothing
             value = getattr(obj, d.name)
             if key == "lr_plateau":
                 value = s.plateau is not None

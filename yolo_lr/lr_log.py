@@ -62,15 +62,24 @@ class LRLog:
                 w.writerow(self.header)
             w.writerows(rows)
 
-    def plot(self, reductions: list[int]) -> Path | None:
-        """Draw ``lr.png`` next to ``lr.csv``; None when there is nothing to draw."""
+    def plot(self, reductions: list[int], note: str | None = None) -> Path | None:
+        """Draw ``lr.png`` next to ``lr.csv``; None when there is nothing to draw. ``note``: see :func:`plot_lr_csv`."""
         if not self.path.exists():
             return None
-        return plot_lr_csv(self.path, self.path.with_name(PLOT_NAME), reductions)
+        return plot_lr_csv(self.path, self.path.with_name(PLOT_NAME), reductions, note=note)
 
 
-def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = None, title: str | None = None) -> Path:
-    """Draw LR vs iteration per param group from an lr.csv, with epoch boundaries and plateau reductions marked."""
+def plot_lr_csv(
+    csv_path: Path,
+    png_path: Path,
+    reductions: list[int] | None = None,
+    title: str | None = None,
+    note: str | None = None,
+) -> Path:
+    """Draw LR vs iteration per param group from an lr.csv, with epoch boundaries and plateau reductions marked.
+
+    ``note`` (e.g. ``lr0=0.0123 found by lr_find``) is added to the title and written in the plot's upper right.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -106,7 +115,10 @@ def plot_lr_csv(csv_path: Path, png_path: Path, reductions: list[int] | None = N
             ax.annotate("plateau", (epoch_first[e + 1], ax.get_ylim()[1]), color="tab:red", fontsize=8, va="top")
     ax.set_xlabel("iteration (batch); grey lines = epoch starts")
     ax.set_ylabel("learning rate")
-    ax.set_title(title or f"yolo_lr: LR per optimizer step ({csv_path.parent.name})")
+    title = title or f"yolo_lr: LR per optimizer step ({csv_path.parent.name})"
+    ax.set_title(f"{title}\n{note}" if note else title, fontsize=10 if note else None)
+    if note:
+        ax.text(0.99, 0.97, note, transform=ax.transAxes, fontsize=8, ha="right", va="top", color="tab:red")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png_path)

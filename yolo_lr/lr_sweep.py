@@ -212,7 +212,8 @@ def sweep(
 
     Raises:
         ValueError: bad lr0 values, no model, no data for a non-detect model, a metric whose direction is unclear,
-            ``lr0``/``project``/``name`` inside ``train_args``, bad ``lr_*`` keys, a task that contradicts the model.
+            ``lr0``/``project``/``name`` inside ``train_args``, bad ``lr_*`` keys, ``lr_find`` (it would replace the
+            lr0 the sweep varies), a task that contradicts the model.
     """
     from ultralytics.utils import DEFAULT_CFG_DICT
     from ultralytics.utils.files import increment_path
@@ -241,6 +242,8 @@ def sweep(
     preset, _ = load_policy(args.get("cfg"))
     merged = {**preset, **{k: v for k, v in args.items() if k != "cfg"}}
     validate({**DEFAULT_CFG_DICT, **merged})
+    if merged.get("lr_find"):
+        raise ValueError("lr_find would replace every run's lr0 with its own finding: a sweep varies lr0, drop lr_find")
     if isinstance(args.get("cfg"), dict):  # Model.train reads cfg= from a file only: a dict becomes keyword args
         args = {**args.pop("cfg"), **args}
     data = data if data is not None else merged.get("data") or default_data(info.task)

@@ -7,7 +7,7 @@ when a training starts, never a silent no-op.
 What lives here:
 
 - Ultralytics' rules, as pure functions the ``yolo-lr plot`` preview uses without importing Ultralytics: the warmup
-  length, ``optimizer=auto``'s choice.
+  length, ``optimizer=auto``'s choice, how many devices a ``device=`` value trains on.
 - Registration, a small registry of patches grouped by concern, all undone by :func:`uninstall`:
   ``keys`` (the ``lr_*`` keys in ``DEFAULT_CFG_DICT``/``DEFAULT_CFG``, Ultralytics' key whitelist), ``callbacks``
   (the plugin's callbacks in ``default_callbacks``, so every model created afterwards carries them), ``config checks``
@@ -20,16 +20,22 @@ What lives here:
   callback cannot have the last word) and right before a checkpoint is written (a wrap of the instance's
   ``save_model``), the warmup length the trainer uses, metrics and loss names, and where policy state survives a crash
   (the optimizer's param groups, which Ultralytics saves in every checkpoint and restores on resume and NaN recovery).
+- What an LR range test on a running trainer (``lr_find``) needs: everything optimizer steps change on the trainer and
+  how to put it back (:func:`trainer_state`), the first epoch's mosaic, and how to make a new ``lr0`` the run's peak
+  and record it (:func:`set_lr0`, :func:`save_args`).
 
 The module imports no Ultralytics at import time (it is imported while Ultralytics itself is loading).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from yolo_lr import _startup
@@ -72,6 +78,15 @@ def warmup_iterations(warmup_epochs: float, epochs: int, nb: int) -> int:
 def is_auto_optimizer(optimizer: Any) -> bool:
     """True for ``optimizer=auto`` (or unset), which makes Ultralytics ignore ``lr0``."""
     return optimizer is None or str(optimizer).strip().lower() in {"", "auto", "none"}
+
+
+def device_count(device: Any) -> int:
+    """How many devices a ``device=`` value trains on (``"0,1"`` or ``[0, 1]``: two, so DDP; anything else: one)."""
+    if isinstance(device, (list, tuple)):
+        return len(device)
+    if isinstance(device, str) and "," in device:
+        return len([d for d in device.split(",") if d.strip()])
+    return 1
 
 
 def auto_optimizer(n_images: int, batch: int, nbs: int, epochs: int, nc: int) -> tuple[str, float]:
@@ -374,3 +389,140 @@ def rank() -> int:
 def logger():
     """Ultralytics' logger."""
     return sys.modules[_UTILS].LOGGER
+
+
+# -------------------------------------------------------------------------- a range test on a running trainer (lr_find)
+_DATASET_CACHES = ("buffer", "ims", "im_hw0", "im_hw")  # what loading an image changes on the dataset (workers=0)
+
+
+@dataclass
+class TrainerState:
+    """What a few optimizer steps taken on a set-up trainer change (:func:`trainer_state`)."""
+
+    model: dict
+    ema: dict | None
+    ema_updates: int
+    optimizer: dict
+    scaler: dict | None
+    rng: tuple
+    loader_rng: Any  # the train loader's shuffling generator state (None without one)
+    dataset: dict  # the dataset's image caches and mosaic buffer, transforms and mosaic flag
+    criterion: Any  # the model's loss object before the test (None: built lazily by the first forward)
+
+
+def _bare(model):
+    return model.module if hasattr(model, "module") else model
+
+
+def trainer_state(trainer) -> TrainerState:
+    """A copy of everything optimizer steps on the trainer change, so that training afterwards is what it would have
+    been without them (an LR range test before the first epoch).
+
+    Model (parameters and BatchNorm buffers), EMA (weights and update count), optimizer (state and param groups:
+    LRs, momenta, ``initial_lr``), grad scaler, the torch/numpy/random/CUDA RNGs, the train loader's shuffling
+    generator, the dataset's mosaic buffer and image caches (changed when images load in this process, workers=0),
+    its transforms and mosaic flag, and the model's loss object (built by the first forward pass).
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    ema = getattr(trainer, "ema", None)
+    scaler = getattr(trainer, "scaler", None)
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    loader = trainer.train_loader
+    generator = getattr(loader, "generator", None)
+    ds = loader.dataset
+    dataset = {k: list(getattr(ds, k)) for k in _DATASET_CACHES if isinstance(getattr(ds, k, None), list)}
+    dataset.update({k: getattr(ds, k) for k in ("transforms", "mosaic") if hasattr(ds, k)})
+    return TrainerState(
+        model={k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+        ema={k: v.detach().clone() for k, v in ema.ema.state_dict().items()} if ema is not None else None,
+        ema_updates=ema.updates if ema is not None else 0,
+        optimizer=copy.deepcopy(trainer.optimizer.state_dict()),
+        scaler=copy.deepcopy(scaler.state_dict()) if scaler is not None else None,
+        rng=(torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda),
+        loader_rng=generator.get_state() if generator is not None else None,
+        dataset=dataset,
+        criterion=getattr(_bare(trainer.model), "criterion", None),
+    )
+
+
+def restore_trainer_state(trainer, state: TrainerState) -> None:
+    """Put back what :func:`trainer_state` saved (gradients cleared, the train loader's iterator dropped)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    trainer.optimizer.zero_grad(set_to_none=True)
+    trainer.model.load_state_dict(state.model)
+    if state.ema is not None:
+        trainer.ema.ema.load_state_dict(state.ema)
+        trainer.ema.updates = state.ema_updates
+    trainer.optimizer.load_state_dict(copy.deepcopy(state.optimizer))
+    if state.scaler is not None:
+        trainer.scaler.load_state_dict(state.scaler)
+    torch_rng, np_rng, py_rng, cuda_rng = state.rng
+    torch.set_rng_state(torch_rng)
+    np.random.set_state(np_rng)
+    random.setstate(py_rng)
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state_all(cuda_rng)
+    loader = trainer.train_loader
+    if hasattr(loader, "reset"):  # Ultralytics' persistent iterator: the first epoch starts a fresh one, as without
+        loader.reset()
+    if state.loader_rng is not None:
+        loader.generator.set_state(state.loader_rng)
+    ds = loader.dataset
+    for k, v in state.dataset.items():
+        if k in _DATASET_CACHES:
+            getattr(ds, k)[:] = v
+        else:
+            setattr(ds, k, v)
+    bare = _bare(trainer.model)
+    if hasattr(bare, "criterion") or state.criterion is not None:
+        bare.criterion = state.criterion
+
+
+def first_epoch_without_mosaic(trainer) -> bool:
+    """True when the run's first epoch trains without mosaic (``close_mosaic`` covers it: short runs)."""
+    close = getattr(trainer.args, "close_mosaic", 0)
+    return bool(close) and trainer.start_epoch >= trainer.epochs - close
+
+
+def close_mosaic(trainer) -> None:
+    """Close the train loader's mosaic as ``_do_train`` does when the last ``close_mosaic`` epochs begin."""
+    if hasattr(trainer, "_close_dataloader_mosaic"):
+        trainer._close_dataloader_mosaic()
+
+
+def is_resumed(trainer) -> bool:
+    """True for a resumed run (its first epoch is not epoch 0, or ``resume`` was asked)."""
+    return trainer.start_epoch > 0 or bool(getattr(trainer, "resume", False))
+
+
+def set_lr0(trainer, lr0: float) -> None:
+    """Make ``lr0`` the run's peak LR after the optimizer was built: ``args.lr0``; every group's ``initial_lr`` (the
+    peak the plugin and native warmup read), keeping its ratio to the old lr0 (1, or MuSGD's 3 for head groups); the
+    group's current LR as the native scheduler had set it (``initial_lr * lf(start_epoch)``); and the native
+    scheduler's ``base_lrs``. Checkpoints carry all of it (``train_args`` and the optimizer's param groups)."""
+    old = float(trainer.args.lr0)
+    groups = trainer.optimizer.param_groups
+    ratios = [float(g.get("initial_lr", g["lr"])) / old if old > 0 else 1.0 for g in groups]
+    lf = getattr(trainer, "lf", None)
+    factor = float(lf(trainer.start_epoch)) if callable(lf) else 1.0
+    trainer.args.lr0 = lr0
+    for g, k in zip(groups, ratios):
+        g["initial_lr"] = lr0 * k
+        g["lr"] = g["initial_lr"] * factor
+    scheduler = getattr(trainer, "scheduler", None)
+    if scheduler is not None and hasattr(scheduler, "base_lrs"):
+        scheduler.base_lrs = [g["initial_lr"] for g in groups]
+
+
+def save_args(trainer) -> None:
+    """Rewrite the run's ``args.yaml`` from the trainer's arguments (rank 0), as ``BaseTrainer.__init__`` wrote it."""
+    if rank() in {-1, 0}:
+        sys.modules[_UTILS].YAML.save(Path(trainer.save_dir) / "args.yaml", vars(trainer.args))
