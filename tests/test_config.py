@@ -12,12 +12,14 @@ from yolo_lr.config import (
     KEYS,
     SECTIONS,
     LRConfigError,
+    check_tune_space,
     effective_values,
     is_active,
     key_docs,
     readme_table,
     registry_defaults,
     resolve,
+    tune_start_values,
     validate,
 )
 from yolo_lr.params import Param, ParamError, declared, param
@@ -35,7 +37,20 @@ def test_every_declared_field_is_a_registered_key_and_nothing_else():
     declared_keys = [d.param.key for _, cls in SECTIONS for d in declared(cls)]
     assert set(declared_keys) == set(KEYS)
     assert all(k.startswith("lr_") for k in KEYS)
-    assert registry_defaults() == {k: (False if k == "lr_plateau" else None) for k in KEYS}
+    defaults = registry_defaults()
+    # concrete numbers where every declaration agrees on one (a tuner can start from them); None where the default
+    # is computed at run time or differs by policy; False for flags; None for every non-numeric key
+    assert defaults["lr_plateau_patience"] == 10 and defaults["lr_plateau_cooldown"] == 0
+    assert defaults["lr_backbone_scale"] == 1.0 and defaults["lr_unfreeze_epoch"] == 0
+    assert defaults["lr_warmup_start"] == 0.0
+    assert defaults["lr_gamma"] is None and defaults["lr_step_size"] is None
+    assert defaults["lr_plateau_min_factor"] is None and defaults["lr_backbone_layers"] is None
+    assert defaults["lr_plateau"] is False
+    for k, v in defaults.items():
+        if KEYS[k].kind in {"number", "integer"}:
+            assert v is None or KEYS[k].problem(v) is None, k
+        else:
+            assert v is (False if KEYS[k].kind == "flag" else None), k
     assert KEYS["lr_policy"].choices == tuple(POLICIES)
     # every policy class is a section, so its parameters are keys (adding a policy = one class)
     assert {cls for _, cls in SECTIONS} >= set(POLICIES.values())
@@ -127,3 +142,65 @@ def test_effective_values_cover_the_keys_in_force():
 def test_inactive_config_is_not_validated():
     assert not is_active({"lr0": 0.01})
     assert validate({"lr0": -1}) == []  # native training: Ultralytics' own checks apply
+
+
+def test_a_key_at_its_registered_default_or_none_is_unset():
+    """Concrete registered defaults keep a plain config inert: Ultralytics' merged args carry every key."""
+    assert not is_active(registry_defaults())
+    assert not is_active({**registry_defaults(), "lr_plateau_patience": 10.0, "lr_backbone_scale": 1})
+    assert not is_active({"lr_plateau_patience": None, "lr_unfreeze_epoch": None})  # a checkpoint of an older version
+    assert is_active({"lr_plateau_cooldown": 1}) and is_active({"lr_plateau": True})
+    # no "set but ignored" warning for keys at their default
+    assert validate({**registry_defaults(), "lr_policy": "cosine", "epochs": 10}) == []
+    assert validate({**registry_defaults(), "lr_policy": "cosine", "lr_plateau_patience": 3, "epochs": 10}) == [
+        "lr_plateau_patience is set but plateau reduction is off (set lr_plateau=True or lr_policy=plateau)"
+    ]
+
+
+NUMERIC_KEYS = [k for k, p in KEYS.items() if p.kind in {"number", "integer"}]
+
+
+@pytest.mark.parametrize("key", NUMERIC_KEYS)
+def test_every_numeric_key_has_a_tuner_start_value(key):
+    """What model.tune starts from when the key is unset: its registered number, else the value it takes in the run
+    (the owning policy in force)."""
+    owners = [cls for _, cls in SECTIONS if any(d.param.key == key for d in declared(cls))]
+    policy = next((c.name for c in owners if c in POLICIES.values()), None)
+    cfg = {**registry_defaults(), "epochs": 9, "lrf": 0.04, "lr_policy": policy}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    start = tune_start_values(cfg, [key], backbone_layers=11)
+    assert set(start) == ({key} if registry_defaults()[key] is None else set())
+    value = start.get(key, cfg.get(key))
+    assert value is not None and KEYS[key].problem(value) is None, (key, value)
+
+
+def test_tuner_start_values_follow_the_run():
+    base = {"epochs": 9, "lrf": 0.04}
+    assert tune_start_values({**base, "lr_policy": "step"}, ["lr_step_size", "lr_gamma"]) == {
+        "lr_step_size": 3,
+        "lr_gamma": 0.1,
+    }
+    got = tune_start_values({**base, "lr_policy": "exponential"}, ["lr_gamma"])
+    assert got["lr_gamma"] == pytest.approx(0.04 ** (1 / 9))  # reaches lrf at the end, like the default
+    got = tune_start_values({**base, "lr_policy": "cosine_restarts", "lr_restart_mult": 2.0}, ["lr_restart_period"])
+    assert got == {"lr_restart_period": pytest.approx(9 / 7)}
+    assert tune_start_values({**base, "lr_plateau": True}, ["lr_plateau_min_factor"]) == {"lr_plateau_min_factor": 0.04}
+    assert tune_start_values({**base, "lr_step_size": 2}, ["lr_step_size"]) == {}  # set: the tuner reads it
+
+
+@pytest.mark.parametrize(
+    ("space", "key", "words"),
+    [
+        ({"lr_policy": ("cosine", "step")}, "lr_policy", "mutates numbers only"),
+        ({"lr_milestones": (1, 3)}, "lr_milestones", "mutates numbers only"),
+        ({"lr_plateau_cooldown": (-1, 2)}, "lr_plateau_cooldown", "lr_plateau_cooldown=-1"),
+        ({"lr_plateau_factor": (0.1, 1.0)}, "lr_plateau_factor", "must be a number in (0, 1)"),
+        ({"lr_gamma": (0.5,)}, "lr_gamma", "(min, max[, gain])"),
+        ({"lr_plateau_patiense": (1, 3)}, "lr_plateau_patiense", "Did you mean 'lr_plateau_patience'"),
+    ],
+)
+def test_a_tuner_space_it_cannot_search_names_the_key(space, key, words):
+    with pytest.raises(LRConfigError) as e:
+        check_tune_space({"lr0": (1e-3, 1e-2), **space})
+    assert e.value.key == key and words in str(e.value)
+    check_tune_space({"lr0": (1e-3, 1e-2), "lr_plateau_patience": (0.5, 3.7), "lr_gamma": (0.05, 0.5, 0.3)})

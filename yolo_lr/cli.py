@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from yolo_lr.config import KEYS, LRConfigError, effective_values, is_active, keys_help, resolve, validate
+from yolo_lr.config import (
+    LRConfigError,
+    effective_values,
+    is_active,
+    keys_help,
+    registry_defaults,
+    resolve,
+    validate,
+)
 from yolo_lr.presets import coco8_yaml, load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
@@ -141,7 +149,7 @@ def native_defaults() -> dict[str, Any]:
     spec = importlib.util.find_spec("ultralytics")
     path = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
     data = yaml.safe_load(path.read_text())
-    data.update({k: spec_.default for k, spec_ in KEYS.items()})
+    data.update(registry_defaults())
     return data
 
 

@@ -16,9 +16,20 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Declared", "Param", "ParamError", "check_fields", "declared", "from_config", "param"]
+__all__ = [
+    "Declared",
+    "Param",
+    "ParamError",
+    "check_fields",
+    "declared",
+    "from_config",
+    "param",
+    "registered_default",
+]
 
 KINDS = ("number", "integer", "choice", "flag", "name", "epochs")
+NUMERIC = ("number", "integer")
+"""Kinds whose values a hyperparameter tuner can mutate."""
 
 
 class ParamError(ValueError):
@@ -61,12 +72,6 @@ class Param:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise TypeError(f"{self.key}: kind must be one of {KINDS}, got {self.kind!r}")
-
-    @property
-    def default(self) -> Any:
-        """The value registered with Ultralytics: unset (None), or False for a flag. Unset keys keep the training
-        native, so a config that sets no ``lr_*`` key is exactly Ultralytics'."""
-        return False if self.kind == "flag" else None
 
     def allowed(self) -> str:
         """The allowed values, in words (``a number in (0, 1)``)."""
@@ -120,9 +125,16 @@ class Param:
             return "must be strictly increasing"
         return None
 
-    def field(self, default: Any = None, doc_default: str | None = None) -> Any:
-        """A dataclass field set by this key, with its default (None: computed at run time, as ``doc_default`` says)."""
-        return dataclasses.field(default=default, metadata={"param": self, "doc_default": doc_default})
+    def field(self, default: Any = None, doc_default: str | None = None, auto: Any = None) -> Any:
+        """A dataclass field set by this key, with its default (None: computed at run time, as ``doc_default`` says).
+
+        ``auto(obj, run)``, for a numeric field whose default is computed at run time, gives that value as a number:
+        ``obj`` is the settings object holding the field, ``run`` a mapping with the run's ``epochs``, ``lrf`` and
+        ``backbone_layers``. A hyperparameter tuner starts from it (see :func:`yolo_lr.config.tune_start_values`).
+        """
+        if auto is not None and (default is not None or self.kind not in NUMERIC):
+            raise TypeError(f"{self.key}: auto= is for numeric fields whose default is computed at run time")
+        return dataclasses.field(default=default, metadata={"param": self, "doc_default": doc_default, "auto": auto})
 
     def check(self, value: Any) -> Any:
         """``value`` converted to the field's type (int, float, tuple), or ParamError naming the key."""
@@ -136,13 +148,34 @@ class Param:
             return tuple(float(m) for m in value)
         return value
 
+    def text(self, value: Any) -> str:
+        """``value`` as it would be written in a YAML file (``true``, ``0.1``, ``[30, 60]``)."""
+        if value is True or value is False:
+            return str(value).lower()
+        if value is None:
+            return "none"
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+        return str(value)
 
-def param(key: str, help: str, kind: str = "number", default: Any = None, doc_default: str | None = None, **rules):
+
+def param(
+    key: str,
+    help: str,
+    kind: str = "number",
+    default: Any = None,
+    doc_default: str | None = None,
+    auto: Any = None,
+    **rules,
+):
     """Declare a dataclass field as the setting of key ``key`` (see :class:`Param` for ``kind`` and ``rules``).
 
-    The field's default is ``default``; None means "computed at run time", described by ``doc_default``.
+    The field's default is ``default``; None means "computed at run time", described by ``doc_default`` and, for a
+    numeric key, computed by ``auto`` (see :meth:`Param.field`).
     """
-    return Param(key, help, kind, **rules).field(default, doc_default)
+    return Param(key, help, kind, **rules).field(default, doc_default, auto)
 
 
 @dataclass(frozen=True)
@@ -153,32 +186,38 @@ class Declared:
     param: Param
     default: Any
     doc_default: str | None
+    auto: Any = None
 
     def default_text(self) -> str:
         """The default in words: ``doc_default``, else the value as it would be written in a YAML file."""
         if self.doc_default is not None:
             return self.doc_default
-        v = self.default
-        return (
-            "true"
-            if v is True
-            else "false"
-            if v is False
-            else "none"
-            if v is None
-            else f"{v:g}"
-            if isinstance(v, float)
-            else str(v)
-        )
+        return self.param.text(self.default)
 
 
 def declared(cls: type) -> list[Declared]:
     """Every declared field of a settings dataclass, in field order."""
     return [
-        Declared(f.name, f.metadata["param"], f.default, f.metadata.get("doc_default"))
+        Declared(f.name, f.metadata["param"], f.default, f.metadata.get("doc_default"), f.metadata.get("auto"))
         for f in dataclasses.fields(cls)
         if "param" in f.metadata
     ]
+
+
+def registered_default(param: Param, defaults: list[Any]) -> Any:
+    """The value registered with Ultralytics for a key whose declarations have these field defaults.
+
+    A flag registers False. A numeric key whose declarations agree on one number registers it, so a tuner (or
+    ``yolo cfg``) reads a concrete starting value. Every other key registers None (unset). A key equal to its
+    registered default counts as unset: a config that sets no ``lr_*`` key, or sets each to its registered default,
+    trains exactly as Ultralytics does.
+    """
+    if param.kind == "flag":
+        return False
+    distinct = set(defaults)
+    if param.kind in NUMERIC and len(distinct) == 1 and None not in distinct:
+        return defaults[0]
+    return None
 
 
 def check_fields(obj: Any) -> None:

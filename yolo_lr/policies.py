@@ -198,6 +198,7 @@ class CosineRestarts(Policy):
         lo=0,
         lo_open=True,
         doc_default="three cycles fill the run",
+        auto=lambda p, run: p.first_period(run["epochs"]),
     )
     mult: float = param("lr_restart_mult", "cosine_restarts: each cycle is this many times longer", default=1.0, lo=1)
     decay: float = param(
@@ -271,6 +272,7 @@ class Step(Policy):
         lo=0,
         lo_open=True,
         doc_default="a third of the run, in whole epochs",
+        auto=lambda p, run: default_step_size(run["epochs"]),
     )
     gamma: float = GAMMA.field(0.1)
 
@@ -314,7 +316,9 @@ class Exponential(Policy):
     """
 
     name: ClassVar[str] = "exponential"
-    gamma: float | None = GAMMA.field(None, "reach lrf at the end of the run")
+    gamma: float | None = GAMMA.field(
+        None, "reach lrf at the end of the run", auto=lambda p, run: p.lrf ** (1.0 / run["epochs"])
+    )
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
