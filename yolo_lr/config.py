@@ -337,8 +337,10 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
     epochs = cfg.get("epochs")
     if _is_number(epochs) and not cfg.get("time"):
         ms = cfg.get("lr_milestones")
-        if name == "multistep" and ms and ms[-1] >= epochs:
+        if name in {"multistep", "piecewise"} and ms and ms[-1] >= epochs:
             raise fail("lr_milestones", f"must lie inside the run (every milestone < epochs={epochs})")
+        if name == "piecewise_linear" and ms and ms[-1] > epochs:
+            raise fail("lr_milestones", f"must lie inside the run (every point <= epochs={epochs})")
         unfreeze = cfg.get("lr_unfreeze_epoch")
         if unfreeze is not None and unfreeze >= epochs:
             raise fail(

@@ -27,7 +27,7 @@ __all__ = [
     "registered_default",
 ]
 
-KINDS = ("number", "integer", "choice", "flag", "name", "epochs")
+KINDS = ("number", "integer", "choice", "flag", "name", "epochs", "factors")
 NUMERIC = ("number", "integer")
 """Kinds whose values a hyperparameter tuner can mutate."""
 
@@ -52,7 +52,8 @@ class Param:
         key: the name users write (``lr_gamma``).
         help: one line: what the key does.
         kind: ``number``, ``integer`` (integral floats accepted), ``choice``, ``flag`` (bool), ``name`` (a non-empty
-            string) or ``epochs`` (a strictly increasing list of positive epochs).
+            string), ``epochs`` (a strictly increasing list of positive epochs) or ``factors`` (a list of positive
+            numbers).
         lo, hi, lo_open, hi_open: the allowed range of a number (None: unbounded).
         choices: the allowed strings of a ``choice``.
 
@@ -84,6 +85,8 @@ class Param:
             return "true or false"
         if self.kind == "name":
             return "a results.csv column name, or fitness"
+        if self.kind == "factors":
+            return "a list of positive numbers, e.g. [2.0, 0.1]"
         return "a strictly increasing list of positive epochs, e.g. [30, 60]"
 
     def _range(self) -> str:
@@ -117,6 +120,9 @@ class Param:
             return None if ok else f"must be {self.allowed()}, e.g. metrics/mAP50-95(B)"
         if not isinstance(value, (list, tuple)) or not value:
             return f"must be {self.allowed()}"
+        if self.kind == "factors":
+            ok = all(_is_number(f) and f > 0 for f in value)
+            return None if ok else "must contain only positive numbers"
         if not all(_is_number(m) for m in value):
             return "must contain only numbers (epochs)"
         if any(m <= 0 for m in value):
@@ -144,7 +150,7 @@ class Param:
             return int(value)
         if self.kind == "number":
             return float(value)
-        if self.kind == "epochs":
+        if self.kind in {"epochs", "factors"}:
             return tuple(float(m) for m in value)
         return value
 
