@@ -42,10 +42,10 @@ def test_every_declared_field_is_a_registered_key_and_nothing_else():
     # is computed at run time or differs by policy; False for flags; None for every non-numeric key
     assert defaults["lr_plateau_patience"] == 10 and defaults["lr_plateau_cooldown"] == 0
     assert defaults["lr_backbone_scale"] == 1.0 and defaults["lr_unfreeze_epoch"] == 0
-    assert defaults["lr_warmup_start"] == 0.0
+    assert defaults["lr_layer_decay"] == 1.0 and defaults["lr_warmup_start"] == 0.0
     assert defaults["lr_gamma"] is None and defaults["lr_step_size"] is None
     assert defaults["lr_plateau_min_factor"] is None and defaults["lr_backbone_layers"] is None
-    assert defaults["lr_plateau"] is False
+    assert defaults["lr_plateau"] is False and defaults["lr_freeze_bn"] is False
     for k, v in defaults.items():
         if KEYS[k].kind in {"number", "integer"}:
             assert v is None or KEYS[k].problem(v) is None, k
@@ -204,3 +204,20 @@ def test_a_tuner_space_it_cannot_search_names_the_key(space, key, words):
         check_tune_space({"lr0": (1e-3, 1e-2), **space})
     assert e.value.key == key and words in str(e.value)
     check_tune_space({"lr0": (1e-3, 1e-2), "lr_plateau_patience": (0.5, 3.7), "lr_gamma": (0.05, 0.5, 0.3)})
+
+
+def test_layer_scales_parse_and_refuse_overlaps():
+    p = KEYS["lr_layer_scales"]
+    assert p.check({22: 10, "0-9": 0.5, " 12 - 14 ": 2}) == ((0, 9, 0.5), (12, 14, 2.0), (22, 22, 10.0))
+    assert p.text(p.check({22: 10, "0-9": 0.5})) == "{'0-9': 0.5, 22: 10}"
+    for bad, words in (
+        ({"0-9": 0.5, 9: 2}, "overlap"),
+        ({"9-3": 1.0}, "low to high"),
+        ({22: 0}, "scale of 22"),
+        ({"head": 2}, "neither a layer"),
+        ({}, "mapping"),
+        ([22, 10], "mapping"),
+    ):
+        with pytest.raises(ParamError) as e:
+            p.check(bad)
+        assert e.value.key == "lr_layer_scales" and words in str(e.value), bad

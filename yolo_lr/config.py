@@ -91,11 +91,19 @@ def _error(key: str, value: Any, problem: str, source: str | None) -> LRConfigEr
 # ----------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class FineTune:
-    """Fine-tuning rules: the backbone's LR relative to the head, and freezing it for the first epochs."""
+    """Per-layer LR rules and fine-tuning: layer scales, the backbone's LR relative to the head, and freezing it for
+    the first epochs.
+
+    Every rule that gives layers their own LR is one mechanism: a layer's scale (:meth:`scale`) is the product of the
+    backbone scale (backbone layers only), the layer-wise decay and its ``lr_layer_scales`` entry; param groups are
+    split by that scale when the optimizer is built (:mod:`yolo_lr.backbone`) and each part carries it as
+    ``group["lr_scale"]``. Layers are the ``model.N`` modules of the model being trained (the student, when
+    distilling).
+    """
 
     backbone_scale: float = param(
         "lr_backbone_scale",
-        "backbone LR = head LR x this (splits each param group into head and backbone parts)",
+        "backbone LR = head LR x this (backbone layers get their own param groups)",
         default=1.0,
         lo=0,
         hi=10,
@@ -112,6 +120,12 @@ class FineTune:
     unfreeze_warmup: float = param(
         "lr_unfreeze_warmup", "epochs over which the backbone LR ramps up after unfreezing", default=0.0, lo=0
     )
+    freeze_bn: bool = param(
+        "lr_freeze_bn",
+        "while the backbone is frozen, its BatchNorm layers stay in eval mode (running statistics frozen too)",
+        "flag",
+        default=False,
+    )
     backbone_layers: int | None = param(
         "lr_backbone_layers",
         "leading model.N layers that form the backbone",
@@ -120,24 +134,56 @@ class FineTune:
         doc_default="the model YAML's backbone section",
         auto=lambda ft, run: run["backbone_layers"],
     )
+    layer_scales: tuple[tuple[int, int, float], ...] | None = param(
+        "lr_layer_scales",
+        "LR multiplier of chosen model.N layers, e.g. {22: 10.0} (combines with the backbone scale and decay)",
+        "layers",
+    )
+    layer_decay: float = param(
+        "lr_layer_decay",
+        "layer-wise decay: layer N's LR x this**(last layer - N), so the head keeps the full LR",
+        default=1.0,
+        lo=0,
+        hi=1,
+        lo_open=True,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
 
     @property
-    def split(self) -> bool:
-        """True when the backbone needs its own param groups (a scale, or a freeze before unfreeze_epoch)."""
+    def backbone_rules(self) -> bool:
+        """True when a rule needs to know which layers form the backbone (a backbone scale, or a freeze)."""
         return self.backbone_scale != 1.0 or bool(self.unfreeze_epoch)
 
+    @property
+    def split(self) -> bool:
+        """True when param groups must be split by layer (any per-layer rule, or a freeze before unfreeze_epoch)."""
+        return self.backbone_rules or bool(self.layer_scales) or self.layer_decay != 1.0
+
+    def scale(self, layer: int, backbone_layers: int, last_layer: int) -> float:
+        """LR multiplier of layer ``layer`` (``lr_scale`` of its param groups).
+
+        ``backbone_scale`` (if ``layer < backbone_layers``) x ``layer_decay ** (last_layer - layer)`` x the
+        ``lr_layer_scales`` rule covering the layer (1 when none does).
+        """
+        s = self.backbone_scale if layer < backbone_layers else 1.0
+        if self.layer_decay != 1.0:
+            s *= self.layer_decay ** (last_layer - layer)
+        for first, last, rule in self.layer_scales or ():
+            if first <= layer <= last:
+                s *= rule
+        return s
+
     def factor(self, epoch: int, t: float) -> float:
-        """Multiplier of a backbone group's LR relative to its head group: 0 while frozen, then ramps to the scale."""
-        scale, unfreeze = self.backbone_scale, self.unfreeze_epoch
+        """Freeze multiplier of a backbone group (on top of its lr_scale): 0 while frozen, then ramps up to 1."""
+        unfreeze = self.unfreeze_epoch
         if not unfreeze:
-            return scale
+            return 1.0
         if epoch < unfreeze:
             return 0.0
         ramp = self.unfreeze_warmup
-        return scale * (min(1.0, (t - unfreeze) / ramp) if ramp > 0 else 1.0)
+        return min(1.0, (t - unfreeze) / ramp) if ramp > 0 else 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,7 +220,7 @@ class LRSettings:
 
     @property
     def split_backbone(self) -> bool:
-        """True when the backbone needs its own param groups."""
+        """True when param groups are split by layer (backbone rules, layer scales or decay)."""
         return self.finetune.split
 
     def multiplier(self, t: float, horizon: float, plateau_factor: float = 1.0) -> float:
@@ -195,10 +241,18 @@ class LRSettings:
             parts.append("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")")
         parts.append(f"warmup={self.warmup.shape} from {self.warmup.start:g}x")
         ft = self.finetune
-        if ft.split:
-            frozen = f"frozen until epoch {ft.unfreeze_epoch + 1}, " if ft.unfreeze_epoch else ""
+        if ft.backbone_rules:
+            frozen = (
+                f"frozen{' with BN' if ft.freeze_bn else ''} until epoch {ft.unfreeze_epoch + 1}, "
+                if (ft.unfreeze_epoch)
+                else ""
+            )
             ramp = f" (ramp {ft.unfreeze_warmup:g} ep)" if ft.unfreeze_warmup and ft.unfreeze_epoch else ""
             parts.append(f"backbone={frozen}lr x{ft.backbone_scale:g}{ramp}")
+        if ft.layer_scales:
+            parts.append(f"layers={KEYS['lr_layer_scales'].text(ft.layer_scales)}")
+        if ft.layer_decay != 1.0:
+            parts.append(f"layer_decay={ft.layer_decay:g}")
         p = self.plateau
         if p is None:
             parts.append("plateau=off")
@@ -356,8 +410,9 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         )
     if cfg.get("lr_unfreeze_epoch") and cfg.get("freeze"):
         raise fail("freeze", "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one")
-    if is_set(cfg, "lr_unfreeze_warmup") and not cfg.get("lr_unfreeze_epoch"):
-        warnings.append("lr_unfreeze_warmup is ignored without lr_unfreeze_epoch")
+    for k in ("lr_unfreeze_warmup", "lr_freeze_bn"):
+        if is_set(cfg, k) and not cfg.get("lr_unfreeze_epoch"):
+            warnings.append(f"{k} is ignored without lr_unfreeze_epoch")
     if not (cfg.get("lr_plateau") or name == PLATEAU_POLICY):
         for d in declared(PlateauSettings):
             if d.name != "on" and is_set(cfg, d.param.key):

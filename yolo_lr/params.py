@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ __all__ = [
     "registered_default",
 ]
 
-KINDS = ("number", "integer", "choice", "flag", "name", "epochs", "factors")
+KINDS = ("number", "integer", "choice", "flag", "name", "epochs", "factors", "layers")
 NUMERIC = ("number", "integer")
 """Kinds whose values a hyperparameter tuner can mutate."""
 
@@ -52,8 +53,8 @@ class Param:
         key: the name users write (``lr_gamma``).
         help: one line: what the key does.
         kind: ``number``, ``integer`` (integral floats accepted), ``choice``, ``flag`` (bool), ``name`` (a non-empty
-            string), ``epochs`` (a strictly increasing list of positive epochs) or ``factors`` (a list of positive
-            numbers).
+            string), ``epochs`` (a strictly increasing list of positive epochs), ``factors`` (a list of positive
+            numbers) or ``layers`` (a mapping of layer indices or ``"first-last"`` ranges to positive scales).
         lo, hi, lo_open, hi_open: the allowed range of a number (None: unbounded).
         choices: the allowed strings of a ``choice``.
 
@@ -87,6 +88,8 @@ class Param:
             return "a results.csv column name, or fitness"
         if self.kind == "factors":
             return "a list of positive numbers, e.g. [2.0, 0.1]"
+        if self.kind == "layers":
+            return "a mapping {layer or 'first-last': positive scale}, e.g. {22: 10.0, '0-9': 0.5}"
         return "a strictly increasing list of positive epochs, e.g. [30, 60]"
 
     def _range(self) -> str:
@@ -118,6 +121,8 @@ class Param:
         if self.kind == "name":
             ok = isinstance(value, str) and value.strip()
             return None if ok else f"must be {self.allowed()}, e.g. metrics/mAP50-95(B)"
+        if self.kind == "layers":
+            return _layer_rules(value)[1]
         if not isinstance(value, (list, tuple)) or not value:
             return f"must be {self.allowed()}"
         if self.kind == "factors":
@@ -152,19 +157,49 @@ class Param:
             return float(value)
         if self.kind in {"epochs", "factors"}:
             return tuple(float(m) for m in value)
+        if self.kind == "layers":
+            return _layer_rules(value)[0]
         return value
 
     def text(self, value: Any) -> str:
-        """``value`` as it would be written in a YAML file (``true``, ``0.1``, ``[30, 60]``)."""
+        """``value`` as it would be written in a YAML file (``true``, ``0.1``, ``[30, 60]``, ``{22: 10}``)."""
         if value is True or value is False:
             return str(value).lower()
         if value is None:
             return "none"
         if isinstance(value, float):
             return f"{value:g}"
+        if self.kind == "layers" and isinstance(value, tuple):
+            rules = (f"{a}: " if a == b else f"'{a}-{b}': " for a, b, _ in value)
+            return "{" + ", ".join(f"{r}{s:g}" for r, (_, _, s) in zip(rules, value)) + "}"
         if isinstance(value, tuple):
             return "[" + ", ".join(f"{v:g}" for v in value) + "]"
         return str(value)
+
+
+def _layer_rules(value: Any) -> tuple[tuple[tuple[int, int, float], ...], str | None]:
+    """Parse ``{layer or 'first-last': scale}`` into sorted ``(first, last, scale)`` rules, or say what is wrong."""
+    what = "must be " + Param("", "", "layers").allowed()
+    if not isinstance(value, dict) or not value:
+        return (), what
+    rules = []
+    for k, s in value.items():
+        if isinstance(k, int) and not isinstance(k, bool):
+            first = last = k
+        elif isinstance(k, str) and (m := re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", k)):
+            first, last = int(m.group(1)), int(m.group(2) if m.group(2) is not None else m.group(1))
+        else:
+            return (), f"{what}; {k!r} is neither a layer index nor a range"
+        if first < 0 or last < first:
+            return (), f"{what}; {k!r}: layers are >= 0 and a range runs from low to high"
+        if not _is_number(s) or s <= 0:
+            return (), f"{what}; the scale of {k!r} is {s!r}"
+        rules.append((first, last, float(s)))
+    rules.sort()
+    for (_, a1, _), (b0, _, _) in zip(rules, rules[1:]):
+        if b0 <= a1:
+            return (), f"{what}; rules overlap (layer {b0} is in two of them)"
+    return tuple(rules), None
 
 
 def param(

@@ -13,7 +13,7 @@ What lives here:
   (the plugin's callbacks in ``default_callbacks``, so every model created afterwards carries them), ``config checks``
   (``YAML.load`` remembers which file set a key; ``check_dict_alignment``/``check_cfg`` reject a bad ``lr_*`` key or
   value inside ``get_cfg``/``entrypoint``, before a run directory exists), ``optimizer groups``
-  (``BaseTrainer.build_optimizer`` splits param groups into head and backbone parts as the optimizer is built, on
+  (``BaseTrainer.build_optimizer`` splits param groups by layer scale and backbone as the optimizer is built, on
   every rank and on resume alike) and, once ``model.tune`` imports it, ``tuner`` (integer ``lr_*`` keys rounded,
   unset ones given a starting value, a space the tuner cannot search refused).
 - What a running trainer offers: where to act right before each optimizer step and right before a checkpoint is
@@ -256,7 +256,7 @@ def _patch_cfg(cfg_module) -> None:
 
 
 def _patch_trainer(trainer_module) -> None:
-    """Fine-tuning: give the backbone its own param groups as the optimizer is built (all ranks, resume included)."""
+    """Per-layer LR rules: split the param groups by layer as the optimizer is built (all ranks, resume included)."""
     _require(trainer_module, ("BaseTrainer",), _TRAINER)
     cls = trainer_module.BaseTrainer
     _require(cls, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
@@ -270,14 +270,23 @@ def _patch_trainer(trainer_module) -> None:
             if is_active(vars(self.args)):
                 settings = resolve(vars(self.args))
                 if settings.split_backbone:
-                    from yolo_lr.backbone import split_backbone_groups
+                    from yolo_lr.backbone import split_param_groups
 
-                    split_backbone_groups(optimizer, model, settings.finetune)
+                    split_param_groups(optimizer, student_of(model), settings.finetune)
             return optimizer
 
         return build_optimizer
 
     _wrap("optimizer groups", cls, "build_optimizer", make)
+
+
+def student_of(model):
+    """The model whose layers the per-layer rules address: DDP/compile wrappers removed, and for knowledge
+    distillation (``distill_model=``, a ``DistillationModel``) its student, never the teacher."""
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    inner = unwrap_model(model)
+    return getattr(inner, "student_model", inner)
 
 
 def _patch_tuner(tuner_module) -> None:
@@ -313,7 +322,7 @@ def prepare_tuner(tuner) -> None:
     if "lr_backbone_layers" in space and cfg.get("lr_backbone_layers") is None:
         from yolo_lr.backbone import backbone_layer_count
 
-        layers = backbone_layer_count(tuner.model, FineTune())
+        layers = backbone_layer_count(student_of(tuner.model), FineTune())
     for k, v in tune_start_values(cfg, space, layers).items():
         setattr(tuner.args, k, v)
     if not cfg.get("lr_policy") and not is_active(cfg):
@@ -350,6 +359,27 @@ def wrap_method(trainer, name: str, before: Callable[[], None]) -> None:
     def wrapped(*args, **kwargs):
         before()
         return original(*args, **kwargs)
+
+    wrapped._yolo_lr = True
+    setattr(trainer, name, wrapped)
+
+
+def call_after(trainer, name: str, after: Callable[[], None]) -> None:
+    """Make ``trainer.<name>()`` call ``after()`` once it returns (an instance attribute, like :func:`wrap_method`).
+
+    Used for ``_model_train`` (Ultralytics puts the whole model in train mode at every epoch start, and on NaN
+    recovery): ``lr_freeze_bn`` puts the frozen backbone's BatchNorm layers back in eval mode right after.
+    """
+    _require(trainer, (name,), type(trainer).__name__)
+    original = getattr(trainer, name)
+    if getattr(original, "_yolo_lr", False):
+        return
+
+    @functools.wraps(original)
+    def wrapped(*args, **kwargs):
+        out = original(*args, **kwargs)
+        after()
+        return out
 
     wrapped._yolo_lr = True
     setattr(trainer, name, wrapped)
