@@ -39,7 +39,8 @@ peak = max(float(r[weight]) for r in rows) or 1.0
 print(f"\nyolo_lr demo: {len(rows)} optimizer steps; the LR each param group used (bar: {weight} / its peak):")
 print(f"{'epoch':>5} {'iter':>5} " + " ".join(f"{c:>16}" for c in cols))
 for r in rows:
-    bar = "#" * round(40 * float(r[weight]) / peak)
+    lr = float(r[weight])
+    bar = "#" * (max(round(40 * lr / peak), 1) if lr > 0 else 0)  # the final lr0*lrf is 1/100 of the peak: still shown
     print(f"{r['epoch']:>5} {r['iteration']:>5} " + " ".join(f"{float(r[c]):>16.6g}" for c in cols) + f"  {bar}")
 png, state = run / "lr.png", run / "lr_state.json"
 if not png.exists() or png.stat().st_mtime < (run / "lr.csv").stat().st_mtime:  # none drawn by this run (plots=False)

@@ -120,9 +120,10 @@ def test_parse_words_task_flags_and_spaces():
         (["train", "epochs"], "'epochs' needs a value, e.g. epochs=100"),
         (["train", "plotz"], "unexpected word 'plotz'. Did you mean 'plots'?"),
         (
-            ["train", "lr_plateau_patience", "="],
-            "'lr_plateau_patience' needs a value, e.g. lr_plateau_patience=VALUE (an integer >= 0)",
+            ["train", "lr_plateau_patience", "="],  # a key registered with its fixed default shows it
+            "'lr_plateau_patience' needs a value, e.g. lr_plateau_patience=10 (an integer >= 0)",
         ),
+        (["train", "lr_gamma"], "'lr_gamma' needs a value, e.g. lr_gamma=VALUE (a number in (0, 1))"),
         (["train", "=", "0.1"], "'=' needs a key and a value"),
         (["train", "lr_milestones=[3,", "6"], "unbalanced brackets in 'lr_milestones=[3,6'"),
         (["segmnt", "train"], "unknown command 'segmnt'. Did you mean 'segment'?"),

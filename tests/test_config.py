@@ -14,14 +14,17 @@ from yolo_lr.config import (
     KEYS,
     SECTIONS,
     LRConfigError,
+    check_tune_space,
     closest_key,
     effective_values,
     is_active,
     key_docs,
     note_source,
+    policy_span,
     readme_table,
     registry_defaults,
     resolve,
+    tune_start_values,
     unknown_key_error,
     validate,
 )
@@ -40,7 +43,22 @@ def test_every_declared_field_is_a_registered_key_and_nothing_else():
     declared_keys = [d.param.key for _, cls in SECTIONS for d in declared(cls)]
     assert set(declared_keys) == set(KEYS)
     assert all(k.startswith("lr_") for k in KEYS)
-    assert registry_defaults() == {k: (False if k in {"lr_plateau", "lr_find"} else None) for k in KEYS}
+    defaults = registry_defaults()
+    # concrete numbers where every declaration agrees on one (a tuner can start from them); None where the default
+    # is computed at run time or differs by policy; False for on/off flags; None for lr_warmup_overlay (unset means
+    # "decided by lr_interval") and every other non-numeric key
+    assert defaults["lr_plateau_patience"] == 10 and defaults["lr_plateau_cooldown"] == 0
+    assert defaults["lr_backbone_scale"] == 1.0 and defaults["lr_unfreeze_epoch"] == 0
+    assert defaults["lr_layer_decay"] == 1.0 and defaults["lr_warmup_start"] == 0.0
+    assert defaults["lr_gamma"] is None and defaults["lr_step_size"] is None
+    assert defaults["lr_plateau_min_factor"] is None and defaults["lr_backbone_layers"] is None
+    assert defaults["lr_plateau"] is False and defaults["lr_freeze_bn"] is False and defaults["lr_find"] is False
+    assert defaults["lr_warmup_overlay"] is None
+    for k, v in defaults.items():
+        if KEYS[k].kind in {"number", "integer"}:
+            assert v is None or KEYS[k].problem(v) is None, k
+        else:
+            assert v is KEYS[k].unset and v is (False if k in {"lr_plateau", "lr_freeze_bn", "lr_find"} else None), k
     assert KEYS["lr_policy"].choices == tuple(POLICIES)
     # every policy class is a section, so its parameters are keys (adding a policy = one class)
     assert {cls for _, cls in SECTIONS} >= set(POLICIES.values())
@@ -167,8 +185,8 @@ BAD_VALUES = [
         "lr_policy",
         "cosin",
         (
-            "must be one of linear, cosine, cosine_restarts, step, multistep, exponential, poly, "
-            "onecycle, wsd, constant, plateau; did you mean 'cosine'?"
+            "must be one of linear, cosine, cosine_restarts, step, multistep, exponential, piecewise, "
+            "piecewise_linear, poly, onecycle, wsd, constant, plateau; did you mean 'cosine'?"
         ),
     ),
     ("lr_policy", 3, "must be one of linear, cosine"),
@@ -401,7 +419,7 @@ def test_unknown_keys_suggest_the_closest():
     assert "lr_plateau_min_factor" in msg and msg.endswith("See `yolo-lr --help`.")
     assert closest_key("lr_plateau_facter") == "lr_plateau_factor"
     assert closest_key("zzzzzzzzz") is None
-    assert closest_key("lr_unfr") == "lr_unfreeze_epoch"  # similarity 0.58: a loose match still helps
+    assert closest_key("lr_unfrz") == "lr_unfreeze_epoch"  # similarity 0.64: a loose match still helps
     keys = "lr_policy, lr_interval, lr_warmup_shape"
     msg = str(unknown_key_error("lr_zzzzzzzzzzzzzzzzzz"))
     assert msg.startswith(f"yolo_lr: unknown key 'lr_zzzzzzzzzzzzzzzzzz' {WHERE}. Valid lr_* keys: {keys}, ")
@@ -411,7 +429,8 @@ def test_unknown_keys_suggest_the_closest():
 def test_inactive_config_is_native_and_not_checked():
     assert not is_active({}) and not is_active({"lr_policy": None, "lr_plateau": False, "lr0": -1})
     assert validate({"lr0": -1, "lrf": 5}) == []  # native keys are Ultralytics' business while the plugin is off
-    assert is_active({"lr_plateau": True}) and is_active({"lr_warmup_start": 0.0})
+    assert is_active({"lr_plateau": True}) and is_active({"lr_warmup_start": 0.25})
+    assert not is_active({"lr_warmup_start": 0.0})  # its registered default: unset, like lr_plateau=False
 
 
 def test_warnings_for_legal_but_probably_unintended_settings():
@@ -446,7 +465,8 @@ def test_resolve_defaults():
     assert (s.policy_name, s.interval, s.warmup.shape, s.warmup.start, s.lrf) == ("linear", "step", "linear", 0.0, 0.01)
     assert s.plateau is None and s.find is None and not s.cycles_momentum and not s.split_backbone
     ft = s.finetune
-    assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (1.0, None, 0.0, None)
+    assert (ft.backbone_scale, ft.unfreeze_epoch, ft.unfreeze_warmup, ft.backbone_layers) == (1.0, 0, 0.0, None)
+    assert (ft.freeze_bn, ft.layer_scales, ft.layer_decay) == (False, None, 1.0) and not ft.split
     assert s.policy.multiplier(5, 10) == pytest.approx(0.505)
     assert resolve({"cos_lr": True, "lrf": 0.2}).policy_name == "cosine"
     p = resolve({"lr_policy": "plateau", "lrf": 0.2}).plateau
@@ -599,7 +619,7 @@ def test_describe_is_one_line_with_every_setting():
         }
     )
     assert s.describe() == (
-        "policy=step interval=step lrf=0.01 (step_size=2.0, gamma=0.1) "
+        "policy=step interval=step lrf=0.01 (step_size=2, gamma=0.1) "
         "warmup=linear from 0x to the peak, then the policy "
         "backbone=frozen until epoch 2, lr x0.5 (ramp 2 ep) plateau=fitness (max, factor=0.1, patience=10, "
         "cooldown=0, threshold=0.0001 rel, floor=0.01x)"
@@ -615,3 +635,116 @@ def test_describe_is_one_line_with_every_setting():
     )
     frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()
     assert "backbone=frozen until epoch 3, lr x1 plateau=off" in frozen  # no ramp without lr_unfreeze_warmup
+
+
+def test_a_key_at_its_registered_default_or_none_is_unset():
+    """Concrete registered defaults keep a plain config inert: Ultralytics' merged args carry every key."""
+    assert not is_active(registry_defaults())
+    assert not is_active({**registry_defaults(), "lr_plateau_patience": 10.0, "lr_backbone_scale": 1})
+    assert not is_active({"lr_plateau_patience": None, "lr_unfreeze_epoch": None})  # a checkpoint of an older version
+    assert is_active({"lr_plateau_cooldown": 1}) and is_active({"lr_plateau": True})
+    # no "set but ignored" warning for keys at their default
+    assert validate({**registry_defaults(), "lr_policy": "cosine", "epochs": 10}) == []
+    assert validate({**registry_defaults(), "lr_policy": "cosine", "lr_plateau_patience": 3, "epochs": 10}) == [
+        "lr_plateau_patience is set but plateau reduction is off (set lr_plateau=True or lr_policy=plateau)"
+    ]
+
+
+NUMERIC_KEYS = [k for k, p in KEYS.items() if p.kind in {"number", "integer"}]
+
+
+@pytest.mark.parametrize("key", NUMERIC_KEYS)
+def test_every_numeric_key_has_a_tuner_start_value(key):
+    """What model.tune starts from when the key is unset: its registered number, else the value it takes in the run
+    (the owning policy in force)."""
+    owners = [cls for _, cls in SECTIONS if any(d.param.key == key for d in declared(cls))]
+    policy = next((c.name for c in owners if c in POLICIES.values()), None)
+    cfg = {**registry_defaults(), "epochs": 9, "lrf": 0.04, "lr_policy": policy}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    start = tune_start_values(cfg, [key], backbone_layers=11)
+    assert set(start) == ({key} if registry_defaults()[key] is None else set())
+    value = start.get(key, cfg.get(key))
+    assert value is not None and KEYS[key].problem(value) is None, (key, value)
+
+
+def test_tuner_start_values_follow_the_run():
+    base = {"epochs": 9, "lrf": 0.04}
+    assert tune_start_values({**base, "lr_policy": "step"}, ["lr_step_size", "lr_gamma"]) == {
+        "lr_step_size": 3,
+        "lr_gamma": 0.1,
+    }
+    got = tune_start_values({**base, "lr_policy": "exponential"}, ["lr_gamma"])
+    assert got["lr_gamma"] == pytest.approx(0.04 ** (1 / 9))  # reaches lrf at the end, like the default
+    got = tune_start_values({**base, "lr_policy": "cosine_restarts", "lr_restart_mult": 2.0}, ["lr_restart_period"])
+    assert got == {"lr_restart_period": pytest.approx(9 / 7)}
+    assert tune_start_values({**base, "lr_plateau": True}, ["lr_plateau_min_factor"]) == {"lr_plateau_min_factor": 0.04}
+    assert tune_start_values({**base, "lr_step_size": 2}, ["lr_step_size"]) == {}  # set: the tuner reads it
+
+
+@pytest.mark.parametrize(
+    ("space", "key", "words"),
+    [
+        ({"lr_policy": ("cosine", "step")}, "lr_policy", "mutates numbers only"),
+        ({"lr_milestones": (1, 3)}, "lr_milestones", "mutates numbers only"),
+        ({"lr_plateau_cooldown": (-1, 2)}, "lr_plateau_cooldown", "lr_plateau_cooldown=-1"),
+        ({"lr_plateau_factor": (0.1, 1.0)}, "lr_plateau_factor", "must be a number in (0, 1)"),
+        ({"lr_gamma": (0.5,)}, "lr_gamma", "(min, max[, gain])"),
+        ({"lr_plateau_patiense": (1, 3)}, "lr_plateau_patiense", "Did you mean 'lr_plateau_patience'"),
+    ],
+)
+def test_a_tuner_space_it_cannot_search_names_the_key(space, key, words):
+    with pytest.raises(LRConfigError) as e:
+        check_tune_space({"lr0": (1e-3, 1e-2), **space})
+    assert e.value.key == key and words in str(e.value)
+    check_tune_space({"lr0": (1e-3, 1e-2), "lr_plateau_patience": (0.5, 3.7), "lr_gamma": (0.05, 0.5, 0.3)})
+
+
+@pytest.mark.parametrize(
+    ("policy", "key", "inside", "outside", "words"),
+    [
+        ("multistep", "lr_milestones", [2, 6.5], [2, 7], "every milestone <"),
+        ("piecewise", "lr_milestones", [2, 6.5], [2, 7], "every milestone <"),
+        ("piecewise_linear", "lr_milestones", [2, 7], [2, 7.5], "every point <="),
+        ("step", "lr_step_size", 6.5, 7, "must be smaller than"),
+    ],
+)
+def test_epoch_values_are_checked_against_the_span_after_warmup(policy, key, inside, outside, words):
+    """10 epochs with a 3-epoch warmup: the policy's clock runs over the 7 epochs after warmup, so milestones and step
+    sizes are checked against 7; with lr_warmup_overlay (the default with lr_interval=epoch) against 10."""
+    factors = {"lr_factors": [0.5, 0.1]} if policy.startswith("piecewise") else {}
+    cfg = {"epochs": 10, "warmup_epochs": 3, "lr_policy": policy, **factors}
+    assert validate({**cfg, key: inside}) == []
+    with pytest.raises(LRConfigError) as e:
+        validate({**cfg, key: outside})
+    assert e.value.key == key and words in str(e.value)
+    assert "epochs - warmup_epochs = 7: the policy's clock starts when warmup ends" in str(e.value)
+    for overlaid in ({"lr_warmup_overlay": True}, {"lr_interval": "epoch"}, {"warmup_epochs": 0}):
+        assert validate({**cfg, **overlaid, key: outside}) == [], overlaid
+    assert policy_span({"warmup_epochs": 3}, 10) == 7 and policy_span({"warmup_epochs": 20}, 10) == 1  # capped
+
+
+def test_tuner_start_values_count_the_run_after_warmup():
+    """The value an unset key takes in the run: the default step size is a third of the policy's span."""
+    cfg = {"epochs": 12, "warmup_epochs": 3, "lrf": 0.04}
+    assert tune_start_values({**cfg, "lr_policy": "step"}, ["lr_step_size"]) == {"lr_step_size": 3}  # 9 / 3
+    got = tune_start_values({**cfg, "lr_policy": "exponential"}, ["lr_gamma"])
+    assert got["lr_gamma"] == pytest.approx(0.04 ** (1 / 9))
+    overlaid = {**cfg, "lr_policy": "step", "lr_warmup_overlay": True}
+    assert tune_start_values(overlaid, ["lr_step_size"]) == {"lr_step_size": 4}  # 12 / 3
+
+
+def test_layer_scales_parse_and_refuse_overlaps():
+    p = KEYS["lr_layer_scales"]
+    assert p.check({22: 10, "0-9": 0.5, " 12 - 14 ": 2}) == ((0, 9, 0.5), (12, 14, 2.0), (22, 22, 10.0))
+    assert p.text(p.check({22: 10, "0-9": 0.5})) == "{'0-9': 0.5, 22: 10}"
+    for bad, words in (
+        ({"0-9": 0.5, 9: 2}, "overlap"),
+        ({"9-3": 1.0}, "low to high"),
+        ({22: 0}, "scale of 22"),
+        ({"head": 2}, "neither a layer"),
+        ({}, "mapping"),
+        ([22, 10], "mapping"),
+    ):
+        with pytest.raises(ParamError) as e:
+            p.check(bad)
+        assert e.value.key == "lr_layer_scales" and words in str(e.value), bad

@@ -46,7 +46,10 @@ CASES = [
     ("wsd-sqrt", "wsd", {"decay_shape": "sqrt", "decay_frac": 1.0}, 1.0, True, True),
     ("constant", "constant", {}, 1.0, False, True),
     ("plateau", "plateau", {}, 1.0, False, True),
+    ("piecewise", "piecewise", {"milestones": [3, 6.5], "factors": [0.5, 0.1]}, 1.0, False, True),
+    ("piecewise_linear", "piecewise_linear", {"milestones": [4, 10], "factors": [0.3, LRF]}, 1.0, True, True),
 ]
+REQUIRED = {name: params for _, name, params, *_ in CASES if name.startswith("piecewise")}  # no defaults
 
 
 def test_cases_cover_every_policy():
@@ -126,6 +129,8 @@ REFERENCE = {
     "wsd-sqrt": lambda t: _wsd_ref(t, 1.0, lambda p: 1 - math.sqrt(p)),
     "constant": lambda t: 1.0,
     "plateau": lambda t: 1.0,
+    "piecewise": lambda t: (1.0, 0.5, 0.1)[sum(t + 1e-9 * m >= m for m in (3, 6.5))],  # absolute levels
+    "piecewise_linear": lambda t: 1 - 0.7 * t / 4 if t < 4 else 0.3 + (LRF - 0.3) * (min(t, TOTAL) - 4) / 6,
 }
 
 
@@ -143,7 +148,7 @@ def test_params_table_matches_constructors():
     assert set(PARAMS) == set(POLICIES)
     for name, keys in PARAMS.items():
         assert keys == tuple(d.name for d in declared(POLICIES[name])), name
-        p = build_policy(name, LRF)
+        p = build_policy(name, LRF, **REQUIRED.get(name, {}))
         assert all(hasattr(p, k) for k in keys)
     assert PARAMS == {
         "linear": (),
@@ -157,6 +162,8 @@ def test_params_table_matches_constructors():
         "wsd": ("decay_frac", "decay_shape"),
         "constant": (),
         "plateau": (),
+        "piecewise": ("milestones", "factors"),
+        "piecewise_linear": ("milestones", "factors"),
     }
     param_keys = {d.name: d.param.key for cls in POLICIES.values() for d in declared(cls)}
     assert param_keys == {
@@ -172,6 +179,7 @@ def test_params_table_matches_constructors():
         "momentum_min": "lr_momentum_min",
         "decay_frac": "lr_decay_frac",
         "decay_shape": "lr_decay_shape",
+        "factors": "lr_factors",
     }
 
 
@@ -320,6 +328,38 @@ def test_wsd_closed_form():
         assert p.multiplier(9.0, TOTAL) == pytest.approx(LRF + (1 - LRF) * mid, abs=1e-15)
     c = build_policy("wsd", LRF, decay_shape="cosine")
     assert c.multiplier(8.5, TOTAL) == pytest.approx(LRF + (1 - LRF) * (1 + math.cos(math.pi / 4)) / 2, abs=1e-15)
+
+
+def test_piecewise_closed_form_factors_above_one():
+    """Raise the LR at epoch 300 of 600 (ultralytics#22369): absolute levels, not cumulative, not floored at lrf."""
+    p = build_policy("piecewise", LRF, milestones=[300], factors=[2.0])
+    assert [p.multiplier(t, 600) for t in (0, 150, 299.99, 300, 450, 600, 700)] == [1, 1, 1, 2, 2, 2, 2]
+    q = build_policy("piecewise", LRF, milestones=[2, 4, 7], factors=[3.0, 0.5, 1e-3])
+    for t, want in ((0.0, 1.0), (1.999, 1.0), (2.0, 3.0), (sum([0.4] * 10), 0.5), (6.99, 0.5), (7.0, 1e-3)):
+        assert q.multiplier(t, TOTAL) == want, t
+    assert sum([0.4] * 10) < 4  # 3.9999999999999996: a milestone reached through float accumulation still counts
+
+
+def test_piecewise_linear_closed_form():
+    p = build_policy("piecewise_linear", LRF, milestones=[300, 600], factors=[2.0, 0.01])
+    assert p.multiplier(0, 600) == 1.0 and p.multiplier(150, 600) == 1.5 and p.multiplier(300, 600) == 2.0
+    assert p.multiplier(450, 600) == pytest.approx((2.0 + 0.01) / 2, rel=1e-15)
+    assert p.multiplier(600, 600) == 0.01 and p.multiplier(900, 600) == 0.01  # held after the last point
+    # a point at or past the end of the run sits at the run's last step (horizon < epochs in step mode)
+    horizon = 600 - 1 / 50
+    assert p.multiplier(horizon, horizon) == 0.01
+    assert p.multiplier(300 + (horizon - 300) / 2, horizon) == pytest.approx((2.0 + 0.01) / 2, rel=1e-12)
+    # points squeezed together past the end never divide by zero
+    q = build_policy("piecewise_linear", LRF, milestones=[9.9, 10], factors=[0.5, 0.2])
+    assert [q.multiplier(t, 9.75) for t in (0, 9.75, 11)] == [1.0, 0.2, 0.2]
+    assert q.multiplier(4.875, 9.75) == pytest.approx(1 - 0.5 * 4.875 / 9.75, rel=1e-15)
+
+
+def test_piecewise_copies_its_lists():
+    ms, fs = [2, 4], [2.0, 0.5]
+    p = build_policy("piecewise", LRF, milestones=ms, factors=fs)
+    ms[0], fs[0] = 3, 9.0
+    assert p.milestones == (2.0, 4.0) and p.factors == (2.0, 0.5) and p.multiplier(2, TOTAL) == 2.0
 
 
 # -------------------------------------------------------------------------------------------------- native equivalence
@@ -512,6 +552,14 @@ BAD = [
     ("cosine_restarts", {"mult": 0.5}, "lr_restart_mult"),
     ("cosine_restarts", {"decay": 0}, "lr_restart_decay"),
     ("cosine_restarts", {"decay": float("nan")}, "lr_restart_decay"),
+    ("piecewise", {"milestones": [3]}, "lr_factors"),
+    ("piecewise", {"factors": [2.0]}, "lr_milestones"),
+    ("piecewise", {"milestones": [3, 5], "factors": [2.0]}, "lr_factors"),
+    ("piecewise", {"milestones": [5, 3], "factors": [2.0, 1.0]}, "lr_milestones"),
+    ("piecewise_linear", {"milestones": [3], "factors": [0]}, "lr_factors"),
+    ("piecewise_linear", {"milestones": [3], "factors": [-1.0]}, "lr_factors"),
+    ("piecewise_linear", {"milestones": [3], "factors": "2"}, "lr_factors"),
+    ("piecewise_linear", {"milestones": [3], "factors": [True]}, "lr_factors"),
     ("step", {"bogus": 1}, "bogus"),
     ("linear", {"gamma": 0.5}, "gamma"),
 ]
@@ -520,7 +568,7 @@ BAD = [
 @pytest.mark.parametrize(("name", "params", "key"), BAD, ids=[f"{n}-{k}-{i}" for i, (n, _, k) in enumerate(BAD)])
 def test_bad_params_raise_naming_key(name, params, key):
     # the message starts with key=value (a policy's own parameter names appear in "unknown parameter" errors)
-    with pytest.raises(ValueError, match=f"^{key}=.* must " if key.startswith("lr_") else key):
+    with pytest.raises(ValueError, match=f"^{key}=.* (must|is required) " if key.startswith("lr_") else key):
         build_policy(name, LRF, **params)
 
 
@@ -537,7 +585,10 @@ def test_error_messages_list_what_is_allowed():
             build_policy(*args, **kwargs)
         return str(e.value)
 
-    allowed = "linear, cosine, cosine_restarts, step, multistep, exponential, poly, onecycle, wsd, constant, plateau"
+    allowed = (
+        "linear, cosine, cosine_restarts, step, multistep, exponential, piecewise, piecewise_linear, poly, onecycle, "
+        "wsd, constant, plateau"
+    )
     assert message("cosin", LRF) == f"unknown lr policy 'cosin'; allowed: {allowed}"
     assert message(["cosine"], LRF) == f"unknown lr policy ['cosine']; allowed: {allowed}"  # not a name: no lookup
     assert message("linear", LRF, gamma=0.5, power=2) == (
@@ -589,7 +640,7 @@ def test_direct_constructor_validates_and_is_keyword_only():
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_total_must_be_positive(name):
-    p = build_policy(name, LRF)
+    p = build_policy(name, LRF, **REQUIRED.get(name, {}))
     assert 0.0 < p.multiplier(0.3, 0.5) <= 1.0  # a run shorter than one epoch is fine (time= estimates, tiny runs)
     if name in ("constant", "plateau"):
         return  # flat: the run length is not used

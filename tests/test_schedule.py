@@ -115,35 +115,61 @@ def test_warmup_iterations_follow_ultralytics():
 
 
 def backbone_factor(settings, epoch: int, t: float) -> float:
-    """A backbone group's LR relative to its head group's (the fine-tuning settings own the rule)."""
+    """A backbone group's freeze factor, on top of its lr_scale (the fine-tuning settings own the rule)."""
     return settings.finetune.factor(epoch, t)
 
 
-def test_backbone_factor_freeze_ramp_and_scale():
+def test_backbone_freeze_factor_and_ramp():
     plain = settings(lr_policy="cosine", lr_backbone_scale=0.5)
-    assert backbone_factor(plain, 0, 0.0) == 0.5 and backbone_factor(plain, 5, 5.5) == 0.5
+    assert backbone_factor(plain, 0, 0.0) == 1.0 and backbone_factor(plain, 5, 5.5) == 1.0  # the scale is lr_scale's
     frozen = settings(lr_policy="cosine", lr_backbone_scale=0.5, lr_unfreeze_epoch=2)
-    assert backbone_factor(frozen, 1, 1.99) == 0.0 and backbone_factor(frozen, 2, 2.0) == 0.5
+    assert backbone_factor(frozen, 1, 1.99) == 0.0 and backbone_factor(frozen, 2, 2.0) == 1.0
     ramp = settings(lr_policy="cosine", lr_backbone_scale=0.5, lr_unfreeze_epoch=2, lr_unfreeze_warmup=2)
     assert backbone_factor(ramp, 1, 1.75) == 0.0
     assert backbone_factor(ramp, 2, 2.0) == 0.0
-    assert backbone_factor(ramp, 2, 2.5) == pytest.approx(0.5 * 0.25)
-    assert backbone_factor(ramp, 3, 3.0) == pytest.approx(0.5 * 0.5)
-    assert backbone_factor(ramp, 4, 4.0) == 0.5 and backbone_factor(ramp, 7, 7.5) == 0.5
+    assert backbone_factor(ramp, 2, 2.5) == pytest.approx(0.25)
+    assert backbone_factor(ramp, 3, 3.0) == pytest.approx(0.5)
+    assert backbone_factor(ramp, 4, 4.0) == 1.0 and backbone_factor(ramp, 7, 7.5) == 1.0
     at_zero = settings(lr_policy="cosine", lr_backbone_scale=0.3, lr_unfreeze_epoch=0, lr_unfreeze_warmup=1)
-    assert backbone_factor(at_zero, 0, 0.0) == 0.3  # unfreeze at epoch 0: never frozen, no ramp
+    assert backbone_factor(at_zero, 0, 0.0) == 1.0  # unfreeze at epoch 0: never frozen, no ramp
+
+
+def test_layer_scale_is_backbone_scale_x_decay_x_rule():
+    """FineTune.scale: the lr_scale a layer's param groups carry (backbone scale x layer decay x lr_layer_scales)."""
+    ft = settings(
+        lr_policy="cosine", lr_backbone_scale=0.5, lr_layer_decay=0.8, lr_layer_scales={"20-21": 3.0}
+    ).finetune
+    assert ft.scale(0, 10, 22) == pytest.approx(0.5 * 0.8**22, rel=1e-12)
+    assert ft.scale(9, 10, 22) == pytest.approx(0.5 * 0.8**13, rel=1e-12)
+    assert ft.scale(10, 10, 22) == pytest.approx(0.8**12, rel=1e-12)  # first head layer: no backbone scale
+    assert ft.scale(21, 10, 22) == pytest.approx(3.0 * 0.8, rel=1e-12) and ft.scale(22, 10, 22) == 1.0
+    assert settings(lr_policy="cosine").finetune.scale(3, 10, 22) == 1.0
 
 
 def test_backbone_groups_get_their_factor_of_the_head_value():
+    """Backbone groups carry lr_backbone_scale as their lr_scale (as the optimizer split gives them)."""
     s = settings(lr_policy="constant", lr_backbone_scale=0.25, lr_unfreeze_epoch=1, lr_unfreeze_warmup=1)
-    groups = [Group("weight", LR0), Group("bias", LR0), Group("weight", LR0, True), Group("bias", LR0, True)]
+    bb = [Group("weight", LR0, True, 0.25), Group("bias", LR0, True, 0.25)]
+    groups = [Group("weight", LR0), Group("bias", LR0), *bb]
     assert lrs(s, 0, 2, groups=groups) == [LR0, LR0, 0.0, 0.0]
     assert lrs(s, 1, 2, groups=groups) == pytest.approx([LR0, LR0, LR0 * 0.25 * 0.5, LR0 * 0.25 * 0.5], rel=1e-12)
     assert lrs(s, 2, 0, groups=groups) == pytest.approx([LR0, LR0, LR0 * 0.25, LR0 * 0.25], rel=1e-12)
-    # during warmup the backbone follows its head's warmup value (bias from warmup_bias_lr), times its factor
+    # during warmup the backbone follows its head's warmup value (bias from warmup_bias_lr), times its scale
     s2 = settings(lr_policy="constant", lr_backbone_scale=0.5)
+    groups = [Group("weight", LR0), Group("bias", LR0), Group("weight", LR0, True, 0.5), Group("bias", LR0, True, 0.5)]
     got = lrs(s2, 0, 1, nw=4, groups=groups)
     assert got == pytest.approx([LR0 / 4, BIAS0 + (LR0 - BIAS0) / 4, LR0 / 8, (BIAS0 + (LR0 - BIAS0) / 4) / 2])
+
+
+def test_lr_scale_multiplies_a_groups_whole_curve():
+    """A group split off by lr_layer_scales/lr_layer_decay (not backbone): lr_scale times the head curve at every step,
+    warmup start included, and never frozen."""
+    s = settings(lr_policy="cosine", lr_unfreeze_epoch=1, lr_layer_scales={22: 10.0})
+    groups = [*GROUPS, Group("weight", LR0, scale=10.0), Group("bias", LR0, scale=10.0)]
+    for epoch, i, nw in ((0, 0, 0), (0, 1, 4), (1, 2, 4), (2, 3, 0)):
+        got = lrs(s, epoch, i, nw=nw, groups=groups)
+        assert got[3:] == pytest.approx([10 * got[0], 10 * got[2]], rel=1e-12), (epoch, i, nw)
+        assert got[3] > 0
 
 
 # ------------------------------------------------------------------- where the policy's clock starts (lr0 is the peak)
@@ -205,7 +231,7 @@ def test_onecycle_warms_up_to_its_own_start():
 
 def test_backbone_epochs_count_from_the_start_of_the_run():
     s = resolve({"lr_policy": "cosine", "lrf": LRF, "lr_unfreeze_epoch": 2, "lr_backbone_scale": 0.5})
-    groups = [*GROUPS, Group("weight", PEAK, backbone=True)]
+    groups = [*GROUPS, Group("weight", PEAK, backbone=True, scale=0.5)]
     run = lrs_of_run(s, 15, groups)
     assert all(r[3] == 0.0 for r in run[: 2 * NB]) and all(r[3] == 0.5 * r[0] for r in run[2 * NB :])
 

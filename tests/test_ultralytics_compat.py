@@ -11,9 +11,12 @@ from conftest import COCO8, FAST, MODEL, ROOT, Run, attach_recorder, yolo_env
 import yolo_lr
 from yolo_lr import ultralytics_compat as compat
 
+CONCERNS = {"keys", "callbacks", "config checks", "optimizer groups", "tuner"}
+
 
 def _snapshot():
     import ultralytics.cfg as cfg
+    import ultralytics.engine.tuner as tuner  # model.tune imports it; the plugin patches it then
     from ultralytics.engine.trainer import BaseTrainer
     from ultralytics.utils import DEFAULT_CFG, DEFAULT_CFG_DICT, YAML
     from ultralytics.utils.callbacks.base import default_callbacks
@@ -26,6 +29,8 @@ def _snapshot():
         "check_dict_alignment": cfg.check_dict_alignment,
         "yaml_load": vars(YAML)["load"],
         "build_optimizer": vars(BaseTrainer)["build_optimizer"],
+        "tuner_init": vars(tuner.Tuner)["__init__"],
+        "tuner_int_keys": tuner.CFG_INT_KEYS,
     }
 
 
@@ -34,7 +39,8 @@ def test_install_twice_uninstall_then_training_is_native(tmp_path):
     from ultralytics import YOLO
 
     installed = _snapshot()
-    assert installed["keys"] and set(compat.installed()) == {"keys", "callbacks", "config checks", "optimizer groups"}
+    assert installed["keys"] and set(compat.installed()) == CONCERNS
+    assert "lr_plateau_patience" in installed["tuner_int_keys"]  # the tuner rounds integer lr_* keys
     yolo_lr.install()
     yolo_lr.install()
     assert _snapshot() == installed  # nothing applied twice: same wrappers, callbacks listed once
@@ -43,9 +49,10 @@ def test_install_twice_uninstall_then_training_is_native(tmp_path):
     try:
         native = _snapshot()
         assert native["keys"] == [] and native["cfg_attrs"] == [] and compat.installed() == {}
-        for name in ("check_cfg", "check_dict_alignment", "build_optimizer"):
+        for name in ("check_cfg", "check_dict_alignment", "build_optimizer", "tuner_init"):
             assert native[name] is installed[name].__wrapped__, name  # the original object is back
             assert not hasattr(native[name], "__wrapped__"), name
+        assert not any(k.startswith("lr_") for k in native["tuner_int_keys"])
         assert native["yaml_load"].__func__ is installed["yaml_load"].__func__.__wrapped__
         from yolo_lr.adapter import callbacks
 
@@ -114,7 +121,7 @@ def test_a_missing_config_internal_fails_loudly_at_registration(monkeypatch):
         monkeypatch.undo()
         yolo_lr.uninstall()
         yolo_lr.install()
-    assert set(compat.installed()) == {"keys", "callbacks", "config checks", "optimizer groups"}
+    assert set(compat.installed()) - {"tuner"} == CONCERNS - {"tuner"}
 
 
 def test_a_missing_callback_event_fails_loudly(monkeypatch):

@@ -23,7 +23,7 @@ from typing import Any
 
 from yolo_lr import find_in_training
 from yolo_lr import ultralytics_compat as compat
-from yolo_lr.backbone import BackboneFreeze, has_pretrained_weights, is_backbone
+from yolo_lr.backbone import BackboneFreeze, has_pretrained_weights, is_backbone, lr_scale
 from yolo_lr.config import LRSettings, is_active, resolve, validate
 from yolo_lr.lr_log import PLOT_NAME, LRLog, plot_lr_csv
 from yolo_lr.plateau_watch import PlateauWatch
@@ -61,7 +61,7 @@ class LRController:
             self.plateau.check_metric(trainer)
         self.stepper = StepLR(self.settings, trainer.args.warmup_bias_lr, trainer.args.momentum)
         if main:
-            self.log = LRLog(trainer.save_dir, _csv_header(trainer.optimizer))
+            self.log = LRLog(trainer.save_dir, _csv_header(trainer.optimizer, self.settings.finetune.backbone_scale))
             self.log.start(trainer.start_epoch - 1 if trainer.start_epoch > 0 else None)
         if self.plateau is not None and not self.plateau.restore(trainer.optimizer) and trainer.start_epoch > 0:
             compat.logger().warning(
@@ -163,14 +163,19 @@ class LRController:
     # ------------------------------------------------------------------------------------------------ helpers
     def _freeze_setup(self, trainer, main: bool) -> None:
         log = compat.logger()
-        if main and not has_pretrained_weights(trainer.args.model, getattr(trainer.args, "pretrained", None)):
+        ft = self.settings.finetune
+        pretrained = has_pretrained_weights(trainer.args.model, getattr(trainer.args, "pretrained", None))
+        if main and ft.backbone_rules and not pretrained:
             log.warning(
                 f"yolo_lr: fine-tuning rules (lr_backbone_scale/lr_unfreeze_epoch) on model={trainer.args.model}, "
                 "which has no pretrained weights: freezing or slowing a randomly initialised backbone only hurts. "
                 "Fine-tune from a .pt checkpoint, or train from scratch without these keys."
             )
-        if n := self.freeze.start(trainer.optimizer, trainer.start_epoch):
-            log.info(f"yolo_lr: backbone frozen ({n} tensors) until epoch {self.settings.finetune.unfreeze_epoch + 1}")
+        if n := self.freeze.start(trainer.optimizer, trainer.start_epoch, compat.student_of(trainer.model)):
+            bn = f", {len(self.freeze.bn)} BatchNorm layers in eval mode" if self.freeze.bn else ""
+            log.info(f"yolo_lr: backbone frozen ({n} tensors{bn}) until epoch {ft.unfreeze_epoch + 1}")
+            if self.freeze.bn:  # Ultralytics calls model.train() at every epoch start: hold the BN layers after it
+                compat.call_after(trainer, "_model_train", self.freeze.hold_bn)
 
     def _report(self, trainer) -> None:
         log = compat.logger()
@@ -198,11 +203,14 @@ class LRController:
         )
 
 
-def _csv_header(optimizer) -> list[str]:
-    cols = [
-        f"lr/pg{j}({g.get('param_group', j)}{'/backbone' if is_backbone(g) else ''})"
-        for j, g in enumerate(optimizer.param_groups)
-    ]
+def _csv_header(optimizer, backbone_scale: float) -> list[str]:
+    """Column names: ``lr/pg3(weight/backbone)``; a group whose lr_scale is not the one its part implies (1, or
+    lr_backbone_scale for the backbone) also shows it: ``lr/pg6(weight x10)``."""
+    cols = []
+    for j, g in enumerate(optimizer.param_groups):
+        bb, scale = is_backbone(g), lr_scale(g)
+        tag = f" x{scale:.4g}" if scale != (backbone_scale if bb else 1.0) else ""
+        cols.append(f"lr/pg{j}({g.get('param_group', j)}{'/backbone' if bb else ''}{tag})")
     return ["epoch", "iteration", "step", *cols, "momentum"]
 
 

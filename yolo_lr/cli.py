@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yolo_lr.config import KEYS, LRConfigError, effective_values, is_active, keys_help, resolve, validate
+from yolo_lr.config import (
+    KEYS,
+    LRConfigError,
+    effective_values,
+    is_active,
+    keys_help,
+    registry_defaults,
+    resolve,
+    validate,
+)
 from yolo_lr.presets import load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
 
@@ -290,7 +299,7 @@ def native_defaults() -> dict[str, Any]:
     spec = importlib.util.find_spec("ultralytics")
     path = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
     data = yaml.safe_load(path.read_text())
-    data.update({k: spec_.default for k, spec_ in KEYS.items()})
+    data.update(registry_defaults())
     return data
 
 
@@ -317,8 +326,8 @@ def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = No
     lr0 = float(cfg["lr0"])
     names = ["weight", "bn", "bias"]
     groups = [Group(n, lr0) for n in names]
-    if settings.split_backbone:
-        groups += [Group(n, lr0, backbone=True) for n in names]
+    if settings.finetune.backbone_rules:  # lr_layer_scales/lr_layer_decay depend on the model: not previewed
+        groups += [Group(n, lr0, backbone=True, scale=settings.finetune.backbone_scale) for n in names]
     batch = cfg.get("batch") if isinstance(cfg.get("batch"), int) and cfg.get("batch") > 0 else 16
     acc0 = min(max(round(cfg.get("nbs", 64) / batch), 1), nb * epochs)
     nw = warmup_iterations(float(cfg.get("warmup_epochs") or 0), epochs, nb)
@@ -434,6 +443,12 @@ def cmd_plot(args: dict[str, Any]) -> int:
         print("note: optimizer=auto replaces lr0 at train time; this preview uses lr0 as given.")
     if cfg.get("lr_find"):
         print("note: lr_find sets lr0 at train time (an LR range test before epoch 1); this preview uses lr0 as given.")
+    ft = resolve(cfg).finetune
+    if ft.layer_scales or ft.layer_decay != 1.0:
+        print(
+            "note: lr_layer_scales/lr_layer_decay multiply each layer's groups by its scale (the model's layers are "
+            "known at train time); the preview shows scale 1 (and the backbone scale)."
+        )
     sim = simulate(cfg, batches, plateau_after)
     print(f"yolo-lr plot: {name}{f' ({source})' if source else ''}: {sim['settings'].describe()}")
     print(f"lr0={cfg['lr0']:g} lrf={cfg['lrf']:g} warmup_epochs={cfg['warmup_epochs']:g} epochs={cfg['epochs']}")

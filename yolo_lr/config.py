@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from yolo_lr.finder import FindSettings
-from yolo_lr.params import Declared, Param, ParamError, check_fields, declared, from_config, param
+from yolo_lr.params import (
+    NUMERIC,
+    Declared,
+    Param,
+    ParamError,
+    check_fields,
+    declared,
+    from_config,
+    param,
+    registered_default,
+)
 from yolo_lr.plateau import PlateauSettings, infer_mode
 from yolo_lr.policies import POLICIES, Policy, Warmup
 from yolo_lr.ultralytics_compat import device_count
@@ -84,25 +94,41 @@ def _error(key: str, value: Any, problem: str, source: str | None) -> LRConfigEr
 # ----------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class FineTune:
-    """Fine-tuning rules: the backbone's LR relative to the head, and freezing it for the first epochs."""
+    """Per-layer LR rules and fine-tuning: layer scales, the backbone's LR relative to the head, and freezing it for
+    the first epochs.
+
+    Every rule that gives layers their own LR is one mechanism: a layer's scale (:meth:`scale`) is the product of the
+    backbone scale (backbone layers only), the layer-wise decay and its ``lr_layer_scales`` entry; param groups are
+    split by that scale when the optimizer is built (:mod:`yolo_lr.backbone`) and each part carries it as
+    ``group["lr_scale"]``. Layers are the ``model.N`` modules of the model being trained (the student, when
+    distilling).
+    """
 
     backbone_scale: float = param(
         "lr_backbone_scale",
-        "backbone LR = head LR x this (splits each param group into head and backbone parts)",
+        "backbone LR = head LR x this (backbone layers get their own param groups)",
         default=1.0,
         lo=0,
         hi=10,
         lo_open=True,
     )
-    unfreeze_epoch: int | None = param(
+    unfreeze_epoch: int = param(
         "lr_unfreeze_epoch",
         "backbone frozen (requires_grad=False, LR 0) before this 0-based epoch",
         "integer",
+        default=0,
         lo=0,
-        doc_default="none (never frozen)",
+        doc_default="0 (never frozen)",
     )
     unfreeze_warmup: float = param(
         "lr_unfreeze_warmup", "epochs over which the backbone LR ramps up after unfreezing", default=0.0, lo=0
+    )
+    freeze_bn: bool = param(
+        "lr_freeze_bn",
+        "while the backbone is frozen, its BatchNorm layers stay in eval mode (running statistics frozen too)",
+        "flag",
+        default=False,
+        unset=False,
     )
     backbone_layers: int | None = param(
         "lr_backbone_layers",
@@ -110,25 +136,58 @@ class FineTune:
         "integer",
         lo=1,
         doc_default="the model YAML's backbone section",
+        auto=lambda ft, run: run["backbone_layers"],
+    )
+    layer_scales: tuple[tuple[int, int, float], ...] | None = param(
+        "lr_layer_scales",
+        "LR multiplier of chosen model.N layers, e.g. {22: 10.0} (combines with the backbone scale and decay)",
+        "layers",
+    )
+    layer_decay: float = param(
+        "lr_layer_decay",
+        "layer-wise decay: layer N's LR x this**(last layer - N), so the head keeps the full LR",
+        default=1.0,
+        lo=0,
+        hi=1,
+        lo_open=True,
     )
 
     def __post_init__(self) -> None:
         check_fields(self)
 
     @property
-    def split(self) -> bool:
-        """True when the backbone needs its own param groups (a scale, or a freeze before unfreeze_epoch)."""
+    def backbone_rules(self) -> bool:
+        """True when a rule needs to know which layers form the backbone (a backbone scale, or a freeze)."""
         return self.backbone_scale != 1.0 or bool(self.unfreeze_epoch)
 
+    @property
+    def split(self) -> bool:
+        """True when param groups must be split by layer (any per-layer rule, or a freeze before unfreeze_epoch)."""
+        return self.backbone_rules or bool(self.layer_scales) or self.layer_decay != 1.0
+
+    def scale(self, layer: int, backbone_layers: int, last_layer: int) -> float:
+        """LR multiplier of layer ``layer`` (``lr_scale`` of its param groups).
+
+        ``backbone_scale`` (if ``layer < backbone_layers``) x ``layer_decay ** (last_layer - layer)`` x the
+        ``lr_layer_scales`` rule covering the layer (1 when none does).
+        """
+        s = self.backbone_scale if layer < backbone_layers else 1.0
+        if self.layer_decay != 1.0:
+            s *= self.layer_decay ** (last_layer - layer)
+        for first, last, rule in self.layer_scales or ():
+            if first <= layer <= last:
+                s *= rule
+        return s
+
     def factor(self, epoch: int, t: float) -> float:
-        """Multiplier of a backbone group's LR relative to its head group: 0 while frozen, then ramps to the scale."""
-        scale, unfreeze = self.backbone_scale, self.unfreeze_epoch
+        """Freeze multiplier of a backbone group (on top of its lr_scale): 0 while frozen, then ramps up to 1."""
+        unfreeze = self.unfreeze_epoch
         if not unfreeze:
-            return scale
+            return 1.0
         if epoch < unfreeze:
             return 0.0
         ramp = self.unfreeze_warmup
-        return scale * (min(1.0, (t - unfreeze) / ramp) if ramp > 0 else 1.0)
+        return min(1.0, (t - unfreeze) / ramp) if ramp > 0 else 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +231,7 @@ class LRSettings:
 
     @property
     def split_backbone(self) -> bool:
-        """True when the backbone needs its own param groups."""
+        """True when param groups are split by layer (backbone rules, layer scales or decay)."""
         return self.finetune.split
 
     def multiplier(self, t: float, horizon: float, plateau_factor: float = 1.0) -> float:
@@ -188,16 +247,24 @@ class LRSettings:
     def describe(self) -> str:
         """One line for the training log."""
         parts = [f"policy={self.policy_name}", f"interval={self.interval}", f"lrf={self.lrf:g}"]
-        extra = {d.name: getattr(self.policy, d.name) for d in declared(type(self.policy))}
+        extra = {d.name: d.param.text(getattr(self.policy, d.name)) for d in declared(type(self.policy))}
         if extra:
             parts.append("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")")
         then = "overlaid on the policy" if self.overlay else "to the peak, then the policy"
         parts.append(f"warmup={self.warmup.shape} from {self.warmup.start:g}x {then}")
         ft = self.finetune
-        if ft.split:
-            frozen = f"frozen until epoch {ft.unfreeze_epoch + 1}, " if ft.unfreeze_epoch else ""
+        if ft.backbone_rules:
+            frozen = (
+                f"frozen{' with BN' if ft.freeze_bn else ''} until epoch {ft.unfreeze_epoch + 1}, "
+                if (ft.unfreeze_epoch)
+                else ""
+            )
             ramp = f" (ramp {ft.unfreeze_warmup:g} ep)" if ft.unfreeze_warmup and ft.unfreeze_epoch else ""
             parts.append(f"backbone={frozen}lr x{ft.backbone_scale:g}{ramp}")
+        if ft.layer_scales:
+            parts.append(f"layers={KEYS['lr_layer_scales'].text(ft.layer_scales)}")
+        if ft.layer_decay != 1.0:
+            parts.append(f"layer_decay={ft.layer_decay:g}")
         p = self.plateau
         if p is None:
             parts.append("plateau=off")
@@ -236,20 +303,29 @@ def _collect() -> tuple[dict[str, Param], dict[str, list[tuple[type, Declared]]]
 
 
 KEYS, _OWNERS = _collect()
-"""Every ``lr_*`` key -> its declaration (:class:`~yolo_lr.params.Param`: ``.default`` is the registered default)."""
+"""Every ``lr_*`` key -> its declaration (:class:`~yolo_lr.params.Param`)."""
+
+DEFAULTS: dict[str, Any] = {k: registered_default(KEYS[k], [d.default for _, d in _OWNERS[k]]) for k in KEYS}
+"""Every ``lr_*`` key -> the default registered with Ultralytics (:func:`~yolo_lr.params.registered_default`)."""
 
 POLICY_KEYS: dict[str, set[str]] = {name: {d.param.key for d in declared(cls)} for name, cls in POLICIES.items()}
 """Policy name -> the keys of its parameters, so a key set for another policy can be reported as ignored."""
 
 
 def registry_defaults() -> dict[str, Any]:
-    """The ``lr_*`` keys and the defaults registered with Ultralytics (all unset)."""
-    return {k: p.default for k, p in KEYS.items()}
+    """The ``lr_*`` keys and the defaults registered with Ultralytics."""
+    return dict(DEFAULTS)
+
+
+def is_set(cfg: dict, key: str) -> bool:
+    """True when ``cfg`` gives ``key`` a value other than None and its registered default."""
+    v = cfg.get(key)
+    return v is not None and not _same(v, DEFAULTS[key])
 
 
 def is_active(cfg: dict) -> bool:
-    """True when any ``lr_*`` key is set to something other than its registered default."""
-    return any(cfg.get(k, p.default) != p.default for k, p in KEYS.items())
+    """True when any ``lr_*`` key is set to something other than its registered default (None counts as unset)."""
+    return any(is_set(cfg, k) for k in KEYS)
 
 
 def closest_key(name: str) -> str | None:
@@ -280,6 +356,17 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def policy_span(cfg: dict, epochs: float) -> float:
+    """The epochs a policy's clock runs over in a run of ``epochs``: all of them with ``lr_warmup_overlay`` (the
+    default with ``lr_interval=epoch``), else those after warmup (``epochs - warmup_epochs``, warmup capped as
+    Ultralytics caps it: the last epoch never warms). Step sizes, milestones and run-length defaults count in it."""
+    we = cfg.get("warmup_epochs") or 0
+    overlay = cfg.get("lr_warmup_overlay")
+    if (overlay is False or (overlay is None and cfg.get("lr_interval") != "epoch")) and _is_number(we) and we > 0:
+        return epochs - min(we, max(epochs - 1, 0))
+    return epochs
+
+
 def validate(cfg: dict, source: str | None = None) -> list[str]:
     """Check every ``lr_*`` key of a merged training config, and the native keys the policy relies on.
 
@@ -303,8 +390,7 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         return _error(key, cfg.get(key), problem, source)
 
     for k, p in KEYS.items():
-        v = cfg.get(k, p.default)
-        if v is not None and v != p.default and (problem := p.problem(v)):
+        if is_set(cfg, k) and (problem := p.problem(cfg[k])):
             raise fail(k, problem)
 
     lr0, lrf = cfg.get("lr0", 0.01), cfg.get("lrf", 0.01)
@@ -326,19 +412,21 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
     warnings = []
     name = _policy_name(cfg)
     for k in sorted(set().union(*POLICY_KEYS.values()) - POLICY_KEYS[name]):
-        if cfg.get(k) is not None:
+        if is_set(cfg, k):
             warnings.append(f"{k}={cfg[k]!r} is ignored by lr_policy={name}")
     epochs = cfg.get("epochs")
     if _is_number(epochs) and not cfg.get("time"):
-        span, why = epochs, f"epochs={epochs}"
-        we = cfg.get("warmup_epochs") or 0
-        overlay = cfg.get("lr_warmup_overlay")
-        if (overlay is False or (overlay is None and cfg.get("lr_interval") != "epoch")) and _is_number(we) and we > 0:
-            span = epochs - min(we, max(epochs - 1, 0))  # the policy's clock starts when warmup ends
-            why = f"epochs - warmup_epochs = {span:g}: the policy's clock starts when warmup ends"
+        span = policy_span(cfg, epochs)
+        why = (
+            f"epochs={epochs}"
+            if span == epochs
+            else f"epochs - warmup_epochs = {span:g}: the policy's clock starts when warmup ends"
+        )
         ms = cfg.get("lr_milestones")
-        if name == "multistep" and ms and ms[-1] >= span:
+        if name in {"multistep", "piecewise"} and ms and ms[-1] >= span:
             raise fail("lr_milestones", f"must lie inside the run (every milestone < {why})")
+        if name == "piecewise_linear" and ms and ms[-1] > span:
+            raise fail("lr_milestones", f"must lie inside the run (every point <= {why})")
         unfreeze = cfg.get("lr_unfreeze_epoch")
         if unfreeze is not None and unfreeze >= epochs:
             raise fail(
@@ -354,8 +442,9 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         )
     if cfg.get("lr_unfreeze_epoch") and cfg.get("freeze"):
         raise fail("freeze", "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one")
-    if cfg.get("lr_unfreeze_warmup") and not cfg.get("lr_unfreeze_epoch"):
-        warnings.append("lr_unfreeze_warmup is ignored without lr_unfreeze_epoch")
+    for k in ("lr_unfreeze_warmup", "lr_freeze_bn"):
+        if is_set(cfg, k) and not cfg.get("lr_unfreeze_epoch"):
+            warnings.append(f"{k} is ignored without lr_unfreeze_epoch")
     if cfg.get("lr_find"):
         if (n := device_count(cfg.get("device"))) > 1:
             raise fail(
@@ -365,11 +454,11 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
             )
     else:
         for d in declared(FindSettings):
-            if d.name != "on" and cfg.get(d.param.key) is not None:
+            if d.name != "on" and is_set(cfg, d.param.key):
                 warnings.append(f"{d.param.key} is set but lr_find is off (set lr_find=True)")
     if not (cfg.get("lr_plateau") or name == PLATEAU_POLICY):
         for d in declared(PlateauSettings):
-            if d.name != "on" and cfg.get(d.param.key) is not None:
+            if d.name != "on" and is_set(cfg, d.param.key):
                 warnings.append(
                     f"{d.param.key} is set but plateau reduction is off (set lr_plateau=True or lr_policy=plateau)"
                 )
@@ -408,6 +497,95 @@ def resolve(cfg: dict) -> LRSettings:
         finetune=from_config(FineTune, cfg),
         find=from_config(FindSettings, cfg) if cfg.get("lr_find") else None,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Hyperparameter tuning (Ultralytics' model.tune): the tuner mutates numbers within the bounds of its search space,
+# starting from the training config's values. ultralytics_compat checks the space and fills in starting values.
+def integer_keys() -> frozenset[str]:
+    """The ``lr_*`` keys that take integers (a tuner must round them)."""
+    return frozenset(k for k, p in KEYS.items() if p.kind == "integer")
+
+
+def check_tune_space(space: dict, cfg: dict | None = None) -> None:
+    """Every ``lr_*`` key of a tuner's search space is a numeric key whose bounds it allows (in ``cfg``, if given:
+    each bound is validated with the rest of the training config, e.g. a step size shorter than the run).
+
+    Raises:
+        LRConfigError: naming the key: unknown, not a number (run one tune per policy instead), or a bound out of
+            range.
+    """
+    for key, bounds in space.items():
+        if not (isinstance(key, str) and key.startswith("lr_")):
+            continue
+        if key not in KEYS:
+            raise unknown_key_error(key)
+        p = KEYS[key]
+        where = f"space={{'{key}': {bounds!r}}}"
+        if p.kind not in NUMERIC:
+            raise LRConfigError(
+                f"yolo_lr: {key} in the tuner's {where}: the tuner mutates numbers only and {key} is "
+                f"{p.allowed()}. Fix it in the training arguments and run one tune per value (or use yolo-lr sweep).",
+                key=key,
+            )
+        ok = isinstance(bounds, (list, tuple)) and len(bounds) in {2, 3} and all(_is_number(b) for b in bounds[:2])
+        if not ok or bounds[0] > bounds[1]:
+            raise LRConfigError(f"yolo_lr: {key} in the tuner's {where}: bounds are (min, max[, gain])", key=key)
+        lo, hi = bounds[:2]
+        if p.kind == "integer":
+            lo, hi = math.ceil(lo), math.floor(hi)
+        for b in (lo, hi):
+            if problem := p.problem(b):
+                raise LRConfigError(
+                    f"yolo_lr: {key} in the tuner's {where}: the tuner may try {key}={b!r}, which {problem}", key=key
+                )
+            if cfg is not None:
+                try:
+                    validate({**cfg, key: b})
+                except LRConfigError as e:
+                    raise LRConfigError(
+                        f"yolo_lr: {key} in the tuner's {where}: the tuner may try {key}={b!r}, and then "
+                        f"{str(e).removeprefix('yolo_lr: ')}",
+                        key=e.key,
+                        source=e.source,
+                    ) from None
+
+
+def tune_start_values(cfg: dict, keys, backbone_layers: int | None = None) -> dict[str, Any]:
+    """Where a tuner starts each unset ``lr_*`` key of ``keys``: the value that key takes in a run of ``cfg``.
+
+    Keys with a registered number already have one in ``cfg``; this computes the others (declared with ``auto``: a
+    step size from the run length, the plateau floor from lrf, the backbone's layer count, ...). The run length is the
+    policy's span (:func:`policy_span`: the epochs after warmup, unless warmup is overlaid), as in training.
+
+    Args:
+        cfg: the tuner's merged training config.
+        keys: the tuned keys (others are ignored, as are keys ``cfg`` sets).
+        backbone_layers: the model's backbone layer count (needed for ``lr_backbone_layers`` only).
+    """
+    wanted = [k for k in keys if k in KEYS and cfg.get(k) is None]
+    if not wanted:
+        return {}
+    s = resolve(cfg)
+    run = {"epochs": policy_span(cfg, cfg.get("epochs") or 100), "lrf": s.lrf, "backbone_layers": backbone_layers}
+    in_force = {
+        LRSettings: s,
+        Warmup: s.warmup,
+        type(s.policy): s.policy,
+        PlateauSettings: s.plateau or PlateauSettings(),
+        FineTune: s.finetune,
+    }
+    out = {}
+    for key in wanted:
+        for cls, d in sorted(_OWNERS[key], key=lambda o: o[0] not in in_force):  # the owner in force first
+            if d.default is not None:
+                out[key] = d.default
+                break
+            if d.auto is not None:
+                obj = in_force.get(cls) or cls(lrf=s.lrf)  # a policy not in force (its key is ignored by this run)
+                out[key] = d.auto(obj, run)
+                break
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -479,7 +657,9 @@ def effective_values(cfg: dict) -> list[tuple[str, Any, str]]:
                 value = s.plateau is not None
             if key == "lr_warmup_overlay":
                 value = s.overlay
-            note = "" if cfg.get(key) not in (None, False) else "default"
+            if isinstance(value, tuple):
+                value = d.param.text(value)
+            note = "" if is_set(cfg, key) else "default"
             if key == "lr_plateau" and value and not cfg.get(key):
                 note = "implied by lr_policy=plateau"
             out.append((key, d.default_text() if value is None else value, note))

@@ -134,6 +134,7 @@ class PlateauSettings:
         lo=0,
         hi=1,
         doc_default="lrf",
+        auto=lambda p, run: run["lrf"],
     )
 
     def __post_init__(self) -> None:

@@ -37,6 +37,8 @@ __all__ = [
     "Linear",
     "MultiStep",
     "OneCycle",
+    "Piecewise",
+    "PiecewiseLinear",
     "Policy",
     "Poly",
     "Step",
@@ -199,6 +201,7 @@ class CosineRestarts(Policy):
         lo=0,
         lo_open=True,
         doc_default="three cycles fill the run",
+        auto=lambda p, run: p.first_period(run["epochs"]),
     )
     mult: float = param("lr_restart_mult", "cosine_restarts: each cycle is this many times longer", default=1.0, lo=1)
     decay: float = param(
@@ -257,6 +260,21 @@ GAMMA = Param(
 )
 """``lr_gamma``: one key shared by three policies, each with its own default."""
 
+MILESTONES = Param(
+    "lr_milestones",
+    "multistep: epochs where the LR is multiplied by lr_gamma; piecewise, piecewise_linear: epochs where the "
+    "multiplier lr_factors[i] is reached",
+    "epochs",
+)
+"""``lr_milestones``: shared by multistep and the piecewise policies."""
+
+FACTORS = Param(
+    "lr_factors",
+    "piecewise, piecewise_linear: multiplier of lr0 at each of lr_milestones (may exceed 1)",
+    "factors",
+)
+"""``lr_factors``: one multiplier per milestone of the piecewise policies."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Step(Policy):
@@ -272,6 +290,7 @@ class Step(Policy):
         lo=0,
         lo_open=True,
         doc_default="a third of the run, in whole epochs",
+        auto=lambda p, run: default_step_size(run["epochs"]),
     )
     gamma: float = GAMMA.field(0.1)
 
@@ -290,12 +309,7 @@ class MultiStep(Policy):
     """
 
     name: ClassVar[str] = "multistep"
-    milestones: tuple[float, ...] | None = param(
-        "lr_milestones",
-        "multistep: epochs where the LR is multiplied by lr_gamma (inside the run)",
-        "epochs",
-        doc_default="half and three quarters of the run, in whole epochs",
-    )
+    milestones: tuple[float, ...] | None = MILESTONES.field(None, "half and three quarters of the run, in whole epochs")
     gamma: float = GAMMA.field(0.1)
 
     def multiplier(self, t: float, total: float) -> float:
@@ -315,7 +329,9 @@ class Exponential(Policy):
     """
 
     name: ClassVar[str] = "exponential"
-    gamma: float | None = GAMMA.field(None, "reach lrf at the end of the run")
+    gamma: float | None = GAMMA.field(
+        None, "reach lrf at the end of the run", auto=lambda p, run: p.lrf ** (1.0 / run["epochs"])
+    )
 
     def multiplier(self, t: float, total: float) -> float:
         """See class docstring."""
@@ -323,6 +339,68 @@ class Exponential(Policy):
         if self.gamma is None:
             return self.lrf**p
         return max(self.gamma ** max(t, 0.0), self.lrf)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Points(Policy):
+    """A curve through given points: ``(0, 1)`` then ``(milestones[i], factors[i])``; both lists are required and
+    have the same length. ``lrf`` is not used: the factors say where the LR goes, and they may exceed 1."""
+
+    milestones: tuple[float, ...] | None = MILESTONES.field(None, "required")
+    factors: tuple[float, ...] | None = FACTORS.field(None, "required")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key, value in (("lr_milestones", self.milestones), ("lr_factors", self.factors)):
+            if value is None:
+                raise ParamError(key, value, f"is required by lr_policy={self.name} (with lr_milestones/lr_factors)")
+        if len(self.factors) != len(self.milestones):
+            raise ParamError(
+                "lr_factors",
+                list(self.factors),
+                f"must have one factor per milestone: lr_milestones has {len(self.milestones)}, "
+                f"lr_factors {len(self.factors)}",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Piecewise(_Points):
+    """Stairs with free levels: the multiplier is 1 until ``milestones[0]``, then ``factors[i]`` from
+    ``milestones[i]`` on (absolute multipliers of lr0, not cumulative; a factor > 1 raises the LR).
+
+    ``m(t) = factors[k - 1]`` with ``k = #{m in milestones : m <= t}`` (1 when k = 0)
+    """
+
+    name: ClassVar[str] = "piecewise"
+
+    def multiplier(self, t: float, total: float) -> float:
+        """See class docstring."""
+        _check_total(total)
+        passed = sum(1 for m in self.milestones if t + _EPS * max(1.0, m) >= m)
+        return self.factors[passed - 1] if passed else 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PiecewiseLinear(_Points):
+    """Straight lines through ``(0, 1)`` and each ``(milestones[i], factors[i])``, held after the last point.
+
+    A point at or past ``total`` is placed at ``total`` (the run's last step): ``lr_milestones=[.., epochs]``
+    reaches its factor exactly on the last optimizer step.
+    """
+
+    name: ClassVar[str] = "piecewise_linear"
+
+    def multiplier(self, t: float, total: float) -> float:
+        """See class docstring."""
+        _check_total(total)
+        t = max(t, 0.0)
+        x0, y0 = 0.0, 1.0
+        for m, f in zip(self.milestones, self.factors):
+            x1 = min(m, total)
+            if t < x1:  # here x0 <= t < x1
+                return y0 + (f - y0) * (t - x0) / (x1 - x0)
+            x0, y0 = x1, f
+        return y0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ class Group:
     name: str  # Ultralytics' param_group: weight, bn, bias, muon
     initial_lr: float  # the group's peak (effective base LR)
     backbone: bool = False  # a backbone part split off by the fine-tuning rules
+    scale: float = 1.0  # the group's lr_scale (per-layer LR rules): its LR is the schedule's value times this
 
 
 def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float, nw: int = 0) -> tuple[float, float]:
@@ -88,9 +89,9 @@ class EpochPlan:
         self._settings, self._epoch, self._nb, self._nw, self._pf = settings, epoch, nb, nw, plateau_factor
         self._ni0 = nb * epoch
         self._warm_until = nw if nw else -1  # warmup covers ni <= nw (none when nw == 0)
-        self._peaks = [g.initial_lr for g in groups]
+        self._peaks = [g.initial_lr * g.scale for g in groups]  # lr_scale folded in: no per-step cost
         start = settings.warmup.start
-        self._starts = [warmup_bias_lr if g.name == "bias" else start * g.initial_lr for g in groups]
+        self._starts = [(warmup_bias_lr if g.name == "bias" else start * g.initial_lr) * g.scale for g in groups]
         self._step_mode = settings.interval != "epoch"
         _, self._horizon = policy_time(settings, epoch, 0, nb, epochs, nw)
         self._start = nw / nb if nw and not settings.overlay else 0.0  # where the policy's clock starts (epochs)
@@ -107,9 +108,9 @@ class EpochPlan:
     def lrs(self, i: int) -> list[float]:
         """LR of each group for the optimizer step taken at batch ``i`` of the epoch.
 
-        Head groups: ``initial_lr * policy * plateau`` (policy time from :func:`policy_time`), blended from the warmup
-        start with the warmup shape while ``ni <= nw``. Backbone groups: their head value times the fine-tuning factor
-        (0 while frozen; its epochs count from the start of the run).
+        Every group: ``lr_scale * initial_lr * policy * plateau`` (policy time from :func:`policy_time`), blended
+        from the warmup start (also times ``lr_scale``) with the warmup shape while ``ni <= nw``. Backbone groups:
+        times the freeze factor (0 while frozen, then the unfreeze ramp; its epochs count from the start of the run).
         """
         t = self._epoch + i / self._nb if self._step_mode else float(self._epoch)
         if self._m is not None:

@@ -14,14 +14,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from yolo_lr.backbone import is_backbone
+from yolo_lr.backbone import is_backbone, lr_scale
 from yolo_lr.config import LRSettings
 from yolo_lr.schedule import EpochPlan, Group
 
 
 def groups_of(optimizer) -> list[Group]:
-    """The optimizer's param groups as the schedule sees them: name, peak (``initial_lr``), backbone part or not."""
-    return [Group(g.get("param_group", "?"), g["initial_lr"], is_backbone(g)) for g in optimizer.param_groups]
+    """The optimizer's param groups as the schedule sees them: name, peak (``initial_lr``), backbone part or not,
+    ``lr_scale``."""
+    groups = optimizer.param_groups
+    return [Group(g.get("param_group", "?"), g["initial_lr"], is_backbone(g), lr_scale(g)) for g in groups]
 
 
 class StepLR:

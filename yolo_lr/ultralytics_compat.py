@@ -12,9 +12,10 @@ What lives here:
   ``keys`` (the ``lr_*`` keys in ``DEFAULT_CFG_DICT``/``DEFAULT_CFG``, Ultralytics' key whitelist), ``callbacks``
   (the plugin's callbacks in ``default_callbacks``, so every model created afterwards carries them), ``config checks``
   (``YAML.load`` remembers which file set a key; ``check_dict_alignment``/``check_cfg`` reject a bad ``lr_*`` key or
-  value inside ``get_cfg``/``entrypoint``, before a run directory exists) and ``optimizer groups``
-  (``BaseTrainer.build_optimizer`` splits param groups into head and backbone parts as the optimizer is built, on
-  every rank and on resume alike).
+  value inside ``get_cfg``/``entrypoint``, before a run directory exists), ``optimizer groups``
+  (``BaseTrainer.build_optimizer`` splits param groups by layer scale and backbone as the optimizer is built, on
+  every rank and on resume alike) and, once ``model.tune`` imports it, ``tuner`` (integer ``lr_*`` keys rounded,
+  unset ones given a starting value, a space the tuner cannot search refused).
 - What a running trainer offers: where to act right before each optimizer step (a step pre-hook on the trainer's
   optimizer: native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so a
   callback cannot have the last word) and right before a checkpoint is written (a wrap of the instance's
@@ -42,11 +43,12 @@ from yolo_lr import _startup
 
 KNOWN = "8.4"  # the Ultralytics series whose internals this file was written against
 STATE_KEY = "yolo_lr"  # key of the policy state in the optimizer's first param group
-_UTILS, _CFG, _TRAINER, _CALLBACKS = (
+_UTILS, _CFG, _TRAINER, _CALLBACKS, _TUNER = (
     "ultralytics.utils",
     "ultralytics.cfg",
     "ultralytics.engine.trainer",
     "ultralytics.utils.callbacks.base",
+    "ultralytics.engine.tuner",
 )
 
 
@@ -140,6 +142,7 @@ def install() -> None:
     for name, ready, action in ((_CFG, "get_cfg", _patch_cfg), (_TRAINER, "BaseTrainer", _patch_trainer)):
         if not _startup.when_imported(name, ready, action) and name not in _LATE:
             _LATE.append(name)
+    _startup.when_imported(_TUNER, "Tuner", _patch_tuner)  # optional: only model.tune needs it
 
 
 def uninstall() -> None:
@@ -169,7 +172,8 @@ def uninstall() -> None:
 
 
 def installed() -> dict[str, list[str]]:
-    """What is registered now, by concern (``keys``, ``callbacks``, ``config checks``, ``optimizer groups``)."""
+    """What is registered now, by concern (``keys``, ``callbacks``, ``config checks``, ``optimizer groups``,
+    ``tuner``)."""
     out: dict[str, list[str]] = {}
     if _ADDED_KEYS:
         out["keys"] = list(_ADDED_KEYS)
@@ -269,7 +273,7 @@ def _patch_cfg(cfg_module) -> None:
 
 
 def _patch_trainer(trainer_module) -> None:
-    """Fine-tuning: give the backbone its own param groups as the optimizer is built (all ranks, resume included)."""
+    """Per-layer LR rules: split the param groups by layer as the optimizer is built (all ranks, resume included)."""
     _require(trainer_module, ("BaseTrainer",), _TRAINER)
     cls = trainer_module.BaseTrainer
     _require(cls, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
@@ -283,14 +287,67 @@ def _patch_trainer(trainer_module) -> None:
             if is_active(vars(self.args)):
                 settings = resolve(vars(self.args))
                 if settings.split_backbone:
-                    from yolo_lr.backbone import split_backbone_groups
+                    from yolo_lr.backbone import split_param_groups
 
-                    split_backbone_groups(optimizer, model, settings.finetune)
+                    split_param_groups(optimizer, student_of(model), settings.finetune)
             return optimizer
 
         return build_optimizer
 
     _wrap("optimizer groups", cls, "build_optimizer", make)
+
+
+def student_of(model):
+    """The model whose layers the per-layer rules address: DDP/compile wrappers removed, and for knowledge
+    distillation (``distill_model=``, a ``DistillationModel``) its student, never the teacher."""
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    inner = unwrap_model(model)
+    return getattr(inner, "student_model", inner)
+
+
+def _patch_tuner(tuner_module) -> None:
+    """``model.tune`` over lr_* keys: the tuner rounds integer lr_* keys like its own integer keys, and starts unset
+    lr_* keys of its search space from the value they take in the run; a space it cannot search fails first."""
+    _require(tuner_module, ("Tuner", "CFG_INT_KEYS"), _TUNER)
+    _require(tuner_module.Tuner, ("__init__", "_mutate"), f"{_TUNER}.Tuner")
+    from yolo_lr.config import integer_keys
+
+    _wrap("tuner", tuner_module, "CFG_INT_KEYS", lambda keys: frozenset(keys) | integer_keys())
+
+    def make(init):
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            prepare_tuner(self)
+
+        return __init__
+
+    _wrap("tuner", tuner_module.Tuner, "__init__", make)
+
+
+def prepare_tuner(tuner) -> None:
+    """Check the lr_* keys of a tuner's search space and give the unset ones a starting value in ``tuner.args``."""
+    from yolo_lr.config import FineTune, check_tune_space, is_active, tune_start_values
+
+    space = {k: v for k, v in tuner.space.items() if isinstance(k, str) and k.startswith("lr_")}
+    if not space:
+        return
+    cfg = vars(tuner.args)
+    check_tune_space(space, cfg)
+    layers = None
+    if "lr_backbone_layers" in space and cfg.get("lr_backbone_layers") is None:
+        from yolo_lr.backbone import backbone_layer_count
+
+        layers = backbone_layer_count(student_of(tuner.model), FineTune())
+    for k, v in tune_start_values(cfg, space, layers).items():
+        setattr(tuner.args, k, v)
+    if not cfg.get("lr_policy") and not is_active(cfg):
+        logger().warning(
+            f"yolo_lr: tuning {', '.join(space)} without lr_policy: an iteration whose lr_* values all equal their "
+            "defaults trains natively (Ultralytics' per-epoch LR), the others with the plugin's per-step linear "
+            "policy. Set lr_policy (e.g. lr_policy=linear) so every iteration runs the same kind of schedule."
+        )
 
 
 # ----------------------------------------------------------------------------------------------- a running trainer
@@ -339,6 +396,28 @@ def before_checkpoint(trainer, before: Callable[[], Any]) -> None:
 
     save_model._yolo_lr = True
     trainer.save_model = save_model
+
+
+def call_after(trainer, name: str, after: Callable[[], None]) -> None:
+    """Make ``trainer.<name>()`` call ``after()`` once it returns (an instance attribute, as :func:`before_checkpoint`
+    makes).
+
+    Used for ``_model_train`` (Ultralytics puts the whole model in train mode at every epoch start, and on NaN
+    recovery): ``lr_freeze_bn`` puts the frozen backbone's BatchNorm layers back in eval mode right after.
+    """
+    _require(trainer, (name,), type(trainer).__name__)
+    original = getattr(trainer, name)
+    if getattr(original, "_yolo_lr", False):
+        return
+
+    @functools.wraps(original)
+    def wrapped(*args, **kwargs):
+        out = original(*args, **kwargs)
+        after()
+        return out
+
+    wrapped._yolo_lr = True
+    setattr(trainer, name, wrapped)
 
 
 def warmup_iterations_of(trainer, nb: int) -> int:

@@ -2,7 +2,8 @@
 
 Environment variables (all optional):
 - LR_PROBE_TRACE=FILE: append one JSON line per optimizer step with the LR of every param group and the momentum the
-  optimizer is about to use (a step pre-hook registered at on_train_start, so it runs after the plugin's).
+  optimizer is about to use (a step pre-hook registered at on_train_start, so it runs after the plugin's), and the
+  trainer's lr0/lrf/lr_* arguments (what args.yaml holds; model.tune deletes the folders of its other iterations).
 - LR_PROBE_FITNESS=a,b,c,...: the fitness each epoch reports (the real validation still runs). The tiny test models
   score mAP 0, and a resumed Ultralytics run never trains bit-identically (it restarts from the checkpoint's fp16 EMA
   weights), so a scripted metric is what makes an uninterrupted and a resumed run see the same plateau inputs.
@@ -40,6 +41,7 @@ if _TRACE or _FITNESS or _KILL:
             "ni": now["batch"] + len(trainer.train_loader) * trainer.epoch,
             "lr": [g["lr"] for g in optimizer.param_groups],
             "momentum": g0.get("momentum", (g0.get("betas") or (None,))[0]),
+            "args": {k: v for k, v in vars(trainer.args).items() if k.startswith("lr")},
         }
         fd = os.open(_TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # unbuffered: survives SIGKILL
         os.write(fd, (json.dumps(row) + "\n").encode())
