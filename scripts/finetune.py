@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fine-tune any YOLO checkpoint on any dataset with the `finetune` preset (or another preset).
 
-The preset gives an explicit AdamW at lr0=0.003, an optimizer step every batch of 16 (nbs=16), a warmup without the
+The preset gives an explicit AdamW at lr0=0.0015, an optimizer step every batch of 16 (nbs=16), a warmup without the
 bias-LR spike, the backbone frozen for the first epoch and then trained at half the head's LR, and a cosine decay to
 lr0*lrf. For target images that look very different from the pretraining data, `--unfreeze-epoch 0
 --backbone-scale 1` trained better (see BENCHMARKS.md, transfer study).
@@ -35,7 +35,7 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     p.add_argument("--imgsz", type=int, default=640, help="image size (default 640)")
     p.add_argument("--batch", type=float, default=16, help="batch size; -1 or a fraction for AutoBatch (default 16)")
     p.add_argument("--device", default=None, help="cuda device (0, 0,1) or cpu; default: Ultralytics picks")
-    p.add_argument("--lr0", type=float, default=None, help="peak LR of the head (default: the preset's, 0.003)")
+    p.add_argument("--lr0", type=float, default=None, help="peak LR of the head (default: the preset's, 0.0015)")
     p.add_argument(
         "--unfreeze-epoch",
         type=int,

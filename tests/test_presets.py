@@ -110,7 +110,7 @@ def _sim(name: str, epochs: int = 30, batches: int = 10, **kw):
 def test_finetune_preset_recipe():
     cfg, sim = _sim("finetune")
     # an explicit optimizer (auto would replace lr0), the study's lr0 and an optimizer step every batch of 16
-    assert cfg["optimizer"] == "AdamW" and cfg["lr0"] == pytest.approx(0.003)
+    assert cfg["optimizer"] == "AdamW" and cfg["lr0"] == pytest.approx(0.0015)
     assert yaml.safe_load((ROOT / "configs" / "finetune.yaml").read_text())["nbs"] == 16
     assert cfg["warmup_bias_lr"] == 0.0 and cfg["warmup_epochs"] < 3  # no bias spike, shorter than native
     h = sim["header"]
