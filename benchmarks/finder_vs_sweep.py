@@ -156,7 +156,8 @@ def train_args(s: SimpleNamespace, case: Case, data: Path, project: Path, name: 
 def finder_job(model: str, args: dict, lr_start: float, lr_end: float, iters: int) -> dict:
     """One recorded range test (worker process): raw losses, LRs, and CPU/wall time after set-up and after each step."""
     import yolo_lr  # noqa: F401
-    from yolo_lr.finder import build_trainer, release, trainer_range_test
+    from yolo_lr.finder import trainer_range_test
+    from yolo_lr.tools.find import build_trainer, release
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     cpu, wall = [], []

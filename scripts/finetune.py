@@ -56,7 +56,7 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     for word in extra:
         if "=" not in word:
             p.error(f"unrecognised argument '{word}' (extra Ultralytics settings are key=value)")
-        from yolo_lr.cli import smart_value
+        from yolo_lr.tools.cli import smart_value
 
         k, v = word.split("=", 1)
         overrides[k] = smart_value(v)

@@ -64,13 +64,13 @@ def test_help_for_every_command():
 def test_merge_words_matches_ultralytics(argv):
     from ultralytics.cfg import merge_equals_args
 
-    from yolo_lr.cli import merge_words
+    from yolo_lr.tools.cli import merge_words
 
     assert merge_words(argv) == merge_equals_args(argv)
 
 
 def test_parse_words_task_flags_and_spaces():
-    from yolo_lr.cli import parse_words
+    from yolo_lr.tools.cli import parse_words
 
     w = parse_words(
         [

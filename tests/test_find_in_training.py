@@ -404,8 +404,8 @@ def test_bad_lr_find_in_a_yaml_file_names_the_file(tmp_path):
 
 def test_the_standalone_finder_and_the_sweep_do_not_pass_lr_find_on(tmp_path):
     """`yolo-lr find` with a preset that sets lr_find prints a command with lr_find=False; a sweep refuses it."""
-    from yolo_lr.finder import build_trainer, release
-    from yolo_lr.lr_sweep import sweep
+    from yolo_lr.tools.find import build_trainer, release
+    from yolo_lr.tools.sweep import sweep
 
     preset = tmp_path / "p.yaml"
     preset.write_text("optimizer: SGD\nlr_find: true\nlr_find_iters: 20\n")

@@ -16,7 +16,6 @@ from yolo_lr.finder import (
     FINDER_KEYS,
     RULES,
     NoDescentError,
-    build_trainer,
     centred,
     check_finder_args,
     ema,
@@ -29,6 +28,7 @@ from yolo_lr.finder import (
     trainer_range_test,
     trainer_step_fn,
 )
+from yolo_lr.tools.find import build_trainer
 
 # coco8: 2 batches per epoch, one optimizer step per batch
 TINY = {"imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0}
@@ -277,7 +277,7 @@ def coco8_find(tmp_path_factory):
     import torch
     from ultralytics import YOLO
 
-    from yolo_lr.finder import find_lr
+    from yolo_lr.tools.find import find_lr
 
     yolo = YOLO(MODEL)
     rng: dict = {}
@@ -380,7 +380,7 @@ def test_range_test_restores_model_ema_optimizer_and_rng_exactly(tmp_path):
                 assert torch.equal(opt1["state"][i][name], v), (i, name)
         assert all(p.grad is None for p in trainer.model.parameters())
     finally:
-        from yolo_lr.finder import release
+        from yolo_lr.tools.find import release
 
         release(trainer)
 
@@ -409,7 +409,7 @@ def test_cli_find_prints_a_ready_to_run_command(tmp_path):
     assert "lr_start" not in command and "project=" not in command
     assert (tmp_path / "cli" / "lr_find.png").exists() and (tmp_path / "cli" / "lr_find.csv").exists()
     # the printed command is valid for `yolo-lr train`: every key known, lr_* settings check out
-    from yolo_lr.cli import load_config, parse_args
+    from yolo_lr.tools.cli import load_config, parse_args
 
     cfg, _, _ = load_config(parse_args(command.split()[2:]))
     assert cfg["optimizer"] == "SGD" and cfg["lr_policy"] == "cosine"

@@ -12,7 +12,7 @@ import yaml
 from conftest import COCO8, FAST, MODEL, ROOT, read_csv, venv_bin, yolo_env
 
 import yolo_lr
-from yolo_lr.cli import load_config, simulate
+from yolo_lr.tools.cli import load_config, simulate
 
 PRESETS = ["finetune", "native", "onecycle", "plateau", "restarts", "step", "warmup_cosine", "wsd"]
 EPOCHS = 3

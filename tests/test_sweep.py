@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
 
-from yolo_lr.lr_sweep import SweepRow, parse_lr0s, pick_best, read_last_row, run_name
+from yolo_lr.tools.sweep import SweepRow, parse_lr0s, pick_best, read_last_row, run_name
 
 # coco8: 4 train images, batch 2, nbs 2 -> 2 batches and 2 optimizer steps per epoch
 TINY = {"epochs": 1, "imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0, "plots": False, "amp": False}
@@ -48,7 +48,7 @@ def test_best_is_highest_map_then_lowest_loss_and_never_a_failed_run():
 
 @pytest.fixture(scope="module")
 def py_sweep(tmp_path_factory):
-    from yolo_lr.lr_sweep import sweep
+    from yolo_lr.tools.sweep import sweep
 
     return sweep([1e-2, 1e-3], model=MODEL, data=str(COCO8), project=str(tmp_path_factory.mktemp("sweep")), **TINY)
 

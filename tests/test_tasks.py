@@ -287,7 +287,7 @@ def test_val_uses_the_checkpoints_own_data(tmp_path, checkpoints, datasets):
 @pytest.mark.training
 def test_classify_sweep_ranks_by_top1(tmp_path, datasets):
     """`yolo-lr classify sweep`: the table and the best row use metrics/accuracy_top1 read from each run."""
-    from yolo_lr.lr_sweep import SweepRow, pick_best
+    from yolo_lr.tools.sweep import SweepRow, pick_best
 
     words = [f"{k}={v}" for k, v in TINY.items() if k != "verbose"]
     p = _yolo_lr(
@@ -320,8 +320,8 @@ def test_classify_sweep_ranks_by_top1(tmp_path, datasets):
 
 
 def test_sweep_metric_and_data_defaults_follow_the_task():
-    from yolo_lr.lr_sweep import SweepRow, pick_best
     from yolo_lr.tasks import default_data, main_metric, model_info
+    from yolo_lr.tools.sweep import SweepRow, pick_best
 
     assert {t: main_metric(t) for t in ("detect", "segment", "pose", "obb", "classify")} == {
         "detect": "metrics/mAP50-95(B)",

@@ -36,8 +36,8 @@ install()
 
 _LAZY = {
     "attach": "yolo_lr.api",
-    "find_lr": "yolo_lr.finder",
-    "sweep": "yolo_lr.lr_sweep",
+    "find_lr": "yolo_lr.tools.find",
+    "sweep": "yolo_lr.tools.sweep",
     "load_policy": "yolo_lr.presets",
     "preset_names": "yolo_lr.presets",
     "preset_path": "yolo_lr.presets",

@@ -15,7 +15,7 @@ marked).
 sweep then uses SGD and says so. An explicit optimizer is used as given.
 
 Examples:
-    >>> from yolo_lr.lr_sweep import sweep
+    >>> from yolo_lr.tools.sweep import sweep
     >>> res = sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", data="coco8.yaml", epochs=10, imgsz=320)
     >>> res.best.lr0
     >>> import yolo_lr
@@ -220,10 +220,10 @@ def sweep(
 
     import yolo_lr  # noqa: F401  (registers the lr_* keys and callbacks before models are created)
     from yolo_lr.config import validate
-    from yolo_lr.finder import is_auto_optimizer
     from yolo_lr.plateau import infer_mode
     from yolo_lr.presets import load_policy, preset_path
     from yolo_lr.tasks import ModelInfo, default_data, main_metric, resolve_task
+    from yolo_lr.ultralytics_compat import is_auto_optimizer
 
     values = parse_lr0s(lr0s)
     if model is None:

@@ -581,7 +581,8 @@ def _default_data(command: str, args: dict[str, Any], task: str | None) -> str |
 
 def cmd_find(parsed: Words) -> int:
     """LR range test; exit status 1 when the loss never decreased (no suggestion, no command)."""
-    from yolo_lr.finder import FINDER_KEYS, check_finder_args, find_lr
+    from yolo_lr.finder import FINDER_KEYS, check_finder_args
+    from yolo_lr.tools.find import find_lr
 
     args = dict(parsed.args)
     finder = {k: args.pop(k) for k in FINDER_KEYS if k in args}  # lr_start/lr_end are not lr_* policy keys
@@ -601,7 +602,7 @@ def cmd_find(parsed: Words) -> int:
 
 def cmd_sweep(parsed: Words) -> int:
     """One training per lr0; exit status 1 when no run produced a metric."""
-    from yolo_lr.lr_sweep import parse_lr0s, sweep
+    from yolo_lr.tools.sweep import parse_lr0s, sweep
 
     args = dict(parsed.args)
     if "lr0" not in args:
