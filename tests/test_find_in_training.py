@@ -326,19 +326,19 @@ def test_no_suggestion_stops_the_run_naming_lr_find_after_writing_the_curve(tmp_
 
 
 def test_start_scales_follow_the_fine_tuning_rules_at_the_start():
-    """Each group's LR relative to the tested LR: its ratio to lr0, times 0 for a frozen backbone or its scale."""
+    """Each group's LR relative to the tested LR: its ratio to lr0, times its lr_scale (the per-layer rules put
+    lr_backbone_scale there when they split the groups), times 0 for a backbone still frozen."""
     from types import SimpleNamespace
 
     from yolo_lr.config import resolve
     from yolo_lr.find_in_training import start_scales
 
-    groups = [
-        {"lr": 0.03, "initial_lr": 0.03},  # MuSGD's 3x head group
-        {"lr": 0.01, "initial_lr": 0.01},
-        {"lr": 0.01, "initial_lr": 0.01, "yolo_lr_backbone": True},
-    ]
-
-    def trainer(start_epoch):
+    def trainer(start_epoch, backbone_scale=0.5):
+        groups = [
+            {"lr": 0.03, "initial_lr": 0.03},  # MuSGD's 3x head group
+            {"lr": 0.01, "initial_lr": 0.01},
+            {"lr": 0.01, "initial_lr": 0.01, "yolo_lr_backbone": True, "lr_scale": backbone_scale},
+        ]
         return SimpleNamespace(
             start_epoch=start_epoch, args=SimpleNamespace(lr0=0.01), optimizer=SimpleNamespace(param_groups=groups)
         )
@@ -346,10 +346,9 @@ def test_start_scales_follow_the_fine_tuning_rules_at_the_start():
     frozen = resolve({"lr_find": True, "lr_unfreeze_epoch": 2, "lr_backbone_scale": 0.5, "epochs": 5})
     assert start_scales(trainer(0), frozen) == pytest.approx([3.0, 1.0, 0.0])
     assert start_scales(trainer(3), frozen) == pytest.approx([3.0, 1.0, 0.5])  # (a resume never runs the test)
-    assert start_scales(trainer(0), resolve({"lr_find": True})) == pytest.approx([3.0, 1.0, 1.0])
-    assert start_scales(trainer(0), resolve({"lr_find": True, "lr_backbone_scale": 2})) == pytest.approx(
-        [3.0, 1.0, 2.0]
-    )
+    assert start_scales(trainer(0, 1.0), resolve({"lr_find": True})) == pytest.approx([3.0, 1.0, 1.0])
+    scaled = resolve({"lr_find": True, "lr_backbone_scale": 2})
+    assert start_scales(trainer(0, 2.0), scaled) == pytest.approx([3.0, 1.0, 2.0])
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yolo_lr import ultralytics_compat as compat
-from yolo_lr.backbone import is_backbone
+from yolo_lr.backbone import is_backbone, lr_scale
 from yolo_lr.finder import FindSettings, RangeTest, Suggestion, Work, group_scales, suggestions, trainer_range_test
 
 CSV_NAME, PLOT_NAME = "lr_find.csv", "lr_find.png"
@@ -68,11 +68,13 @@ def plot_note(lr0: float) -> str:
 
 def start_scales(trainer, settings) -> list[float]:
     """Each param group's LR relative to the test's LR, as the run's first optimizer steps will have it: its ratio to
-    ``lr0`` (:func:`yolo_lr.finder.group_scales`) times, for a backbone group, the fine-tuning factor at the start
-    (``lr_backbone_scale``, or 0 while ``lr_unfreeze_epoch`` keeps it frozen)."""
+    ``lr0`` (:func:`yolo_lr.finder.group_scales`) times its ``lr_scale`` (per-layer rules, ``lr_backbone_scale``
+    included) and, for a backbone group, the freeze factor at the start (0 while ``lr_unfreeze_epoch`` keeps it
+    frozen)."""
     start = trainer.start_epoch
     bb = settings.finetune.factor(start, float(start))
-    return [k * bb if is_backbone(g) else k for g, k in zip(trainer.optimizer.param_groups, group_scales(trainer))]
+    groups = trainer.optimizer.param_groups
+    return [k * lr_scale(g) * (bb if is_backbone(g) else 1.0) for g, k in zip(groups, group_scales(trainer))]
 
 
 def run(trainer, settings, requested_optimizer=None) -> FoundLR | None:
