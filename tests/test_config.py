@@ -17,12 +17,15 @@ from yolo_lr.config import (
     check_tune_space,
     closest_key,
     effective_values,
+    integer_keys,
     is_active,
     key_docs,
+    keys_help,
     note_source,
     policy_span,
     readme_table,
     registry_defaults,
+    replace_readme_table,
     resolve,
     tune_start_values,
     unknown_key_error,
@@ -748,3 +751,167 @@ def test_layer_scales_parse_and_refuse_overlaps():
         with pytest.raises(ParamError) as e:
             p.check(bad)
         assert e.value.key == "lr_layer_scales" and words in str(e.value), bad
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Details the tests above left open (found by mutation testing, BENCHMARKS.md "Mutation testing").
+def test_errors_carry_their_source_file():
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "step", "lr_gamma": 2}, source="my.yaml")
+    assert (e.value.key, e.value.source) == ("lr_gamma", "my.yaml")
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "step", "lr_gamma": 2})
+    assert e.value.source is None
+    assert unknown_key_error("lr_polcy", "x.yaml").source == "x.yaml" and unknown_key_error("lr_polcy").source is None
+
+
+def test_closest_key_accepts_a_loose_match():
+    assert closest_key("lr_xyz") == "lr_policy"  # similarity 0.53: above the 0.5 cutoff (difflib's default is 0.6)
+    assert closest_key("lr_gam") == "lr_gamma"
+
+
+def test_describe_names_the_overlay_the_bn_freeze_and_the_layer_rules():
+    assert resolve({"lr_policy": "cosine", "lr_warmup_overlay": True}).describe() == (
+        "policy=cosine interval=step lrf=0.01 warmup=linear from 0x overlaid on the policy plateau=off"
+    )
+    s = resolve(
+        {
+            "lr_policy": "cosine",
+            "lr_unfreeze_epoch": 1,
+            "lr_freeze_bn": True,
+            "lr_layer_scales": {"20-21": 3.0, 22: 10},
+            "lr_layer_decay": 0.8,
+        }
+    )
+    assert s.describe() == (
+        "policy=cosine interval=step lrf=0.01 warmup=linear from 0x to the peak, then the policy "
+        "backbone=frozen with BN until epoch 2, lr x1 layers={'20-21': 3, 22: 10} layer_decay=0.8 plateau=off"
+    )
+
+
+def test_policy_span_of_short_warmups_and_one_epoch_runs():
+    assert policy_span({"warmup_epochs": 0.5}, 10) == 9.5 and policy_span({"warmup_epochs": 1}, 10) == 9
+    assert policy_span({"warmup_epochs": 3}, 1) == 1  # a one-epoch run never warms (Ultralytics: min(we, epochs - 1))
+    assert policy_span({"warmup_epochs": 0}, 10) == 10 and policy_span({}, 10) == 10
+
+
+@pytest.mark.parametrize("lrf", [0, 1.5])
+def test_lrf_is_checked_before_the_other_native_keys(lrf):
+    with pytest.raises(LRConfigError) as e:
+        validate({"lr_policy": "cosine", "lrf": lrf, "warmup_epochs": -1})
+    assert e.value.key == "lrf"
+    assert str(e.value) == f"yolo_lr: lrf={lrf} {WHERE} must be a number in (0, 1]: the final LR is lr0*lrf."
+
+
+def test_the_last_piecewise_linear_point_is_checked():
+    cfg = {"epochs": 10, "warmup_epochs": 3, "lr_policy": "piecewise_linear", "lr_factors": [0.5, 0.2, 0.1]}
+    assert validate({**cfg, "lr_milestones": [2, 5, 7]}) == []
+    with pytest.raises(LRConfigError) as e:
+        validate({**cfg, "lr_milestones": [2, 5, 7.5]})  # the middle point lies inside: the last one does not
+    assert str(e.value) == (
+        f"yolo_lr: lr_milestones=[2, 5, 7.5] {WHERE} must lie inside the run (every point <= epochs - warmup_epochs "
+        "= 7: the policy's clock starts when warmup ends)."
+    )
+
+
+def test_freeze_bn_without_unfreeze_epoch_warns():
+    assert validate({"lr_policy": "cosine", "lr_freeze_bn": True}) == [
+        "lr_freeze_bn is ignored without lr_unfreeze_epoch"
+    ]
+    assert validate({"lr_policy": "cosine", "lr_freeze_bn": True, "lr_unfreeze_epoch": 1, "epochs": 5}) == []
+
+
+def test_a_plateau_metric_of_unknown_direction_needs_a_mode():
+    cfg = {"lr_plateau": True, "lr_plateau_metric": "my/score"}
+    with pytest.raises(LRConfigError) as e:
+        validate(cfg)
+    assert e.value.key == "lr_plateau_metric"
+    assert str(e.value) == (
+        f"yolo_lr: lr_plateau_metric='my/score' {WHERE} needs lr_plateau_mode=min or max: cannot tell from the name "
+        "'my/score' whether higher or lower is better (names with loss, err, rmse, mse, mae, abs_rel, sq_rel, silog "
+        "are minimised; names with fitness, map, precision, recall, acc, top1, top5, iou, delta, f1, dice "
+        "are maximised)."
+    )
+    assert validate({**cfg, "lr_plateau_mode": "max"}) == []
+    assert validate({**cfg, "lr_plateau_mode": "min"}) == []
+
+
+def test_integer_keys():
+    assert integer_keys() == {
+        "lr_backbone_layers",
+        "lr_find_iters",
+        "lr_plateau_cooldown",
+        "lr_plateau_patience",
+        "lr_unfreeze_epoch",
+    }
+
+
+def test_tuner_bounds_in_order_and_equal_bounds():
+    with pytest.raises(LRConfigError) as e:
+        check_tune_space({"lr_gamma": (0.5, 0.05)})
+    assert e.value.key == "lr_gamma"
+    assert (
+        str(e.value)
+        == "yolo_lr: lr_gamma in the tuner's space={'lr_gamma': (0.5, 0.05)}: bounds are (min, max[, gain])"
+    )
+    check_tune_space({"lr_gamma": (0.1, 0.1)})  # a one-point range is allowed
+
+
+def test_a_tuner_bound_the_run_refuses_names_the_rule_and_the_file():
+    note_source("tune.yaml", {"lr_step_size": 12})
+    with pytest.raises(LRConfigError) as e:
+        check_tune_space({"lr_step_size": (1, 12)}, {"epochs": 10, "lr_policy": "step"})
+    assert (e.value.key, e.value.source) == ("lr_step_size", "tune.yaml")
+    assert str(e.value) == (
+        "yolo_lr: lr_step_size in the tuner's space={'lr_step_size': (1, 12)}: the tuner may try lr_step_size=12, and "
+        "then lr_step_size=12 (from tune.yaml) must be smaller than epochs=10, or the LR never decays."
+    )
+    check_tune_space({"lr_step_size": (1, 9)}, {"epochs": 10, "lr_policy": "step"})
+
+
+def test_tuner_start_values_without_epochs_and_for_a_policy_not_in_force():
+    got = tune_start_values({"lr_policy": "exponential", "lrf": 0.04}, ["lr_gamma"])
+    assert got["lr_gamma"] == pytest.approx(0.04 ** (1 / 100), rel=1e-12)  # no epochs: Ultralytics' default 100
+    assert tune_start_values({"lr_policy": "cosine", "epochs": 9}, ["lr_step_size"]) == {"lr_step_size": 3}
+
+
+def test_keys_help_lists_every_key_with_its_default_and_allowed_values():
+    lines = keys_help().split("\n")
+    assert len(lines) == 2 * len(KEYS)
+    assert (
+        lines[0] == "  lr_policy                  LR curve over the run (plateau: constant, with plateau reduction on)"
+    )
+    assert lines[1] == (
+        "                             default: linear (cosine if cos_lr=True); allowed: one of linear, cosine, "
+        "cosine_restarts, step, multistep, exponential, piecewise, piecewise_linear, poly, onecycle, wsd, constant, "
+        "plateau"
+    )
+    for row, key_line, more in zip(key_docs(), lines[::2], lines[1::2]):
+        assert key_line == f"  {row['key']:<26} {row['help']}"
+        assert more == f"  {'':<26} default: {row['default']}; allowed: {row['allowed']}"
+
+
+def test_effective_values_show_the_overlay_in_force_and_layer_rules_as_text():
+    rows = {
+        k: (v, note)
+        for k, v, note in effective_values(
+            {"lr_policy": "multistep", "lr_milestones": [3, 6], "lr_layer_scales": {22: 10}, "lr_plateau": True}
+        )
+    }
+    assert rows["lr_warmup_overlay"] == (False, "default")  # the policy starts when warmup ends
+    assert rows["lr_milestones"] == ("[3, 6]", "") and rows["lr_layer_scales"] == ("{22: 10}", "")
+    assert rows["lr_plateau"] == (True, "")  # set, not implied
+    rows = {k: (v, note) for k, v, note in effective_values({"lr_policy": "cosine", "lr_interval": "epoch"})}
+    assert rows["lr_warmup_overlay"] == (True, "default")  # lr_interval=epoch overlays by default
+
+
+def test_replace_readme_table_rewrites_the_first_marked_table_only():
+    readme = (ROOT / "README.md").read_text()
+    assert replace_readme_table(readme) == readme  # the README is up to date (as checked above): nothing changes
+    start, end = "<!-- keys:start -->", "<!-- keys:end -->"
+    later = f"\nThe table lives between {start} and {end}.\n"
+    assert (
+        replace_readme_table(f"a\n{start}\nold | table\n{end}{later}") == f"a\n{start}\n{readme_table()}\n{end}{later}"
+    )
+    with pytest.raises(ValueError):
+        replace_readme_table("no markers")

@@ -318,3 +318,22 @@ def test_a_factor_at_its_floor_is_not_reported_as_a_reduction():
     p = Plateau(mode="max", factor=0.5, patience=0, min_factor=0.5, eps=0.0)
     assert [p.step(v) for v in (1.0, 0.0, 0.0, 0.0)] == [False, True, False, False]
     assert p.factor == 0.5
+
+
+def test_infer_mode_says_which_names_it_knows():
+    with pytest.raises(ValueError) as e:
+        infer_mode("lr/pg0")
+    assert str(e.value) == (
+        "cannot tell from the name 'lr/pg0' whether higher or lower is better (names with loss, err, rmse, mse, mae, "
+        "abs_rel, sq_rel, silog are minimised; names with fitness, map, precision, recall, acc, top1, top5, iou, "
+        "delta, f1, dice are maximised)"
+    )
+
+
+def test_a_state_whose_settings_omit_eps_restores_the_default_eps():
+    """Settings are constructor kwargs: one left out takes its default, eps (1e-8, torch's) included."""
+    p = Plateau(eps=0.5)
+    state = p.state_dict()
+    state["settings"] = {k: v for k, v in state["settings"].items() if k != "eps"}
+    p.load_state_dict(state)
+    assert p.eps == 1e-8 == Plateau().eps

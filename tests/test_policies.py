@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+from typing import ClassVar
 
 import pytest
 import torch
 
-from yolo_lr.params import declared
+from yolo_lr.params import ParamError, declared
 from yolo_lr.policies import (
     PARAMS,
     POLICIES,
@@ -672,3 +674,50 @@ def test_validated_settings_are_stored_as_floats():
             assert all(type(m) is float for m in p.milestones)
         direct = POLICIES[name](lrf=1, **{k: v for k, v in params.items() if k != "milestones"})  # not via build_policy
         assert type(direct.lrf) is float, name
+
+
+# ------------------------------------------------------------------- details found by mutation testing (BENCHMARKS.md)
+def test_lrf_errors_state_the_rule():
+    def error(lrf) -> ParamError:
+        with pytest.raises(ParamError) as e:
+            build_policy("linear", lrf)
+        return e.value
+
+    e = error(1.5)
+    assert (e.key, e.value, str(e)) == ("lrf", 1.5, "lrf=1.5 must be a number in (0, 1]: the final LR is lr0*lrf")
+    e = error("0.1")
+    assert (e.key, e.value, str(e)) == ("lrf", "0.1", "lrf='0.1' must be a number in (0, 1]")
+
+
+def test_piecewise_factor_count_error_carries_the_factors():
+    with pytest.raises(ParamError) as e:
+        build_policy("piecewise", LRF, milestones=[1, 2], factors=[0.5])
+    assert (e.value.key, e.value.value) == ("lr_factors", [0.5])
+    assert str(e.value) == "lr_factors=[0.5] must have one factor per milestone: lr_milestones has 2, lr_factors 1"
+
+
+@pytest.mark.parametrize("name", ["multistep", "piecewise"])
+@pytest.mark.parametrize("m", [1.0, 300.0])
+def test_a_milestone_counts_as_reached_within_1e9_times_max_1_m(name, m):
+    """Float noise (t = 3.9999999999999996 for 4) reaches a milestone: within 1e-9 * max(1, m) of it, edge included;
+    further away it is not reached."""
+    params = {"milestones": [m], "factors": [0.5]} if name == "piecewise" else {"milestones": [m], "gamma": 0.5}
+    p = build_policy(name, 1e-3, **params)
+    tol = 1e-9 * max(1.0, m)
+    assert p.multiplier(m - tol, 1000.0) == 0.5 and p.multiplier(m - tol / 2, 1000.0) == 0.5
+    assert p.multiplier(m - 1.5 * tol, 1000.0) == 1.0
+
+
+def test_a_named_subclass_registers_itself_and_its_aliases(monkeypatch):
+    for n in ("test_only", "test_only_alias"):
+        monkeypatch.setitem(POLICIES, n, None)  # removed again after the test
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class TestOnly(Policy):
+        name: ClassVar[str] = "test_only"
+        aliases: ClassVar[tuple[str, ...]] = ("test_only_alias",)
+
+        def multiplier(self, t: float, total: float) -> float:
+            return 1.0
+
+    assert POLICIES["test_only"] is TestOnly and POLICIES["test_only_alias"] is TestOnly

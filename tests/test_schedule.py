@@ -143,6 +143,8 @@ def test_layer_scale_is_backbone_scale_x_decay_x_rule():
     assert ft.scale(9, 10, 22) == pytest.approx(0.5 * 0.8**13, rel=1e-12)
     assert ft.scale(10, 10, 22) == pytest.approx(0.8**12, rel=1e-12)  # first head layer: no backbone scale
     assert ft.scale(21, 10, 22) == pytest.approx(3.0 * 0.8, rel=1e-12) and ft.scale(22, 10, 22) == 1.0
+    assert ft.scale(20, 10, 22) == pytest.approx(3.0 * 0.8**2, rel=1e-12)  # a rule covers its first layer too
+    assert ft.scale(19, 10, 22) == pytest.approx(0.8**3, rel=1e-12)
     assert settings(lr_policy="cosine").finetune.scale(3, 10, 22) == 1.0
 
 
@@ -244,3 +246,70 @@ def test_the_epoch_table_is_the_per_step_value():
     one = resolve({"lr_policy": "onecycle", "lrf": LRF})
     plan = EpochPlan(one, GROUPS, epoch=1, nb=NB, nw=0, epochs=EPOCHS, warmup_bias_lr=0.1)
     assert plan.momenta(0.9) == [plan.momentum(i, 0.9) for i in range(NB)]
+
+
+# -------------------------------------------------------------------- details found by mutation testing (BENCHMARKS.md)
+def test_policy_time_before_warmup_ends_and_with_a_short_span():
+    s = resolve({"lr_policy": "cosine", "lrf": LRF})
+    assert policy_time(s, 0, 5, NB, EPOCHS, 15) == (0.0, pytest.approx(EPOCHS - 1 / NB - 1.5))  # not negative
+    assert policy_time(s, 1, 0, 4, 2, 6) == (0.0, 0.25)  # horizon 2 - 1/4 - 6/4: less than one epoch is kept
+
+
+def test_an_epoch_plan_defaults_to_no_plateau_reduction():
+    s = resolve({"lr_policy": "cosine", "lrf": LRF, "lr_plateau": True})
+    plan = EpochPlan(s, GROUPS, epoch=1, nb=NB, nw=0, epochs=EPOCHS, warmup_bias_lr=0.1)
+    h = EPOCHS - 1 / NB
+    assert plan.lrs(3) == pytest.approx([PEAK * cos(1.3, h)] * 3, rel=1e-12)
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.5])
+def test_epoch_interval_with_the_policy_after_warmup(factor):
+    """lr_interval=epoch with lr_warmup_overlay=False: one value per epoch, the clock counted from the end of warmup
+    (15 batches = 1.5 epochs), the plateau factor applied."""
+    s = resolve(
+        {"lr_policy": "cosine", "lrf": LRF, "lr_interval": "epoch", "lr_warmup_overlay": False, "lr_plateau": True}
+    )
+    h = EPOCHS - 1.5
+    for epoch in range(2, EPOCHS):
+        plan = EpochPlan(s, GROUPS, epoch=epoch, nb=NB, nw=15, epochs=EPOCHS, warmup_bias_lr=0.1, plateau_factor=factor)
+        m = cos(epoch - 1.5, h)
+        want = PEAK * (m if factor == 1.0 else max(m * factor, min(m, LRF)))
+        assert plan.table() == [pytest.approx([want] * 3, rel=1e-12)] * NB, epoch
+    plan = EpochPlan(s, GROUPS, epoch=1, nb=NB, nw=15, epochs=EPOCHS, warmup_bias_lr=0.1)
+    assert plan.lrs(9) == [PEAK] * 3  # after warmup, before the clock's first tick: the peak
+
+
+def test_epoch_interval_ramps_the_backbone_once_per_epoch():
+    s = resolve({"lr_policy": "constant", "lr_interval": "epoch", "lr_unfreeze_epoch": 1, "lr_unfreeze_warmup": 2})
+    groups = [Group("weight", PEAK), Group("weight", PEAK, backbone=True)]
+    for epoch, factor in ((0, 0.0), (1, 0.0), (2, 0.5), (3, 1.0)):
+        plan = EpochPlan(s, groups, epoch=epoch, nb=4, nw=0, epochs=EPOCHS, warmup_bias_lr=0.1)
+        assert plan.table() == [[PEAK, PEAK * factor]] * 4, epoch
+
+
+def onecycle_momentum(t: float, h: float, base: float = 0.9, low: float = 0.85, pct: float = 0.3) -> float:
+    p = min(max(t / h, 0.0), 1.0)
+    if p <= pct:
+        return base + (low - base) * (1 - math.cos(math.pi * p / pct)) / 2
+    return low + (base - low) * (1 - math.cos(math.pi * (p - pct) / (1 - pct))) / 2
+
+
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_onecycle_momentum_follows_the_policy_clock(interval):
+    """Per step: time epoch + i/nb counted from the end of warmup (1.5 epochs here), the base momentum until then;
+    per epoch (overlaid by default): one value per epoch."""
+    s = resolve({"lr_policy": "onecycle", "lrf": LRF, "lr_interval": interval})
+    for epoch in range(EPOCHS):
+        plan = EpochPlan(s, GROUPS, epoch=epoch, nb=NB, nw=15, epochs=EPOCHS, warmup_bias_lr=0.1)
+        for i in range(NB):
+            if interval == "step":
+                want = onecycle_momentum(max(epoch + i / NB - 1.5, 0.0), EPOCHS - 1 / NB - 1.5)
+            else:
+                want = onecycle_momentum(float(epoch), EPOCHS)
+            assert plan.momentum(i, 0.9) == pytest.approx(want, rel=1e-12), (epoch, i)
+    plan = EpochPlan(s, GROUPS, epoch=0, nb=NB, nw=15, epochs=EPOCHS, warmup_bias_lr=0.1)
+    assert plan.momentum(3, 0.9) == 0.9  # epoch 0: before the clock starts (step) or at t = 0 (epoch), the base
+    cosine = EpochPlan(
+        resolve({"lr_policy": "cosine"}), GROUPS, epoch=1, nb=NB, nw=0, epochs=EPOCHS, warmup_bias_lr=0.1
+    )
+    assert cosine.momentum(3, 0.9) is None and cosine.momenta(0.9) is None
