@@ -663,6 +663,7 @@ class Bench:
     flags: dict = field(default_factory=dict)  # key -> option name, when not --key-with-dashes
     types: dict = field(default_factory=dict)  # key -> type for None defaults
     minimum: dict = field(default_factory=dict)  # key -> smallest allowed value (each element of a list)
+    choices: dict = field(default_factory=dict)  # key -> allowed values (each element of a list)
 
     def flag(self, key: str) -> str:
         """The option that sets ``key``."""
@@ -714,6 +715,13 @@ class Report:
     load_note: str | None = None  # sentence on CPU contention (default: LoadMonitor.summary for one job at a time)
     console: str = ""  # printed at the end (a table, the verdicts)
     problems: list[str] = field(default_factory=list)  # make the command exit 1 and are listed in the block
+    # A variant of the benchmark (e.g. a study beside the main measurement) writes its own files and block:
+    name: str | None = None  # results/<name>.md and .json (default: the Bench's name)
+    block: str | None = None  # the BENCHMARKS.md block for --write-md (default: the Bench's block)
+    # A report re-rendered from an earlier run's record keeps that run's header (default: this run's):
+    date: str | None = None
+    wall_s: float | None = None
+    command: str | None = None
 
 
 def build_parser(bench: Bench) -> argparse.ArgumentParser:
@@ -734,13 +742,16 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
             text += f" (--smoke: {_shown(bench.smoke[key])})"
         flag = bench.flag(key)
         metavar = flag.lstrip("-").replace("-", "_").upper()
+        choices = bench.choices.get(key)
         if kind is bool:
             p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind is list or isinstance(kind, list):
             elem = kind[0] if isinstance(kind, list) else (type(default[0]) if default else str)
-            p.add_argument(flag, dest=key, nargs="+", type=elem, default=None, metavar=metavar, help=text)
+            p.add_argument(
+                flag, dest=key, nargs="+", type=elem, default=None, choices=choices, metavar=metavar, help=text
+            )
         else:
-            p.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=text)
+            p.add_argument(flag, dest=key, type=kind, default=None, choices=choices, metavar=metavar, help=text)
     p.add_argument(
         "--smoke", action="store_true", help="tiny run in a temp dir (seconds to a minute); never writes BENCHMARKS.md"
     )
@@ -786,7 +797,7 @@ def render_block(ctx: Context, report: Report, date: str, wall_s: float) -> str:
         f"{report.wall_note}. {load}".rstrip(),
         "",
         "```bash",
-        ctx.command,
+        report.command or ctx.command,
         "```",
         "",
         report.body.strip(),
@@ -849,16 +860,17 @@ def main(
         ctx.monitor.stop()
         if cfg_dir is not None:
             shutil.rmtree(cfg_dir, ignore_errors=True)
-    wall_s, date = ctx.elapsed(), utc_now()
+    wall_s = report.wall_s if report.wall_s is not None else ctx.elapsed()
+    date = report.date or utc_now()
     block = render_block(ctx, report, date, wall_s)
     results_dir.mkdir(parents=True, exist_ok=True)
-    md_out, json_out = ctx.output(".md"), ctx.output(".json")
+    md_out, json_out = ctx.output(".md", report.name), ctx.output(".json", report.name)
     md_out.write_text(block + "\n")
     write_json(
         json_out,
         {
             "date": date,
-            "command": command,
+            "command": report.command or command,
             "wall_s": wall_s,
             "machine": report.machine,
             "settings": vars(settings),
@@ -871,8 +883,9 @@ def main(
         ctx.log(report.console)
     for problem in report.problems:
         ctx.log(f"PROBLEM: {problem}")
-    ctx.log(f"{bench.name}: block {md_out}, raw numbers {json_out}; took {wall_s:.0f} s")
+    ctx.log(f"{report.name or bench.name}: block {md_out}, raw numbers {json_out}; took {ctx.elapsed():.0f} s")
     if args.write_md:
-        replace_block(args.md, bench.block, block)
-        ctx.log(f"updated {args.md} between <!-- {bench.block}:start --> and <!-- {bench.block}:end -->")
+        key = report.block or bench.block
+        replace_block(args.md, key, block)
+        ctx.log(f"updated {args.md} between <!-- {key}:start --> and <!-- {key}:end -->")
     return 1 if report.problems else 0

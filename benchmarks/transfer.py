@@ -37,8 +37,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,30 +129,44 @@ FULL = dict(epochs=20, imgsz=128, batch=16, n_val=250, seeds=[0, 1, 2])
 STUDY_FULL = dict(epochs=20, imgsz=128, batch=16, n_val=250, seeds=[0, 1])
 SMOKE = dict(epochs=2, imgsz=64, batch=4, n_val=8, seeds=[0])
 SMOKE_CONFIGS = ["native", "finetune"]  # on near32 and far, 8 training images each
+SMOKE_STUDY_CONFIGS = ["native", "base"]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _default(key: str) -> str:
+    """A setting's default as --help shows it: FULL's, and STUDY_FULL's when it differs."""
+    full, study = common._shown(FULL[key]), common._shown(STUDY_FULL[key])
+    return f"default {full}" + (f"; {study} with --study" if study != full else "")
+
+
+BENCH = common.Bench(
+    name="transfer",
+    block="transfer",
+    doc=__doc__,
+    # None: decided at run time, from FULL, STUDY_FULL or SMOKE (imgsz, batch and n_val are not options)
+    full={"epochs": None, "seeds": None, "configs": None, "targets": None, "jobs": None},
+    smoke={"epochs": SMOKE["epochs"], "seeds": SMOKE["seeds"]},
+    help={
+        "epochs": f"epochs per training ({_default('epochs')})",
+        "seeds": f"training seeds ({_default('seeds')})",
+        "configs": "subset of configs (or study variants); native is always kept (default: every config; with "
+        f"--study: {' '.join(STUDY_DEFAULT)}; --smoke: {' '.join(SMOKE_CONFIGS)}, or {' '.join(SMOKE_STUDY_CONFIGS)})",
+        "targets": f"targets (default {' '.join(TARGETS)}; with --study or --smoke: {' '.join(STUDY_TARGETS)})",
+        "jobs": f"trainings at a time (default {common.default_jobs()})",
+    },
+    types={"epochs": int, "seeds": [int], "configs": [str], "targets": [str], "jobs": int},
+    minimum={"epochs": 1, "seeds": 0, "jobs": 1},
+    choices={"targets": list(TARGETS)},
+)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """This benchmark's options beyond its settings."""
     p.add_argument("--study", action="store_true", help="run the study variants on near32 and far")
-    p.add_argument("--smoke", action="store_true", help="tiny run in a temp dir; never writes BENCHMARKS.md")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seeds", type=int, nargs="+")
-    p.add_argument("--configs", nargs="+", help="subset of configs (or study variants); native is always kept")
-    p.add_argument("--targets", nargs="+", choices=list(TARGETS))
-    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
-    p.add_argument("--jobs", type=int, default=None, help=f"trainings at a time (default {common.default_jobs()})")
-    p.add_argument("--workdir", type=Path)
-    p.add_argument("--write-md", action="store_true", help="rewrite this benchmark's block of BENCHMARKS.md")
+    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT, help="source checkpoint (default %(default)s)")
     p.add_argument(
         "--block", help="name of the BENCHMARKS.md block and results files (default: transfer, or transfer_study)"
     )
-    p.add_argument("--md", type=Path, default=common.MD_PATH)
     p.add_argument("--no-cache", action="store_true", help="retrain runs even when a finished identical one exists")
-    p.add_argument("--verbose", action="store_true")
-    args = p.parse_args(argv)
-    if args.smoke and args.write_md:
-        p.error("--smoke never writes BENCHMARKS.md; drop --write-md")
-    return args
 
 
 def backbone_layers() -> int:
@@ -385,62 +397,46 @@ def plot(summary: dict, path: Path, epochs: int) -> None:
         ax.set_ylabel("mAP50-95")
         ax.legend(fontsize=7)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    base = SMOKE if args.smoke else (STUDY_FULL if args.study else FULL)
-    s = dict(base)
-    if args.epochs:
-        s["epochs"] = args.epochs
-    if args.seeds:
-        s["seeds"] = args.seeds
-    pool_of = STUDY if args.study else CONFIGS
-    default = SMOKE_CONFIGS if args.smoke else (STUDY_DEFAULT if args.study else list(pool_of))
-    names = ["native", *[c for c in (args.configs or default) if c != "native"]]
-    unknown = [c for c in names if c not in pool_of]
-    if unknown:
-        raise SystemExit(f"unknown config(s) {unknown}; choose from {list(pool_of)}")
-    configs = {n: pool_of[n] for n in names}
-    targets = args.targets or (STUDY_TARGETS if args.study or args.smoke else list(TARGETS))
+def run(ctx: common.Context) -> common.Report:
+    args, s = ctx.args, ctx.settings
+    base = SMOKE if ctx.smoke else (STUDY_FULL if args.study else FULL)
+    s.epochs, s.seeds = s.epochs or base["epochs"], s.seeds or base["seeds"]
+    s.imgsz, s.batch, s.n_val = base["imgsz"], base["batch"], base["n_val"]
+    targets = s.targets = s.targets or (STUDY_TARGETS if args.study or ctx.smoke else list(TARGETS))
     if args.study and "near128" in targets:
         raise SystemExit("near128 is the held-out confirmation target: the study never runs on it")
+    pool_of = STUDY if args.study else CONFIGS
+    if ctx.smoke:
+        default = SMOKE_STUDY_CONFIGS if args.study else SMOKE_CONFIGS
+    else:
+        default = STUDY_DEFAULT if args.study else list(pool_of)
+    s.configs = ["native", *[c for c in (s.configs or default) if c != "native"]]
+    unknown = [c for c in s.configs if c not in pool_of]
+    if unknown:
+        raise SystemExit(f"unknown config(s) {unknown}; choose from {list(pool_of)}")
+    configs = {n: pool_of[n] for n in s.configs}
     if not args.checkpoint.exists():
         raise SystemExit(f"{args.checkpoint} is missing: run benchmarks/pretrain.py first")
-    workdir = args.workdir or (
-        Path(tempfile.mkdtemp(prefix="yolo_lr_transfer_")) if args.smoke else common.DEFAULT_WORKDIR
-    )
-    results_dir = workdir / "results" if args.smoke else common.RESULTS_DIR
-    results_dir.mkdir(parents=True, exist_ok=True)
-    cfg_dir = common.setup_environment(verbose=args.verbose)
-    t0 = time.perf_counter()
-    data = {}
-    for t in targets:
-        domain, n = TARGETS[t]
-        n = min(n, 8) if args.smoke else n
-        data[t] = common.ensure_dataset(common.DatasetSpec(domain, n, s["n_val"], s["imgsz"]), workdir)
-    block = args.block or ("transfer_study" if args.study else "transfer")
-    specs = run_specs(configs, targets, s, data, args.checkpoint, workdir / "transfer" / "runs", args.verbose)
-    jobs = args.jobs or common.default_jobs()
-    monitor = common.LoadMonitor()
-    results = run_cached(specs, jobs, not args.no_cache, monitor)
-    trained = [r for r in results if not r["cached"]]
-    wall = time.perf_counter() - t0
-    summary = summarise(results, configs, targets, s["epochs"])
-    machine = common.machine_info(results)
-    reused = len(results) - len(trained)
-    head = (
-        f"Measured {common.utc_now()} on {common.machine_sentence(machine)}. {len(specs)} trainings "
-        f"({reused} reused from earlier runs with identical settings), {jobs} at a time, {wall:.0f} s "
-        f"in all; {monitor.summary(jobs).rstrip('.')}.\n\n"
-        f"```bash\n{common.command_line(Path(__file__), argv)}\n```\n\n"
+    s.jobs = s.jobs or common.default_jobs()
+    n_train = {t: min(TARGETS[t][1], 8) if ctx.smoke else TARGETS[t][1] for t in targets}
+    data = {
+        t: common.ensure_dataset(common.DatasetSpec(TARGETS[t][0], n_train[t], s.n_val, s.imgsz), ctx.workdir)
+        for t in targets
+    }
+    specs = run_specs(configs, targets, vars(s), data, args.checkpoint, ctx.workdir / "transfer" / "runs", ctx.verbose)
+    results = run_cached(specs, s.jobs, not args.no_cache, ctx.monitor)
+    summary = summarise(results, configs, targets, s.epochs)
+    reused = sum(r["cached"] for r in results)
+    parts = [
         f"Checkpoint `benchmarks/assets/source.pt` (yolo26n pretrained on the source world S). Every run: "
-        f"epochs={s['epochs']}, imgsz={s['imgsz']}, batch={s['batch']}, workers=0, amp=False, device=cpu, "
-        f"training seeds {', '.join(map(str, s['seeds']))}; validation on {s['n_val']} images per target."
-    )
-    parts = [head]
+        f"epochs={s.epochs}, imgsz={s.imgsz}, batch={s.batch}, workers=0, amp=False, device=cpu, "
+        f"training seeds {', '.join(map(str, s.seeds))}; validation on {s.n_val} images per target."
+    ]
     if args.study:
         parts += [
             "",
@@ -449,36 +445,33 @@ def main(argv: list[str] | None = None) -> int:
             "`*`: inside the seed spread (the difference of the means is at most the larger seed std).",
         ]
     else:
-        png = results_dir / "transfer.png"
-        plot(summary, png, s["epochs"])
+        png = ctx.output(".png")
+        plot(summary, png, s.epochs)
         for target, rows in summary.items():
-            domain, n = TARGETS[target]
             parts += [
                 "",
-                f"**{target}** (domain {domain}, {min(n, 8) if args.smoke else n} train images)",
+                f"**{target}** (domain {TARGETS[target][0]}, {n_train[target]} train images)",
                 "",
-                target_table(rows, configs, s["epochs"]),
+                target_table(rows, configs, s.epochs),
             ]
-        parts += [
-            "",
-            "![mAP50-95 curves](benchmarks/results/transfer.png)",
-            "",
-            "Targets:",
-            *verdicts(summary, s["epochs"]),
-        ]
-    text = "\n".join(parts)
-    print("\n" + text)
-    (results_dir / f"{block}.md").write_text(text + "\n")
-    common.write_json(
-        results_dir / f"{block}.json", {"settings": s, "machine": machine, "wall_s": wall, "summary": summary}
+        parts += ["", f"![mAP50-95 curves]({common.md_link(png)})", "", "Targets:", *verdicts(summary, s.epochs)]
+    body = "\n".join(parts)
+    block = args.block or ("transfer_study" if args.study else "transfer")
+    return common.Report(
+        body=body,
+        machine=common.machine_info(results),
+        data={"summary": summary},
+        wall_note=f" ({len(specs)} trainings, {reused} reused from earlier runs with identical settings, "
+        f"{s.jobs} at a time)",
+        load_note=ctx.monitor.summary(s.jobs),
+        console=body,
+        name=block,
+        block=block,
     )
-    if args.write_md:
-        common.replace_block(args.md, block, text)
-    if cfg_dir is not None:
-        import shutil
 
-        shutil.rmtree(cfg_dir, ignore_errors=True)
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The benchmarks (benchmarks/from_scratch.py, overhead.py, transfer.py, finder_vs_sweep.py): their --smoke mode end
+"""The benchmarks (benchmarks/from_scratch.py, overhead.py, pretrain.py, transfer.py, finder_vs_sweep.py): their --smoke
+mode end
 to end, the harness they share (benchmarks/common.py), the overhead benchmark's instrumentation on a training with a
 known cost, and the finder benchmark's replay, its committed results and the finder defaults it chose."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import statistics
@@ -93,7 +95,41 @@ def test_transfer_smoke(tmp_path, md_before):
     assert again.returncode == 0 and "4 trainings: 4 reused" in again.stdout, again.stdout[-2000:]
 
 
-@pytest.mark.parametrize("script", ["from_scratch.py", "overhead.py", "transfer.py", "finder_vs_sweep.py"])
+@pytest.mark.training
+def test_pretrain_smoke(tmp_path, md_before):
+    source = BENCH / "assets" / "source.pt"
+    source_before = source.read_bytes()
+    r = run_smoke("pretrain.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    md = (tmp_path / "results" / "pretrain.md").read_text()
+    assert md.startswith("Measured ") and "python benchmarks/pretrain.py --smoke" in md
+    assert "| dataset | domain S: 16 train / 8 val images, 64x64, dataset seed 0 |" in md
+    assert "| training | 1 epochs, imgsz 64, batch 8, `warmup_cosine` preset" in md
+    meta = json.loads((tmp_path / "source.pt.json").read_text())  # --smoke: the checkpoint goes to the workdir
+    assert meta["epochs"] == 1 and len(meta["curve_map50_95"]) == 1 and meta["bytes"] > 1e6
+    assert meta["sha256"] == hashlib.sha256((tmp_path / "source.pt").read_bytes()).hexdigest()
+    assert source.read_bytes() == source_before and (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+    # --report-only re-renders the block of the recorded run: its date, wall time and command
+    out = tmp_path / "B.md"
+    out.write_text("<!-- pretrain:start -->\n<!-- pretrain:end -->\n")
+    cmd = [sys.executable, str(BENCH / "pretrain.py"), "--report-only", "--out", str(tmp_path / "source.pt")]
+    again = subprocess.run(
+        [*cmd, "--md", str(out), "--results-dir", str(tmp_path / "again")],
+        capture_output=True,
+        text=True,
+        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    block = out.read_text().split("<!-- pretrain:start -->\n", 1)[1].split("\n<!-- pretrain:end -->", 1)[0]
+    assert block == md.strip().removesuffix("\n\nThis was a `--smoke` run: too small to judge anything.")
+
+
+@pytest.mark.parametrize(
+    "script", ["from_scratch.py", "overhead.py", "pretrain.py", "transfer.py", "finder_vs_sweep.py"]
+)
 def test_smoke_refuses_to_write_markdown(script):
     r = subprocess.run(
         [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
