@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -290,6 +291,9 @@ def test_optimizer_auto_is_resolved_first_and_said_and_lr_png_names_the_lr0(tmp_
     note = f"lr0={lr0:g} found by lr_find"
     assert note in drawn["texts"][0] and note in drawn["texts"][1:]
     assert (run.save_dir / "lr.png").stat().st_size > 5_000 and (run.save_dir / "lr_find.png").exists()
+    # both plots in the trainer's plot registry, which W&B and ClearML upload
+    registered = {Path(k).name for k in run.trainer.plots}
+    assert {"lr.png", "lr_find.png"} <= registered, registered
 
 
 def test_the_range_test_drives_each_group_as_epoch_1_will(tmp_path, pretrained):

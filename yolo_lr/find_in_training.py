@@ -157,4 +157,8 @@ def _write_curve(trainer, curve: RangeTest, found: dict, rule: str, optimizer: s
             png = _plot(curve, marks, rule, save_dir / PLOT_NAME, title)
         except Exception as e:  # noqa: BLE001 - a plot must never fail a training
             compat.logger().warning(f"yolo_lr: lr_find: could not draw {PLOT_NAME}: {e}")
+    if png is not None:
+        from yolo_lr.loggers import register_plot
+
+        register_plot(trainer, png)  # W&B and ClearML upload what trainer.plots holds, like lr.png
     return csv_path, png
