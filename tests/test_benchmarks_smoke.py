@@ -467,8 +467,7 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
 
 
 def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path):
-    """BENCHMARKS.md's finder block is what the script renders from the committed JSON (measured before the core
-    restructure, and saying so)."""
+    """BENCHMARKS.md's finder block is what the script renders from the committed JSON."""
     committed = BENCH / "results" / "finder_vs_sweep.json"
     assert finder_vs_sweep.main(["--from-json", str(committed), "--results-dir", str(tmp_path)]) == 0
     rendered = (tmp_path / "finder_vs_sweep.md").read_text().strip()
@@ -476,7 +475,6 @@ def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path):
     text = (ROOT / "BENCHMARKS.md").read_text()
     block = text.split("<!-- finder:start -->\n", 1)[1].split("\n<!-- finder:end -->", 1)[0]
     assert rendered == block
-    assert "measured at commit 76c34e8 (branch `finder`) before the core restructure" in block
     assert (tmp_path / "finder_vs_sweep.png").read_bytes() == (BENCH / "results" / "finder_vs_sweep.png").read_bytes()
     assert (BENCH / "results" / "finder_vs_sweep.md").read_text().strip() == block
 
