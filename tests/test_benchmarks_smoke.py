@@ -29,11 +29,16 @@ import transfer  # noqa: E402
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run_smoke(script: str, workdir: Path) -> subprocess.CompletedProcess:
-    """Run one benchmark's --smoke mode in a subprocess with the tests' offline environment."""
+def run_bench(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a benchmark script in a subprocess with the tests' offline environment (the checkout on PYTHONPATH)."""
     env = {**yolo_env(), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(BENCH / script), "--smoke", "--workdir", str(workdir)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT, check=False)
+    cmd = [sys.executable, str(BENCH / script), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, check=False)
+
+
+def run_smoke(script: str, workdir: Path) -> subprocess.CompletedProcess:
+    """Run one benchmark's --smoke mode."""
+    return run_bench(script, "--smoke", "--workdir", str(workdir))
 
 
 def check_png(path: Path) -> None:
@@ -112,15 +117,11 @@ def test_pretrain_smoke(tmp_path, md_before):
     # --report-only re-renders the block of the recorded run: its date, wall time and command
     out = tmp_path / "B.md"
     out.write_text("<!-- pretrain:start -->\n<!-- pretrain:end -->\n")
-    cmd = [sys.executable, str(BENCH / "pretrain.py"), "--report-only", "--out", str(tmp_path / "source.pt")]
-    again = subprocess.run(
-        [*cmd, "--md", str(out), "--results-dir", str(tmp_path / "again")],
-        capture_output=True,
-        text=True,
-        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+    again = run_bench(
+        "pretrain.py",
+        *("--report-only", "--out", str(tmp_path / "source.pt")),
+        *("--md", str(out), "--results-dir", str(tmp_path / "again")),
         timeout=120,
-        cwd=ROOT,
-        check=False,
     )
     assert again.returncode == 0, again.stderr[-3000:]
     block = out.read_text().split("<!-- pretrain:start -->\n", 1)[1].split("\n<!-- pretrain:end -->", 1)[0]
@@ -131,14 +132,7 @@ def test_pretrain_smoke(tmp_path, md_before):
     "script", ["from_scratch.py", "overhead.py", "pretrain.py", "transfer.py", "finder_vs_sweep.py"]
 )
 def test_smoke_refuses_to_write_markdown(script):
-    r = subprocess.run(
-        [sys.executable, str(BENCH / script), "--smoke", "--write-md"],
-        capture_output=True,
-        text=True,
-        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
-        timeout=60,
-        check=False,
-    )
+    r = run_bench(script, "--smoke", "--write-md", timeout=60)
     assert r.returncode == 2 and "--smoke never writes" in r.stderr
 
 
@@ -453,16 +447,10 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     assert {run["lr0"] for run in data["cases"]["N"]["runs"]} == {1e-4, 1e-3}  # small values keep their digits
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
     # --from-json re-renders the same block without training
-    cmd = [sys.executable, str(BENCH / "finder_vs_sweep.py"), "--smoke", "--workdir", str(tmp_path)]
-    again = subprocess.run(
-        [*cmd, "--from-json", str(res / "finder_vs_sweep.json")],
-        capture_output=True,
-        text=True,
-        env={**yolo_env(), "PYTHONPATH": str(ROOT)},
+    again = run_bench(
+        "finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--from-json", str(res / "finder_vs_sweep.json"),
         timeout=120,
-        cwd=ROOT,
-        check=False,
-    )
+    )  # fmt: skip
     assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
 
 
