@@ -429,7 +429,7 @@ def test_describe_and_spread():
 
 
 # ------------------------------------------------------------------------------------------------ finder_vs_sweep
-@pytest.mark.training  # it trains (nine tiny runs): kept out of the fast set
+@pytest.mark.training  # it trains (fifteen tiny runs): kept out of the fast set
 def test_finder_vs_sweep_smoke(tmp_path, md_before):
     r = run_smoke("finder_vs_sweep.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -437,10 +437,14 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     check_png(res / "finder_vs_sweep.png")
     text = (res / "finder_vs_sweep.md").read_text()
     assert text.startswith("Measured ") and "python benchmarks/finder_vs_sweep.py --smoke" in text
-    assert "Chosen on S and N only" in text and "held out" in text and "This was a `--smoke` run" in text
+    assert "Chosen on S, N and B only" in text and "A and C held out" in text and "This was a `--smoke` run" in text
     data = json.loads((res / "finder_vs_sweep.json").read_text())
-    assert list(data["cases"]) == ["S", "N", "B"] and data["settings"]["iters"] == 8 and data["settings"]["jobs"] == 0
-    assert data["library_default"] == ["median", 0.9, "edge10"] and data["load"].startswith("1-minute load average")
+    assert (
+        list(data["cases"]) == ["S", "N", "B", "A", "C"]
+        and data["settings"]["iters"] == 8
+        and data["settings"]["jobs"] == 0
+    )
+    assert data["library_default"] == ["median", 0.9, "auto"] and data["load"].startswith("1-minute load average")
     for case in data["cases"].values():
         assert len(case["runs"]) == 2 and len(case["finder"]["losses"]) >= 2 and case["sweep_cpu_s"] > 0
         assert all(0 <= run["map"] <= 1 for run in case["runs"])
@@ -493,7 +497,7 @@ def test_finder_replay_is_the_online_test_it_stands_for():
                 assert got["steps"] == online.steps and got["stop"] == online.stop_reason == "diverged"
                 assert got["cpu_s"] == 10.0 + online.steps  # set-up + one unit per step taken
                 y = read_curve(online.losses, online.smoothed, strength, smoothing)
-                assert got["lr"] == suggest(online.lrs, y, rule).lr
+                assert got["lr"] == suggest(online.lrs, y, rule, online.losses).lr
 
 
 def test_finder_grid_grows_past_an_edge_best_only():
@@ -519,7 +523,7 @@ def test_finder_defaults_are_what_the_benchmark_chose():
     s = results["settings"]
     assert (s["lr_start"], s["lr_end"], s["iters"]) == (LR_START, LR_END, ITERS)
     find = resolve({"lr_find": True}).find
-    assert (find.lr_start, find.lr_end, find.iters, find.rule, find.smooth) == (LR_START, LR_END, ITERS, "edge10", 0.9)
+    assert (find.lr_start, find.lr_end, find.iters, find.rule, find.smooth) == (LR_START, LR_END, ITERS, "auto", 0.9)
     for key, case in results["cases"].items():
         losses = iter(case["finder"]["losses"])
         curve = range_test(lambda lr, it=losses: next(it, math.nan), LR_START, LR_END, ITERS)  # default smoothing

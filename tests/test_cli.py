@@ -280,7 +280,7 @@ def test_plot_prints_a_table_with_events(tmp_path):
 def test_plot_says_lr_find_sets_lr0_at_train_time(tmp_path):
     p = yolo_lr("plot", "cfg=warmup_cosine", "lr_find=True", "epochs=3", f"out={tmp_path / 'f.png'}")
     assert p.returncode == 0, p.stderr
-    assert "note: lr_find sets lr0 at train time" in p.stdout and "lr_find=rule edge10" in p.stdout
+    assert "note: lr_find sets lr0 at train time" in p.stdout and "lr_find=rule auto" in p.stdout
     assert "note: lr_find" not in yolo_lr("plot", "cfg=warmup_cosine", "epochs=3", f"out={tmp_path / 'g.png'}").stdout
 
 

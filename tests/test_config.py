@@ -155,7 +155,7 @@ def test_effective_values_cover_the_keys_in_force():
         and rows["lr_find_iters"] == (30, "")
         and rows["lr_find_rule"]
         == (
-            "edge10",
+            "auto",
             "default",
         )
     )
@@ -242,8 +242,8 @@ BAD_VALUES = [
     ("lr_find_end", -1, "must be a number > 0."),
     ("lr_find_iters", 1, "must be an integer >= 2."),
     ("lr_find_iters", 10.5, "must be an integer >= 2."),
-    ("lr_find_rule", "fastest", "must be one of valley, steep, min10, edge10."),
-    ("lr_find_rule", "edge", "must be one of valley, steep, min10, edge10; did you mean 'edge10'?"),
+    ("lr_find_rule", "fastest", "must be one of auto, valley, steep, min10, edge10."),
+    ("lr_find_rule", "edge", "must be one of auto, valley, steep, min10, edge10; did you mean 'edge10'?"),
     ("lr_find_smooth", 1, "must be a number in [0, 1)"),
     ("lr_find_smooth", -0.1, "must be a number in [0, 1)"),
     ("lr_find_diverge", 1, "must be a number > 1."),
@@ -491,7 +491,7 @@ def test_resolve_defaults():
         1e-5,
         10.0,
         50,
-        "edge10",
+        "auto",
         0.9,
         4.0,
     )
@@ -634,7 +634,7 @@ def test_describe_is_one_line_with_every_setting():
     assert (
         resolve({"lr_find": True, "lr_find_iters": 30})
         .describe()
-        .endswith("plateau=off lr_find=rule edge10, lr 1e-05 -> 10 over 30 steps")
+        .endswith("plateau=off lr_find=rule auto, lr 1e-05 -> 10 over 30 steps")
     )
     frozen = resolve({"lr_policy": "linear", "lr_unfreeze_epoch": 2}).describe()
     assert "backbone=frozen until epoch 3, lr x1 plateau=off" in frozen  # no ramp without lr_unfreeze_warmup

@@ -98,12 +98,14 @@ def _found(messages: list[str]) -> float:
     return hits[0]
 
 
-def _edge10(csv_path) -> float:
-    """The edge10 rule applied to the curve lr_find.csv recorded, on its read column, rounded as lr0 is."""
-    from yolo_lr.finder import suggest
+def _rule(csv_path) -> float:
+    """The default rule (auto) applied to the curve lr_find.csv recorded (its read and raw loss columns), rounded as lr0
+    is."""
+    from yolo_lr.finder import DEFAULT_RULE, suggest
 
     rows = read_csv(csv_path)
-    return float(f"{suggest([float(r['lr']) for r in rows], [float(r['read']) for r in rows], 'edge10').lr:.3g}")
+    lrs, read, raw = ([float(r[k]) for r in rows] for k in ("lr", "read", "loss"))
+    return float(f"{suggest(lrs, read, DEFAULT_RULE, raw).lr:.3g}")
 
 
 def _linear(lr0: float, s, nb: int, epochs: int, lrf: float = 0.01) -> float:
@@ -135,7 +137,7 @@ def test_peak_is_the_printed_suggestion_and_is_saved(found_run):
     import torch
 
     run, _, lr0, messages, _ = found_run
-    assert lr0 == _edge10(run.save_dir / "lr_find.csv") and lr0 != 0.01  # the rule's answer, not the configured lr0
+    assert lr0 == _rule(run.save_dir / "lr_find.csv") and lr0 != 0.01  # the rule's answer, not the configured lr0
     assert any("range test on this run's model, data and SGD param groups" in m for m in messages)
     groups = run.trainer.optimizer.param_groups
     assert [g["initial_lr"] for g in groups] == [lr0] * 3  # the peak the policy reads
@@ -256,7 +258,7 @@ def test_stock_cli_with_a_preset_file(tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
     lr0 = _found(out.splitlines())
-    assert lr0 == _edge10(tmp_path / "cli" / "lr_find.csv")
+    assert lr0 == _rule(tmp_path / "cli" / "lr_find.csv")
     assert len(read_csv(tmp_path / "cli" / "lr_find.csv")) <= FIND["lr_find_iters"]  # the file's options were used
     assert yaml.safe_load((tmp_path / "cli" / "args.yaml").read_text())["lr0"] == lr0
     rows = read_csv(tmp_path / "cli" / "lr.csv")
@@ -309,7 +311,7 @@ def test_the_range_test_drives_each_group_as_epoch_1_will(tmp_path, pretrained):
             **{f"{g}/backbone": [pytest.approx(0.5 * lr, rel=1e-6)] for g in GROUPS},
         }
     lr0 = run.trainer.args.lr0
-    assert lr0 == _edge10(run.save_dir / "lr_find.csv")
+    assert lr0 == _rule(run.save_dir / "lr_find.csv")
     assert [g["initial_lr"] for g in run.trainer.optimizer.param_groups] == [lr0] * 6  # the schedule scales backbones
     for g in GROUPS:  # the first training step (no warmup): head part at lr0, backbone part at half of it
         assert sorted(run.steps[0].lr[g]) == [pytest.approx(0.5 * lr0, rel=1e-12), pytest.approx(lr0, rel=1e-12)]
@@ -323,7 +325,7 @@ def test_no_suggestion_stops_the_run_naming_lr_find_after_writing_the_curve(tmp_
     from yolo_lr.finder import RULES
 
     monkeypatch.setattr(find_in_training, "suggestions", lambda curve: dict.fromkeys(RULES))
-    with pytest.raises(RuntimeError, match=r"lr_find: no suggestion from rule edge10: the smoothed loss never rose"):
+    with pytest.raises(RuntimeError, match=r"lr_find: no suggestion from rule auto: the smoothed loss never rose"):
         YOLO(MODEL).train(**{**FAST, "data": str(COCO8), "project": str(tmp_path), "name": "none", **FIND, **KW})
     assert len(read_csv(tmp_path / "none" / "lr_find.csv")) == FIND["lr_find_iters"]
     assert not (tmp_path / "none" / "results.csv").exists()  # no epoch trained
@@ -362,7 +364,11 @@ def test_start_scales_follow_the_fine_tuning_rules_at_the_start():
         ({"lr_find": True, "lr_find_start": 0}, "lr_find_start", "must be a number > 0"),
         ({"lr_find": True, "lr_find_start": 1e-3, "lr_find_end": 1e-4}, "lr_find_end", "greater than lr_find_start"),
         ({"lr_find": True, "lr_find_iters": 1}, "lr_find_iters", "must be an integer >= 2"),
-        ({"lr_find": True, "lr_find_rule": "fastest"}, "lr_find_rule", "must be one of valley, steep, min10, edge10"),
+        (
+            {"lr_find": True, "lr_find_rule": "fastest"},
+            "lr_find_rule",
+            "must be one of auto, valley, steep, min10, edge10",
+        ),
         ({"lr_find": True, "device": "0,1"}, "lr_find", "runs its range test on one device"),
     ],
 )

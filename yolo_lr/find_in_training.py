@@ -120,7 +120,7 @@ def run(trainer, settings, requested_optimizer=None) -> FoundLR | None:
     if pick is None:
         raise RuntimeError(
             f"yolo_lr: lr_find: no suggestion from rule {find.rule}: the smoothed loss never "
-            f"{'rose' if find.rule == 'edge10' else 'decreased'} between lr={find.lr_start:g} and "
+            f"{'rose' if find.rule in ('edge10', 'auto') else 'decreased'} between lr={find.lr_start:g} and "
             f"{curve.lrs[-1] if curve.lrs else find.lr_start:g} (curve: {csv_path}). Widen the range (lr_find_start, "
             "lr_find_end), raise lr_find_iters, or set lr0 yourself without lr_find."
         )
@@ -133,8 +133,9 @@ def run(trainer, settings, requested_optimizer=None) -> FoundLR | None:
             f"{optimizer} and its LR is replaced by the suggestion (args.yaml now says optimizer={optimizer})"
         )
     others = ", ".join(f"{r} {s.lr:.3g}" if s is not None else f"{r} none" for r, s in found.items() if r != pick.rule)
+    how = f" = {pick.why}" if pick.why else ""
     log.info(
-        f"yolo_lr: lr_find: lr0={lr0:g} (rule {pick.rule}; {others}) is every param group's peak LR in this run; "
+        f"yolo_lr: lr_find: lr0={lr0:g} (rule {pick.rule}{how}; {others}) is every param group's peak LR in this run; "
         "args.yaml and the checkpoints record it" + (f"; curve: {csv_path}" if csv_path else "")
     )
     return FoundLR(lr0, before, pick.rule, found, curve, work, optimizer, csv_path, png)

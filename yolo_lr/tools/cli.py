@@ -40,7 +40,7 @@ Usage:
   yolo-lr show   cfg=PRESET|FILE [key=value ...]      the resolved settings, every lr_* key with its effective value
   yolo-lr presets                                     list the shipped presets
   yolo-lr copy-cfg NAME [force]                       copy preset NAME to ./NAME_copy.yaml for editing
-  yolo-lr [TASK] find  model=M [lr_start=1e-5 lr_end=10 iters=50 rule=edge10] [key=value ...]
+  yolo-lr [TASK] find  model=M [lr_start=1e-5 lr_end=10 iters=50 rule=auto] [key=value ...]
                                                       LR range test: suggests lr0, writes lr_find.png, prints a command
   yolo-lr [TASK] sweep lr0=A,B,C model=M [epochs=N] [metric=NAME] [key=value ...]
                                                       one short training per lr0: table + plot, best marked
@@ -119,7 +119,7 @@ prints a per-epoch table marking warmup, restarts, unfreezing and plateau reduct
     + "\n",
     "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
     "find": """\
-yolo-lr find model=M [data=D] [lr_start=1e-5] [lr_end=10] [iters=50] [rule=edge10|valley|steep|min10] [smooth=0.9]
+yolo-lr find model=M [data=D] [lr_start=1e-5] [lr_end=10] [iters=50] [rule=auto|edge10|valley|steep|min10] [smooth=0.9]
              [diverge=4] [cfg=PRESET|FILE] [key=value ...]
 
 LR range test on the real training set-up (dataloader, augmentation, loss, param groups, gradient accumulation,
@@ -128,9 +128,11 @@ lr_end over iters steps (each step uses round(nbs/batch) batches, as training do
 (bias included). The test stops when the EMA of the loss (factor smooth) exceeds diverge x its best, or is not finite;
 the rules read a running median of the loss (half-width ~ smooth/(1-smooth)/2 points). Model, optimizer, EMA, RNGs
 and data order are restored afterwards.
-  rule     edge10 (default): a tenth of the LR where the loss starts to rise (5 % above its low); valley: two thirds
-           down the deepest descent; steep: steepest descent; min10: the LR at the minimum / 10
-  The defaults were chosen on BENCHMARKS.md's finder benchmark (from scratch and fine-tuning).
+  rule     auto (default): valley when the loss shows a real descent (its drop >= 2x the batch-to-batch noise, as
+           when fine-tuning), else edge10 (as from scratch, where the loss hardly moves before it blows up);
+           edge10: a tenth of the LR where the loss starts to rise (5 % above its low); valley: two thirds down
+           the deepest descent; steep: steepest descent; min10: the LR at the minimum / 10
+  The defaults were chosen on BENCHMARKS.md's finder benchmark (from scratch and fine-tuning, two cases held out).
   Other keys are training keys (imgsz, batch, nbs, optimizer, momentum, lr_* policy keys, project, name, ...).
   optimizer=auto (the default) ignores lr0, so the finder then uses SGD and the printed command says optimizer=SGD.
   Defaults: data = the bundled COCO8, amp=False, project=runs/lr_find, name=find.

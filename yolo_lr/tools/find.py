@@ -270,7 +270,7 @@ def find_lr(
         lr_start: first LR of the exponential ramp.
         lr_end: last LR.
         iters: planned optimizer steps (each uses ``round(nbs / batch)`` batches, as training does).
-        rule: suggestion rule, one of :data:`yolo_lr.finder.RULES` (default ``edge10``).
+        rule: suggestion rule, one of :data:`yolo_lr.finder.RULES` (default ``auto``).
         smooth: smoothing factor: the EMA of the divergence stop, and the width of the curve the rules read.
         diverge: stop when the smoothed loss exceeds this many times its best.
         verbose: print the summary and the command.
@@ -298,6 +298,8 @@ def find_lr(
     marks = {r: s for r, s in found.items() if s is not None}
     values = {r: (s.lr if s is not None else None) for r, s in found.items()}
     lr = values[rule]
+    if found[rule] is not None and found[rule].why:
+        notes.append(f"rule {rule} read {found[rule].why}")
     if lr is None:
         notes.append(
             f"no suggestion: {'no usable shape' if curve.steps >= 5 else 'too few steps before stopping'}"
