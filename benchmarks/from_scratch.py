@@ -36,7 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (benchmarks/ is not a package)
 
 DEFAULTS = "defaults"  # label of the native run
-EXCLUDED = {"finetune": "for pretrained weights (AdamW at a low lr0, backbone frozen for the first epoch); measured in the transfer benchmark"}
+EXCLUDED = {
+    "finetune": "for pretrained weights (AdamW at a low lr0, backbone frozen for the first epoch); measured in the "
+    "transfer benchmark"
+}
 
 # Full: 8 configs x 3 seeds = 24 trainings of 12 epochs (12 optimizer steps each) at imgsz 128, 2 at a time:
 # ~80-90 s per training on one core of a 2.8 GHz Xeon, ~17-20 min in all (measured 1178 s with other work on the
