@@ -77,6 +77,7 @@ SKIP_START = 0.1  # fraction of the first points the rules ignore
 VALLEY_TOLERANCE = 0.02  # a descent may climb back this fraction of the curve's total drop and still count
 EDGE_RISE = 0.05  # edge10: the loss counts as rising once it is this fraction above its lowest value so far
 DESCENT_Z = 2.0  # auto: a descent is real when it drops at least this many times the noise of one batch's loss
+NOISE_POINTS = 11  # auto: the noise is read over at least this many points (the default running median's window)
 
 
 # ------------------------------------------------------------------------------------------------------ pure core
@@ -341,7 +342,8 @@ def read_curve(losses: list[float], smoothed: list[float], smooth: float, readin
 
 
 class Suggestion(NamedTuple):
-    """A suggested LR: its value, its index on the curve, the rule that chose it and (``auto``) which reading won."""
+    """A suggested LR: its value, its index on the curve, the rule that chose it and (``auto``) which rule it applied
+    and why."""
 
     lr: float
     index: int
@@ -389,7 +391,8 @@ def suggest(
         z = descent_z(lrs, smoothed, losses)
         if z >= DESCENT_Z:
             s = suggest(lrs, smoothed, "valley")
-            return Suggestion(s.lr, s.index, rule, f"valley: the loss falls {z:.1f}x its batch noise")
+            size = "a noiseless descent" if math.isinf(z) else f"the loss falls {z:.1f}x its batch noise"
+            return Suggestion(s.lr, s.index, rule, f"valley: {size}")
         s = suggest(lrs, smoothed, "edge10")
         why = "no descent" if z == 0.0 else f"the descent is only {z:.1f}x the batch noise"
         return Suggestion(s.lr, s.index, rule, f"edge10: {why}")
@@ -427,21 +430,35 @@ def descent_z(lrs: list[float], smoothed: list[float], losses: list[float]) -> f
     """How real the curve's deepest descent is: its drop over the noise of one batch's loss (0: no descent).
 
     The noise is the robust standard deviation (1.4826 x the median absolute deviation) of the raw losses around the
-    read curve, from the end of the skipped start to the read curve's minimum (the diverging tail left out). On
-    simulated 50-step tests of pure noise the deepest descent of the default reading reaches :data:`DESCENT_Z` (2) in
-    2-4 % of curves (tests/test_finder.py checks it); on the benchmark's recordings it was 0.4 from scratch and 4.3-4.7
-    when fine-tuning. With noiseless losses any descent is real (``inf``).
+    read curve, from the end of the skipped start to the read curve's minimum (the diverging tail left out), over
+    at least :data:`NOISE_POINTS` points. On simulated 50-step tests of pure noise the deepest descent of the
+    default reading reaches :data:`DESCENT_Z` (2) in a few per cent of curves (tests/test_finder.py checks it); on
+    the finder benchmark's recordings it was 0.4 from scratch and 4.3-6.8 when fine-tuning. With noiseless losses
+    any descent is real (``inf``).
+
+    Raises:
+        ValueError: fewer than 5 points, lengths that differ, a loss that is not finite.
     """
     import statistics
 
     n = len(smoothed)
+    if not len(lrs) == len(losses) == n >= 5:
+        raise ValueError(
+            f"descent_z needs >= 5 points and as many LRs, read and raw losses: {len(lrs)}, {n}, {len(losses)}"
+        )
+    if not all(math.isfinite(v) for v in (*smoothed, *losses)):
+        raise ValueError("descent_z needs finite losses (a range test records only finite ones)")
     k0 = int(SKIP_START * n)
     imin = min(range(k0, n), key=smoothed.__getitem__)
     if imin == k0 or smoothed[imin] >= max(smoothed[k0 : imin + 1]):
         return 0.0
     start, bottom = _deepest_descent(list(smoothed[: imin + 1]), k0)
     drop = smoothed[start] - smoothed[bottom]
-    sigma = 1.4826 * statistics.median(abs(losses[i] - smoothed[i]) for i in range(k0, imin + 1))
+    # a minimum just past the skipped start leaves too few residuals (a running median passes through some points
+    # exactly), so the noise is read over at least NOISE_POINTS of them; more points only make the estimate larger
+    # (the rise after the minimum) and the verdict more cautious
+    end = min(n, max(imin + 1, k0 + NOISE_POINTS))
+    sigma = 1.4826 * statistics.median(abs(losses[i] - smoothed[i]) for i in range(k0, end))
     if sigma <= 0.0:
         return math.inf if drop > 0.0 else 0.0
     return drop / sigma
