@@ -87,6 +87,7 @@ BENCH = common.Bench(
         "iters": 50,
         "jobs": None,
         "max_extend": 2,
+        "seed": 0,
     },
     smoke={
         "imgsz": 64,
@@ -106,9 +107,11 @@ BENCH = common.Bench(
         "iters": "steps of the recorded range test",
         "jobs": "trainings at a time (default: cores / torch threads per training; 0 = all in this process)",
         "max_extend": "grid points the sweep may add past an end of its grid, per case",
+        "seed": "training seed of every sweep training and of the finder's recording; another seed than 0 writes its "
+        "own files (results/finder_vs_sweep_seedN.*) and BENCHMARKS.md block (finder_seedN)",
     },
     types={"jobs": int},
-    minimum={"imgsz": 32, "batch": 1, "epochs": 1, "iters": 2, "jobs": 0, "max_extend": 0},
+    minimum={"imgsz": 32, "batch": 1, "epochs": 1, "iters": 2, "jobs": 0, "max_extend": 0, "seed": 0},
 )
 
 
@@ -177,9 +180,19 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
 
 
 # ---------------------------------------------------------------------------------------------- worker processes
+def seed_of(s) -> int:
+    """The training seed of a run's settings (a namespace, or a JSON's dict; runs before --seed existed used 0)."""
+    return int(s.get("seed", 0) if isinstance(s, dict) else getattr(s, "seed", 0))
+
+
+def variant(s) -> str | None:
+    """The name of a run with another seed than 0 (its own files and block), or None for the main measurement."""
+    return f"finder_vs_sweep_seed{seed_of(s)}" if seed_of(s) else None
+
+
 def train_args(s: SimpleNamespace, case: Case, data: Path, project: Path, name: str, verbose: bool) -> dict:
     """The train() arguments of one case (no lr0: the sweep and the finder set it)."""
-    args = common.shared_train_args(s.imgsz, s.batch, s.epochs, 0, data, project, name, verbose)
+    args = common.shared_train_args(s.imgsz, s.batch, s.epochs, seed_of(s), data, project, name, verbose)
     return {**args, "optimizer": case.optimizer, "warmup_epochs": s.warmup_epochs, **case.extra}
 
 
@@ -356,7 +369,7 @@ def measure(
     """Datasets, finder recordings and sweeps for every case (``s.jobs`` worker processes at a time; 0: all in this
     process). Returns the raw results: per case its runs, best, finder recording and compute."""
     datasets = {c.key: common.ensure_dataset(c.data, workdir) for c in cases}
-    project = workdir / "finder_vs_sweep" / "runs"
+    project = workdir / "finder_vs_sweep" / ("runs" if not seed_of(s) else f"runs_seed{seed_of(s)}")
     if project.exists():
         import shutil
 
@@ -451,7 +464,7 @@ def sweep_spec(
     s: SimpleNamespace, case: Case, model: str, datasets: dict, project: Path, lr0: float, verbose: bool
 ) -> common.RunSpec:
     args = train_args(s, case, datasets[case.key], project, f"{case.key}_lr{lr0:.3g}", verbose)
-    return common.RunSpec(f"{case.key} lr0={lr0:.3g}", 0, model, {**args, "lr0": lr0})
+    return common.RunSpec(f"{case.key} lr0={lr0:.3g}", seed_of(s), model, {**args, "lr0": lr0})
 
 
 def extension(runs: list[dict]) -> float | None:
@@ -493,7 +506,7 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
         f"Setup: imgsz={s['imgsz']}, batch={s['batch']}, nbs={s['batch']} (one optimizer step per batch), "
         f"{s['epochs']} epochs per sweep training (Ultralytics' recipe with warmup_epochs={s['warmup_epochs']:g}: "
         "linear warmup, linear decay to lr0*lrf, mosaic closed for the last 10 epochs, validation every epoch), "
-        "workers=0, amp=False, seed 0; best = highest "
+        f"workers=0, amp=False, seed {s.get('seed', 0)}; best = highest "
         f"last-epoch mAP50-95. The finder records one range test per case, lr {s['lr_start']:g} -> {s['lr_end']:g} "
         f"over {s['iters']} steps, on a trainer built like the sweep's; each candidate reading is replayed on it "
         f"(its own divergence stop at {DIVERGE:g}x the best smoothed loss) and charged the CPU time the recording "
@@ -681,7 +694,10 @@ def make_report(results: dict, png: Path) -> common.Report:
         f"{k} {_f(ev['chosen']['per_case'][k]['ratio'])}x ({'met' if v['ratio'][k] else 'missed'})"
         for k in results["cases"]
     )
+    name = variant(s)
     return common.Report(
+        name=name,
+        block=f"finder_seed{seed_of(s)}" if name else None,
         body=render(results, ev, common.md_link(png)),
         machine=results["machine"],
         wall_note=" wall (" + (f"{jobs} worker processes at a time" if jobs else "every job in one process") + ")",
@@ -708,7 +724,7 @@ def run(ctx: common.Context) -> common.Report:
     common.write_json(scratch, {"settings": vars(s), "machine": machine, **data})
     saved = json.loads(scratch.read_text())
     scratch.unlink()
-    report = make_report(saved, ctx.output(".png"))
+    report = make_report(saved, ctx.output(".png", variant(s)))
     report.data = {k: saved[k] for k in data}
     return report
 
@@ -729,13 +745,14 @@ def rerender(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: li
         command=results["command"],
         monitor=common.LoadMonitor(samples=list(results.get("load_average", []))),
     )
-    report = make_report(results, ctx.output(".png"))
+    report = make_report(results, ctx.output(".png", variant(results["settings"])))
     block = common.render_block(ctx, report, results["date"], results["wall_s"])
-    ctx.output(".md").write_text(block + "\n")
+    ctx.output(".md", report.name).write_text(block + "\n")
     print(block + "\n\n" + report.console)
     if args.write_md:
-        common.replace_block(args.md, BENCH.block, block)
-        print(f"updated {args.md} between <!-- {BENCH.block}:start --> and <!-- {BENCH.block}:end -->")
+        key = report.block or BENCH.block
+        common.replace_block(args.md, key, block)
+        print(f"updated {args.md} between <!-- {key}:start --> and <!-- {key}:end -->")
     return 0
 
 

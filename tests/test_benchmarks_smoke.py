@@ -500,6 +500,23 @@ def test_finder_replay_is_the_online_test_it_stands_for():
                 assert got["lr"] == suggest(online.lrs, y, rule, online.losses).lr
 
 
+def test_finder_seed_reaches_every_training_and_names_its_own_files(tmp_path):
+    from types import SimpleNamespace
+
+    s = SimpleNamespace(imgsz=64, batch=4, epochs=1, warmup_epochs=1.0, seed=3)
+    case = finder_vs_sweep.cases_for(64, True)[1]
+    assert finder_vs_sweep.train_args(s, case, Path("d.yaml"), Path("p"), "n", False)["seed"] == 3  # the recording
+    spec = finder_vs_sweep.sweep_spec(s, case, "m.pt", {case.key: Path("d.yaml")}, Path("p"), 1e-3, False)
+    assert spec.seed == 3 and spec.train_args["seed"] == 3  # every sweep training
+    assert finder_vs_sweep.variant(s) == "finder_vs_sweep_seed3" and finder_vs_sweep.variant({"seed": 0}) is None
+    committed = finder_vs_sweep.load_results(BENCH / "results" / "finder_vs_sweep.json")
+    assert finder_vs_sweep.seed_of(committed["settings"]) == 0  # the main measurement: seed 0, its own block
+    report = finder_vs_sweep.make_report(
+        {**committed, "settings": {**committed["settings"], "seed": 3}}, tmp_path / "p.png"
+    )
+    assert (report.name, report.block) == ("finder_vs_sweep_seed3", "finder_seed3") and "seed 3; best" in report.body
+
+
 def test_finder_grid_grows_past_an_edge_best_only():
     def runs(maps):
         return [{"lr0": lr0, "map": m, "loss": 1.0} for lr0, m in zip([0.001, 0.01, 0.1], maps)]
