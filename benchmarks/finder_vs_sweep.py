@@ -38,6 +38,8 @@ Run from the repository root with the project's environment (``source scripts/se
     nice -n 5 python benchmarks/finder_vs_sweep.py --write-md      # ... and record it in BENCHMARKS.md
     python benchmarks/finder_vs_sweep.py --from-json benchmarks/results/finder_vs_sweep.json --write-md  # re-render
     python benchmarks/finder_vs_sweep.py --smoke                   # ~1 min: tiny data, 2-point grids, 1 epoch
+    nice -n 5 python benchmarks/finder_vs_sweep.py --seed 1 --write-md  # a second training seed: its own files and
+                                                  # block, with the default's ratios against the seeds' mean curve
 
 Options, folders and the report's header come from the shared harness (``benchmarks/common.py``: ``Bench`` and
 ``main``). Outputs: ``benchmarks/results/finder_vs_sweep.{md,json,png}`` (``--smoke``: under ``WORKDIR/results``; a
@@ -683,8 +685,52 @@ def load_results(path: Path) -> dict:
     }
 
 
-def make_report(results: dict, png: Path) -> common.Report:
-    """The block's body, plot and console summary for a complete results dict (measured now or loaded)."""
+def across_seeds(runs: list[dict]) -> str:
+    """A seed-N run beside the seed-0 one (``runs``: their results, seed 0 first): the library default's suggestion on
+    each seed's recording against the optimum of the seeds' *mean* mAP (the parabola vertex through its best lr0 and
+    neighbours; the best lr0 where there is no inner vertex), per case."""
+    rows, hits = [], []
+    for key in runs[0]["cases"]:
+        if not all(key in r["cases"] for r in runs):
+            continue
+        per_seed = [{x["lr0"]: x["map"] for x in r["cases"][key]["runs"] if finite(x["map"])} for r in runs]
+        lrs = sorted(set.intersection(*(set(m) for m in per_seed)))
+        mean = [{"lr0": lr, "map": sum(m[lr] for m in per_seed) / len(per_seed), "loss": 0.0} for lr in lrs]
+        best, peak = best_row(mean), parabola_peak(mean)
+        if best is None:
+            continue
+        ref = peak or best["lr0"]
+        found = [reading(r["cases"][key]["finder"], *library_default())["lr"] for r in runs]
+        ratios = [lr / ref if lr else None for lr in found]
+        hits += [q is not None and 1 / TARGET_RATIO <= q <= TARGET_RATIO for q in ratios]
+        rows.append(
+            [
+                f"{key}: {runs[0]['cases'][key]['title']}",
+                f"{_f(best['lr0'])} ({best['map']:.4f})",
+                _f(peak),
+                " / ".join(f"{_f(lr)} ({_f(q)}x)" if lr else "none" for lr, q in zip(found, ratios)),
+            ]
+        )
+    seeds = ", ".join(str(seed_of(r["settings"])) for r in runs)
+    return "\n".join(
+        [
+            f"Against the seeds' mean (seeds {seeds}: mean final mAP50-95 per lr0 over the lr0 values every seed ran), "
+            f"the library default `{name_of(library_default())}` on each seed's recording, as a multiple of the mean "
+            f"curve's optimum (its parabola vertex; the best lr0 where it has none): within {TARGET_RATIO:g}x in "
+            f"{sum(hits)} of {len(hits)}.",
+            "",
+            common.md_table(
+                ["case", "best lr0 of the mean (mAP50-95)", "parabola optimum", f"suggestion (ratio), seeds {seeds}"],
+                rows,
+            ),
+            "",
+        ]
+    )
+
+
+def make_report(results: dict, png: Path, seed0: dict | None = None) -> common.Report:
+    """The block's body, plot and console summary for a complete results dict (measured now or loaded); a run on
+    another seed than 0 also gets the comparison against the seeds' mean when the seed-0 results are given."""
     ev = evaluate(results)
     plot(results, ev, png)
     s = results["settings"]
@@ -698,12 +744,19 @@ def make_report(results: dict, png: Path) -> common.Report:
     return common.Report(
         name=name,
         block=f"finder_seed{seed_of(s)}" if name else None,
-        body=render(results, ev, common.md_link(png)),
+        body=(across_seeds([seed0, results]) + "\n" if seed0 and name else "")
+        + render(results, ev, common.md_link(png)),
         machine=results["machine"],
         wall_note=" wall (" + (f"{jobs} worker processes at a time" if jobs else "every job in one process") + ")",
         load_note=results["load"],
         console=f"chosen reading `{ev['chosen']['name']}`: suggestion / sweep's best {console}",
     )
+
+
+def seed0_beside(path: Path) -> dict | None:
+    """The seed-0 results (finder_vs_sweep.json) in the folder of ``path``, if there are any."""
+    main_json = path.parent / f"{BENCH.name}.json"
+    return load_results(main_json) if main_json.exists() else None
 
 
 def run(ctx: common.Context) -> common.Report:
@@ -724,7 +777,7 @@ def run(ctx: common.Context) -> common.Report:
     common.write_json(scratch, {"settings": vars(s), "machine": machine, **data})
     saved = json.loads(scratch.read_text())
     scratch.unlink()
-    report = make_report(saved, ctx.output(".png", variant(s)))
+    report = make_report(saved, ctx.output(".png", variant(s)), seed0_beside(ctx.output(".json")))
     report.data = {k: saved[k] for k in data}
     return report
 
@@ -745,7 +798,9 @@ def rerender(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: li
         command=results["command"],
         monitor=common.LoadMonitor(samples=list(results.get("load_average", []))),
     )
-    report = make_report(results, ctx.output(".png", variant(results["settings"])))
+    report = make_report(
+        results, ctx.output(".png", variant(results["settings"])), seed0_beside(Path(args.from_json).resolve())
+    )
     block = common.render_block(ctx, report, results["date"], results["wall_s"])
     ctx.output(".md", report.name).write_text(block + "\n")
     print(block + "\n\n" + report.console)

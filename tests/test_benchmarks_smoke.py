@@ -458,17 +458,19 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
 
 
-def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path):
-    """BENCHMARKS.md's finder block is what the script renders from the committed JSON."""
-    committed = BENCH / "results" / "finder_vs_sweep.json"
+@pytest.mark.parametrize(("stem", "key"), [("finder_vs_sweep", "finder"), ("finder_vs_sweep_seed1", "finder_seed1")])
+def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path, stem, key):
+    """BENCHMARKS.md's finder blocks (seed 0, and the second seed) are what the script renders from the committed
+    JSONs."""
+    committed = BENCH / "results" / f"{stem}.json"
     assert finder_vs_sweep.main(["--from-json", str(committed), "--results-dir", str(tmp_path)]) == 0
-    rendered = (tmp_path / "finder_vs_sweep.md").read_text().strip()
-    rendered = rendered.replace(str(tmp_path / "finder_vs_sweep.png"), "benchmarks/results/finder_vs_sweep.png")
+    rendered = (tmp_path / f"{stem}.md").read_text().strip()
+    rendered = rendered.replace(str(tmp_path / f"{stem}.png"), f"benchmarks/results/{stem}.png")
     text = (ROOT / "BENCHMARKS.md").read_text()
-    block = text.split("<!-- finder:start -->\n", 1)[1].split("\n<!-- finder:end -->", 1)[0]
+    block = text.split(f"<!-- {key}:start -->\n", 1)[1].split(f"\n<!-- {key}:end -->", 1)[0]
     assert rendered == block
-    assert (tmp_path / "finder_vs_sweep.png").read_bytes() == (BENCH / "results" / "finder_vs_sweep.png").read_bytes()
-    assert (BENCH / "results" / "finder_vs_sweep.md").read_text().strip() == block
+    assert (tmp_path / f"{stem}.png").read_bytes() == (BENCH / "results" / f"{stem}.png").read_bytes()
+    assert (BENCH / "results" / f"{stem}.md").read_text().strip() == block
 
 
 def test_finder_replay_is_the_online_test_it_stands_for():
