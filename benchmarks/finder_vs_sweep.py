@@ -728,9 +728,9 @@ def across_seeds(runs: list[dict]) -> str:
     )
 
 
-def make_report(results: dict, png: Path, seed0: dict | None = None) -> common.Report:
+def make_report(results: dict, png: Path, earlier: list[dict] | None = None) -> common.Report:
     """The block's body, plot and console summary for a complete results dict (measured now or loaded); a run on
-    another seed than 0 also gets the comparison against the seeds' mean when the seed-0 results are given."""
+    another seed than 0 also gets the comparison against the seeds' mean, with the ``earlier`` seeds' results."""
     ev = evaluate(results)
     plot(results, ev, png)
     s = results["settings"]
@@ -744,7 +744,7 @@ def make_report(results: dict, png: Path, seed0: dict | None = None) -> common.R
     return common.Report(
         name=name,
         block=f"finder_seed{seed_of(s)}" if name else None,
-        body=(across_seeds([seed0, results]) + "\n" if seed0 and name else "")
+        body=(across_seeds([*earlier, results]) + "\n" if earlier and name else "")
         + render(results, ev, common.md_link(png)),
         machine=results["machine"],
         wall_note=" wall (" + (f"{jobs} worker processes at a time" if jobs else "every job in one process") + ")",
@@ -753,10 +753,13 @@ def make_report(results: dict, png: Path, seed0: dict | None = None) -> common.R
     )
 
 
-def seed0_beside(path: Path) -> dict | None:
-    """The seed-0 results (finder_vs_sweep.json) in the folder of ``path``, if there are any."""
-    main_json = path.parent / f"{BENCH.name}.json"
-    return load_results(main_json) if main_json.exists() else None
+def earlier_seeds(path: Path, seed: int) -> list[dict]:
+    """The results of seed 0 (finder_vs_sweep.json) and of every seed between it and ``seed``
+    (finder_vs_sweep_seedK.json) found in the folder of ``path``; none for seed 0 itself."""
+    if not seed:
+        return []
+    names = [f"{BENCH.name}.json", *(f"{BENCH.name}_seed{k}.json" for k in range(1, seed))]
+    return [load_results(path.parent / n) for n in names if (path.parent / n).exists()]
 
 
 def run(ctx: common.Context) -> common.Report:
@@ -777,7 +780,7 @@ def run(ctx: common.Context) -> common.Report:
     common.write_json(scratch, {"settings": vars(s), "machine": machine, **data})
     saved = json.loads(scratch.read_text())
     scratch.unlink()
-    report = make_report(saved, ctx.output(".png", variant(s)), seed0_beside(ctx.output(".json")))
+    report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(ctx.output(".json"), seed_of(s)))
     report.data = {k: saved[k] for k in data}
     return report
 
@@ -799,7 +802,9 @@ def rerender(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: li
         monitor=common.LoadMonitor(samples=list(results.get("load_average", []))),
     )
     report = make_report(
-        results, ctx.output(".png", variant(results["settings"])), seed0_beside(Path(args.from_json).resolve())
+        results,
+        ctx.output(".png", variant(results["settings"])),
+        earlier_seeds(Path(args.from_json).resolve(), seed_of(results["settings"])),
     )
     block = common.render_block(ctx, report, results["date"], results["wall_s"])
     ctx.output(".md", report.name).write_text(block + "\n")
