@@ -458,7 +458,14 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
 
 
-@pytest.mark.parametrize(("stem", "key"), [("finder_vs_sweep", "finder"), ("finder_vs_sweep_seed1", "finder_seed1")])
+@pytest.mark.parametrize(
+    ("stem", "key"),
+    [
+        ("finder_vs_sweep", "finder"),
+        ("finder_vs_sweep_seed1", "finder_seed1"),
+        ("finder_vs_sweep_seed2", "finder_seed2"),
+    ],
+)
 def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path, stem, key):
     """BENCHMARKS.md's finder blocks (seed 0, and the second seed) are what the script renders from the committed
     JSONs."""
