@@ -128,6 +128,9 @@ class Case:
     optimizer: str
     grid: tuple[float, ...]
     extra: dict = field(default_factory=dict)  # train() arguments of this case besides the shared ones
+    # lr0 values between grid points, trained by --merge for the reference of every seed (not part of the sweep a
+    # suggestion is costed against): half grid steps around the optimum of the seeds' mean
+    refine: tuple[float, ...] = ()
 
 
 def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
@@ -137,7 +140,13 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
     if smoke:
         return (
             Case(
-                "S", "from scratch on the source world", common.DatasetSpec("S", 8, 4, imgsz), False, "SGD", (0.01, 0.1)
+                "S",
+                "from scratch on the source world",
+                common.DatasetSpec("S", 8, 4, imgsz),
+                False,
+                "SGD",
+                (0.01, 0.1),
+                refine=(0.0316,),
             ),
             Case("N", "fine-tune, near target", common.DatasetSpec("N", 8, 4, imgsz), True, "AdamW", (1e-4, 1e-3), ft),
             Case("B", "fine-tune, far target", common.DatasetSpec("B", 8, 4, imgsz), True, "AdamW", (1e-4, 1e-3), ft),
@@ -162,9 +171,28 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
             False,
             "SGD",
             (0.002, 0.00632, 0.02, 0.0632, 0.2),
+            refine=(0.0112, 0.0356),
         ),
-        Case("N", "fine-tune, near target", common.DatasetSpec("N", 128, 200, imgsz), True, "AdamW", fine_grid, ft),
-        Case("B", "fine-tune, far target", common.DatasetSpec("B", 128, 200, imgsz), True, "AdamW", fine_grid, ft),
+        Case(
+            "N",
+            "fine-tune, near target",
+            common.DatasetSpec("N", 128, 200, imgsz),
+            True,
+            "AdamW",
+            fine_grid,
+            ft,
+            (0.00112, 0.00356),
+        ),
+        Case(
+            "B",
+            "fine-tune, far target",
+            common.DatasetSpec("B", 128, 200, imgsz),
+            True,
+            "AdamW",
+            fine_grid,
+            ft,
+            (0.000356, 0.00112),
+        ),
         # held out (added when the rule `auto` was chosen on S, N and B): a target whose classes the checkpoint already
         # knows (domain A: circle, square, triangle in S's palette, gradient backgrounds), and the near target trained
         # with SGD (Ultralytics' default warmup_bias_lr=0.1 kept), whose LR scale is an order of magnitude above AdamW's
@@ -176,8 +204,17 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
             "AdamW",
             fine_grid,
             ft,
+            (1e-5, 2e-5, 3.56e-5, 0.000112),  # the low end too: the finder suggested 1e-5 on two seeds
         ),
-        Case("C", "fine-tune, near target, SGD", common.DatasetSpec("N", 128, 200, imgsz), True, "SGD", sgd_grid),
+        Case(
+            "C",
+            "fine-tune, near target, SGD",
+            common.DatasetSpec("N", 128, 200, imgsz),
+            True,
+            "SGD",
+            sgd_grid,
+            refine=(0.00112, 0.00356),
+        ),
     )
 
 
@@ -365,17 +402,45 @@ def evaluate(results: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------- running
+def run_entry(key: str, lr0: float, fut: cf.Future, log) -> dict:
+    """One sweep training's record from its finished job (a failed training, e.g. diverged, is a NaN result)."""
+    if fut.exception() is not None:
+        log(f"  {key} lr0={lr0:.3g}: failed: {fut.exception()!r}")
+        nan = math.nan
+        return {"lr0": lr0, "map": nan, "map50": nan, "loss": nan, "curve": [], "cpu_s": 0.0, "wall_s": 0.0,
+                "epochs": 0, "error": repr(fut.exception())}  # fmt: skip
+    r = fut.result()
+    loss = r["train_loss"][-1] if r["train_loss"] else math.nan
+    log(f"  {key} lr0={lr0:.3g}: mAP50-95 {r['map'][-1]:.4f}, loss {loss:.3f}, {r['cpu_s']:.0f} s CPU")
+    return {"lr0": lr0, "map": r["map"][-1], "map50": r["map50"][-1], "loss": loss, "curve": r["map"],
+            "cpu_s": r["cpu_s"], "wall_s": r["wall_s"], "epochs": len(r["map"])}  # fmt: skip
+
+
+def project_dir(s: SimpleNamespace, workdir: Path, kind: str = "runs") -> Path:
+    """A fresh folder for this seed's trainings (``kind``: the full measurement's, or --merge's)."""
+    import shutil
+
+    project = workdir / "finder_vs_sweep" / (kind if not seed_of(s) else f"{kind}_seed{seed_of(s)}")
+    if project.exists():
+        shutil.rmtree(project)
+    return project
+
+
 def measure(
-    s: SimpleNamespace, cases: tuple[Case, ...], workdir: Path, checkpoint: Path, verbose: bool, log, monitor
+    s: SimpleNamespace,
+    cases: tuple[Case, ...],
+    workdir: Path,
+    checkpoint: Path,
+    verbose: bool,
+    log,
+    monitor,
+    project: Path | None = None,
 ) -> dict:
     """Datasets, finder recordings and sweeps for every case (``s.jobs`` worker processes at a time; 0: all in this
-    process). Returns the raw results: per case its runs, best, finder recording and compute."""
+    process), in ``project`` (default: a fresh ``runs`` folder of this seed). Returns the raw results: per case its
+    runs, best, finder recording and compute."""
     datasets = {c.key: common.ensure_dataset(c.data, workdir) for c in cases}
-    project = workdir / "finder_vs_sweep" / ("runs" if not seed_of(s) else f"runs_seed{seed_of(s)}")
-    if project.exists():
-        import shutil
-
-        shutil.rmtree(project)
+    project = project or project_dir(s, workdir)
     out: dict = {"cases": {}, "checkpoint": common.md_link(checkpoint)}
     with pool_for(s.jobs) as pool:
         futures = {}
@@ -404,44 +469,19 @@ def measure(
                 monitor.sample()
                 entry = out["cases"][key]
                 if kind == "sweep" and fut.exception() is not None:  # a diverged training is a result, not a crash
-                    log(f"  {key} lr0={lr0:.3g}: failed: {fut.exception()!r}")
-                    entry["runs"].append(
-                        {
-                            "lr0": lr0,
-                            "map": math.nan,
-                            "map50": math.nan,
-                            "loss": math.nan,
-                            "curve": [],
-                            "cpu_s": 0.0,
-                            "wall_s": 0.0,
-                            "epochs": 0,
-                            "error": repr(fut.exception()),
-                        }
-                    )
+                    entry["runs"].append(run_entry(key, lr0, fut, log))
                     continue
-                r = fut.result()
                 if kind == "find":
+                    r = fut.result()
                     entry["finder"] = {**r, "lr_end": s.lr_end}
                     cpu = r["step_cpu_s"][-1] if r["step_cpu_s"] else r["setup_cpu_s"]
                     log(
                         f"  {key} finder: {len(r['losses'])}/{r['planned']} steps ({r['stop_reason']}), {cpu:.0f} s CPU"
                     )
                     continue
+                r = fut.result()
                 out.setdefault("machine_src", {"versions": r["versions"], "torch_threads": r["torch_threads"]})
-                loss = r["train_loss"][-1] if r["train_loss"] else math.nan
-                entry["runs"].append(
-                    {
-                        "lr0": lr0,
-                        "map": r["map"][-1],
-                        "map50": r["map50"][-1],
-                        "loss": loss,
-                        "curve": r["map"],
-                        "cpu_s": r["cpu_s"],
-                        "wall_s": r["wall_s"],
-                        "epochs": len(r["map"]),
-                    }
-                )
-                log(f"  {key} lr0={lr0:.3g}: mAP50-95 {r['map'][-1]:.4f}, loss {loss:.3f}, {r['cpu_s']:.0f} s CPU")
+                entry["runs"].append(run_entry(key, lr0, fut, log))
                 case = next(c for c in cases if c.key == key)
                 pending = [v for k2, kd, v in futures.values() if k2 == key and kd == "sweep"]
                 if not pending and extended[key] < s.max_extend:
@@ -460,6 +500,41 @@ def measure(
         entry["sweep_wall_s"] = sum(r["wall_s"] for r in entry["runs"])
         entry["sweep_steps"] = sum(r["epochs"] for r in entry["runs"]) * entry["finder"]["batches_per_epoch"]
     return out
+
+
+def refine(
+    s: SimpleNamespace,
+    cases: tuple[Case, ...],
+    results: dict,
+    workdir: Path,
+    checkpoint: Path,
+    verbose: bool,
+    log,
+    monitor,
+    project: Path,
+) -> int:
+    """Train every refinement lr0 (``Case.refine``) that ``results`` holds neither as a sweep run nor as an earlier
+    refinement, and add it to its case's ``refine`` list. Returns how many were trained."""
+    todo = []
+    for case in cases:
+        entry = results["cases"].get(case.key)
+        if entry is not None:
+            have = {r["lr0"] for r in [*entry["runs"], *entry.get("refine", [])]}
+            todo += [(case, lr0) for lr0 in case.refine if lr0 not in have]
+    datasets = {case.key: common.ensure_dataset(case.data, workdir) for case, _ in todo}
+    with pool_for(s.jobs) as pool:
+        futures = {}
+        for case, lr0 in todo:
+            model = str(checkpoint) if case.pretrained else common.MODEL
+            spec = sweep_spec(s, case, model, datasets, project, lr0, verbose)
+            futures[pool.submit(sweep_job, spec)] = (case.key, lr0)
+        for fut in cf.as_completed(futures):
+            key, lr0 = futures[fut]
+            monitor.sample()
+            results["cases"][key].setdefault("refine", []).append(run_entry(key, lr0, fut, log))
+    for entry in results["cases"].values():
+        entry.get("refine", []).sort(key=lambda r: r["lr0"])
+    return len(todo)
 
 
 def sweep_spec(
@@ -661,6 +736,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    "(default benchmarks/assets/source.pt)")  # fmt: skip
     p.add_argument("--from-json", type=Path, help="re-render the block and the plot from a results JSON, without "
                    "training (the JSON itself is left as it is)")  # fmt: skip
+    p.add_argument("--merge", action="store_true", help="add to this seed's recorded results (same settings) the "
+                   "cases they lack and every case's refinement lr0 (half grid steps for the reference of the "
+                   "seeds' mean), then rewrite its files and block")  # fmt: skip
 
 
 def load_results(path: Path) -> dict:
@@ -693,7 +771,14 @@ def across_seeds(runs: list[dict]) -> str:
     for key in runs[0]["cases"]:
         if not all(key in r["cases"] for r in runs):
             continue
-        per_seed = [{x["lr0"]: x["map"] for x in r["cases"][key]["runs"] if finite(x["map"])} for r in runs]
+        per_seed = [
+            {
+                x["lr0"]: x["map"]
+                for x in [*r["cases"][key]["runs"], *r["cases"][key].get("refine", [])]
+                if finite(x["map"])
+            }
+            for r in runs
+        ]
         lrs = sorted(set.intersection(*(set(m) for m in per_seed)))
         mean = [{"lr0": lr, "map": sum(m[lr] for m in per_seed) / len(per_seed), "loss": 0.0} for lr in lrs]
         best, peak = best_row(mean), parabola_peak(mean)
@@ -767,6 +852,8 @@ def run(ctx: common.Context) -> common.Report:
     s = ctx.settings
     if s.jobs is None:
         s.jobs = common.default_jobs()
+    if ctx.args.merge:
+        return merge(ctx)
     checkpoint = Path(ctx.args.checkpoint).resolve()
     if not checkpoint.exists():
         raise SystemExit(f"{checkpoint} is missing: run benchmarks/pretrain.py first")
@@ -782,6 +869,50 @@ def run(ctx: common.Context) -> common.Report:
     scratch.unlink()
     report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(ctx.output(".json"), seed_of(s)))
     report.data = {k: saved[k] for k in data}
+    return report
+
+
+def merge(ctx: common.Context) -> common.Report:
+    """--merge: add to this seed's recorded results the cases it lacks (measured in full) and the refinement lr0 of
+    every case; the header keeps the first run's date, lists both commands and adds up their wall times."""
+    s = ctx.settings
+    path = ctx.output(".json", variant(s))
+    if not path.exists():
+        raise SystemExit(f"--merge adds to {path}, which is missing: run the same command without --merge first")
+    old = load_results(path)
+    mine = {k: v for k, v in vars(s).items() if k != "jobs"}
+    theirs = {k: old["settings"].get(k, 0 if k == "seed" else None) for k in mine}
+    if mine != theirs:
+        diff = ", ".join(f"{k}={theirs[k]!r} there, {mine[k]!r} here" for k in mine if mine[k] != theirs[k])
+        raise SystemExit(f"--merge needs the settings {path} was measured with: {diff}")
+    checkpoint = Path(ctx.args.checkpoint).resolve()
+    cases = cases_for(s.imgsz, ctx.smoke)
+    new = tuple(c for c in cases if c.key not in old["cases"])
+    project = project_dir(s, ctx.workdir, "merge")
+    results = json.loads(json.dumps(old))
+    ctx.log(f"finder vs sweep, --merge into {path}: new cases {', '.join(c.key for c in new) or 'none'}")
+    if new:
+        raw = measure(s, new, ctx.workdir, checkpoint, ctx.verbose, ctx.log, ctx.monitor, project)
+        raw.pop("machine_src", None)
+        results["cases"].update(raw["cases"])
+    trained = refine(s, cases, results, ctx.workdir, checkpoint, ctx.verbose, ctx.log, ctx.monitor, project)
+    if not new and not trained:
+        raise SystemExit(f"--merge: {path} already holds every case and refinement lr0; nothing to add")
+    results.update(
+        date=f"{old['date']} (cases and refinement lr0 added {common.utc_now()})",
+        command=f"{old['command']}\n{ctx.command}",
+        wall_s=old["wall_s"] + ctx.elapsed(),
+        load=f"{old['load']} Added by --merge: {ctx.monitor.summary(max(s.jobs, 1))}",
+        load_average=[*old.get("load_average", []), *ctx.monitor.samples],
+    )
+    scratch = ctx.workdir / "finder_vs_sweep.raw.json"  # read back, as run() does: the report shows the JSON's numbers
+    common.write_json(scratch, results)
+    saved = json.loads(scratch.read_text())
+    scratch.unlink()
+    report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(path, seed_of(s)))
+    report.date, report.wall_s, report.command = saved["date"], saved["wall_s"], saved["command"]
+    report.data = {k: v for k, v in saved.items() if k not in ("date", "command", "wall_s", "machine", "settings")}
+    report.machine = saved["machine"]
     return report
 
 
