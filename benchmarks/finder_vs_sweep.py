@@ -67,10 +67,12 @@ import common  # noqa: E402  (benchmarks/ is not a package)
 SOURCE_PT = common.ROOT / "benchmarks" / "assets" / "source.pt"
 TARGET_RATIO = 2.0  # suggestion within this factor of the sweep's best lr0
 TARGET_FRACTION = 0.10  # finder compute <= this fraction of the sweep's
-TUNE, HELD_OUT = ("S", "N", "B"), ("A", "C")
+TUNE, HELD_OUT = ("S", "N", "B"), ("A", "C", "D", "E")
 SMOOTHING = ("ema", "centred", "median")
 STRENGTHS = (0.6, 0.8, 0.9, 0.95, 0.98)
 RULES = ("auto", "valley", "steep", "min10", "edge10")
+FRACTIONS = (0.5, 0.6, 2.0 / 3.0, 0.75)  # shapes of rule auto compared across seeds: how far down the descent
+DIVISORS = (5.0, 10.0, 15.0, 20.0, 30.0)  # ... and the edge of stability's divisor without a descent
 DIVERGE = 4.0  # the finder's divergence stop, replayed for every candidate
 # The committed results were measured before the core restructure; their JSON predates the harness's layout.
 PRE_HARNESS_COMMIT = "76c34e8"  # branch finder: the commit that recorded benchmarks/results/finder_vs_sweep.json
@@ -160,6 +162,8 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
                 ft,
             ),
             Case("C", "fine-tune, near target, SGD", common.DatasetSpec("N", 8, 4, imgsz), True, "SGD", (1e-3, 1e-2)),
+            Case("D", "from scratch, AdamW", common.DatasetSpec("S", 8, 4, imgsz), False, "AdamW", (1e-3, 1e-2)),
+            Case("E", "from scratch on the far world", common.DatasetSpec("B", 8, 4, imgsz), False, "SGD", (0.01, 0.1)),
         )
     fine_grid = (6.32e-5, 0.0002, 0.000632, 0.002, 0.00632)
     sgd_grid = (0.000632, 0.002, 0.00632, 0.02, 0.0632)
@@ -214,6 +218,25 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
             "SGD",
             sgd_grid,
             refine=(0.00112, 0.00356),
+        ),
+        # held out (added when the shape of `auto` was chosen on every seed's S, N and B, before they were measured):
+        # from scratch as optimizer=auto trains a short run (AdamW, Ultralytics' warmup_bias_lr=0.1 kept), and from
+        # scratch with SGD on another visual world (domain B's palette, textures and classes)
+        Case(
+            "D",
+            "from scratch, AdamW",
+            common.DatasetSpec("S", 400, 200, imgsz),
+            False,
+            "AdamW",
+            (0.0002, 0.000632, 0.002, 0.00632, 0.02),
+        ),
+        Case(
+            "E",
+            "from scratch on the far world",
+            common.DatasetSpec("B", 400, 200, imgsz),
+            False,
+            "SGD",
+            (0.002, 0.00632, 0.02, 0.0632, 0.2),
         ),
     )
 
@@ -302,8 +325,9 @@ def pool_for(jobs: int):
 
 
 # --------------------------------------------------------------------------------------------------- the readings
-def reading(curve: dict, smoothing: str, strength: float, rule: str) -> dict:
-    """Replay one candidate reading on a recorded curve: its divergence stop, its suggestion, its compute."""
+def reading(curve: dict, smoothing: str, strength: float, rule: str, **shape) -> dict:
+    """Replay one candidate reading on a recorded curve: its divergence stop, its suggestion, its compute
+    (``shape``: the rule's ``fraction``/``divisor`` as ``yolo_lr.finder.suggest`` takes them; default the library's)."""
     from yolo_lr.finder import NoDescentError, range_test, read_curve, suggest
 
     losses = iter(curve["losses"])
@@ -317,7 +341,7 @@ def reading(curve: dict, smoothing: str, strength: float, rule: str) -> dict:
     steps = min(steps, len(curve["losses"]) + (1 if curve["stop_reason"] == "non-finite" else 0))
     y = read_curve(replay.losses, replay.smoothed, strength, smoothing)
     try:
-        lr = suggest(replay.lrs, y, rule, replay.losses).lr
+        lr = suggest(replay.lrs, y, rule, replay.losses, **shape).lr
     except (NoDescentError, ValueError):
         lr = None
     timed = curve["step_cpu_s"]  # cumulative CPU (set-up included) after each recorded step
@@ -578,6 +602,7 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
     s, cases = results["settings"], results["cases"]
     ch, df = ev["chosen"], ev["default"]
     v = verdicts(ev, results)
+    held = tuple(k for k in cases if k not in TUNE)
     lines = [
         *[f"Note: {n}\n" for n in results.get("notes", [])],
         f"Setup: imgsz={s['imgsz']}, batch={s['batch']}, nbs={s['batch']} (one optimizer step per batch), "
@@ -590,11 +615,11 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
         "measured up to that stop, set-up included. Compute = CPU time of the worker processes (one torch thread "
         "each), so other load on the machine does not inflate it.",
         "",
-        f"**Chosen on {_and(TUNE)} only: `{ch['name']}`; {_and(HELD_OUT)} held out.** "
+        f"**Chosen on {_and(TUNE)} only: `{ch['name']}`; {_and(held)} held out.** "
         f"Library default when this was measured: `{df['name']}`; now (`yolo_lr/finder.py`, also what `lr_find` "
         f"uses): `{name_of(library_default())}`, lr {s['lr_start']:g} -> {s['lr_end']:g} over {s['iters']} steps."
         if library_default() == tuple(ch["candidate"])
-        else f"**Chosen on {_and(TUNE)} only: `{ch['name']}`; {_and(HELD_OUT)} held out.** "
+        else f"**Chosen on {_and(TUNE)} only: `{ch['name']}`; {_and(held)} held out.** "
         f"Library default when this was measured: `{df['name']}`; now: `{name_of(library_default())}`.",
         "",
         common.md_table(
@@ -666,6 +691,17 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
                         "<- best" if c["best"] and r["lr0"] == c["best"]["lr0"] else r.get("error", ""),
                     ]
                     for r in c["runs"]
+                ]
+                + [
+                    [
+                        f"{r['lr0']:.3g}",
+                        _f(r["map"], ".4f"),
+                        _f(r["map50"], ".4f"),
+                        _f(r["loss"], ".3f"),
+                        f"{r['cpu_s']:.0f}",
+                        "refinement (`--merge`; not in the sweep's best or CPU)",
+                    ]  # fmt: skip
+                    for r in c.get("refine", [])
                 ],
             ),
             "",
@@ -763,54 +799,151 @@ def load_results(path: Path) -> dict:
     }
 
 
+def mean_reference(runs: list[dict], key: str) -> dict | None:
+    """The seeds' mean mAP50-95 per lr0 (sweep and refinement runs; the lr0 values every seed ran) for one case, its
+    best lr0 and its optimum: the parabola vertex through the best lr0 and its neighbours, else the best lr0."""
+    per_seed = [
+        {x["lr0"]: x["map"] for x in [*r["cases"][key]["runs"], *r["cases"][key].get("refine", [])] if finite(x["map"])}
+        for r in runs
+    ]
+    lrs = sorted(set.intersection(*(set(m) for m in per_seed)))
+    mean = [{"lr0": lr, "map": sum(m[lr] for m in per_seed) / len(per_seed), "loss": 0.0} for lr in lrs]
+    best, peak = best_row(mean), parabola_peak(mean)
+    return None if best is None else {"curve": mean, "best": best, "peak": peak, "ref": peak or best["lr0"]}
+
+
+def share_at(ref: dict, lr: float | None) -> float | None:
+    """The mean curve's mAP at ``lr`` (linear in log10 lr between its points) over its best: what the suggestion
+    would have reached; None outside the lr0 values it holds."""
+    pts = [(math.log10(r["lr0"]), r["map"]) for r in ref["curve"]]
+    if lr is None or not pts or ref["best"]["map"] <= 0:
+        return None
+    x = math.log10(lr)
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x0 - 1e-9 <= x <= x1 + 1e-9:
+            y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y0
+            return y / ref["best"]["map"]
+    return pts[0][1] / ref["best"]["map"] if abs(x - pts[0][0]) < 1e-9 else None
+
+
+def shapes() -> list[dict]:
+    """The shapes of rule ``auto`` compared across seeds: how far down the descent (``fraction``) x what the edge of
+    stability is divided by without a descent (``divisor``)."""
+    return [{"fraction": f, "divisor": d} for f in FRACTIONS for d in DIVISORS]
+
+
+def shape_name(shape: dict) -> str:
+    return f"fraction {shape['fraction']:.2g}, divisor {shape['divisor']:g}"
+
+
 def across_seeds(runs: list[dict]) -> str:
-    """A seed-N run beside the seed-0 one (``runs``: their results, seed 0 first): the library default's suggestion on
-    each seed's recording against the optimum of the seeds' *mean* mAP (the parabola vertex through its best lr0 and
-    neighbours; the best lr0 where there is no inner vertex), per case."""
+    """Every seed's recordings against the optimum of the seeds' *mean* mAP (``mean_reference``; ``runs``: the seeds'
+    results, seed 0 first): the library default's suggestion per recording, with the share of the mean curve's best
+    mAP it would have reached; then the shapes of rule ``auto`` (``shapes``) on the library's reading, chosen on the
+    tuning cases of every seed, with the held-out cases reported."""
+    from yolo_lr import finder
+
+    refs = {key: mean_reference(runs, key) for key in runs[0]["cases"] if all(key in r["cases"] for r in runs)}
+    refs = {k: v for k, v in refs.items() if v is not None}
+    sm, st, rule = library_default()
     rows, hits = [], []
-    for key in runs[0]["cases"]:
-        if not all(key in r["cases"] for r in runs):
-            continue
-        per_seed = [
-            {
-                x["lr0"]: x["map"]
-                for x in [*r["cases"][key]["runs"], *r["cases"][key].get("refine", [])]
-                if finite(x["map"])
-            }
-            for r in runs
-        ]
-        lrs = sorted(set.intersection(*(set(m) for m in per_seed)))
-        mean = [{"lr0": lr, "map": sum(m[lr] for m in per_seed) / len(per_seed), "loss": 0.0} for lr in lrs]
-        best, peak = best_row(mean), parabola_peak(mean)
-        if best is None:
-            continue
-        ref = peak or best["lr0"]
-        found = [reading(r["cases"][key]["finder"], *library_default())["lr"] for r in runs]
-        ratios = [lr / ref if lr else None for lr in found]
+    for key, ref in refs.items():
+        found = [reading(r["cases"][key]["finder"], sm, st, rule)["lr"] for r in runs]
+        ratios = [lr / ref["ref"] if lr else None for lr in found]
         hits += [q is not None and 1 / TARGET_RATIO <= q <= TARGET_RATIO for q in ratios]
+        shares = [share_at(ref, lr) for lr in found]
         rows.append(
             [
                 f"{key}: {runs[0]['cases'][key]['title']}",
-                f"{_f(best['lr0'])} ({best['map']:.4f})",
-                _f(peak),
+                f"{_f(ref['best']['lr0'])} ({ref['best']['map']:.4f})",
+                _f(ref["peak"]),
                 " / ".join(f"{_f(lr)} ({_f(q)}x)" if lr else "none" for lr, q in zip(found, ratios)),
+                " / ".join(f"{100 * v:.0f} %" if v is not None else "outside" for v in shares),
             ]
         )
     seeds = ", ".join(str(seed_of(r["settings"])) for r in runs)
-    return "\n".join(
-        [
-            f"Against the seeds' mean (seeds {seeds}: mean final mAP50-95 per lr0 over the lr0 values every seed ran), "
-            f"the library default `{name_of(library_default())}` on each seed's recording, as a multiple of the mean "
-            f"curve's optimum (its parabola vertex; the best lr0 where it has none): within {TARGET_RATIO:g}x in "
-            f"{sum(hits)} of {len(hits)}.",
-            "",
-            common.md_table(
-                ["case", "best lr0 of the mean (mAP50-95)", "parabola optimum", f"suggestion (ratio), seeds {seeds}"],
-                rows,
-            ),
-            "",
-        ]
-    )
+    lrs_used = {k: len(v["curve"]) for k, v in refs.items()}
+    out = [
+        f"Against the seeds' mean (seeds {seeds}: mean final mAP50-95 per lr0 over the lr0 values every seed ran, "
+        f"refinement runs of `--merge` included: {', '.join(f'{k} {n}' for k, n in lrs_used.items())} lr0 values), "
+        f"the library default `{name_of(library_default())}` on each seed's recording, as a multiple of the mean "
+        f"curve's optimum (its parabola vertex; the best lr0 where it has none): within {TARGET_RATIO:g}x in "
+        f"{sum(hits)} of {len(hits)}. The last column is the mean curve's mAP at the suggestion (linear in log lr0 "
+        "between its points) as a share of its best: what following the suggestion would have cost.",
+        "",
+        common.md_table(
+            [
+                "case",
+                "best lr0 of the mean (mAP50-95)",
+                "parabola optimum",
+                f"suggestion (ratio), seeds {seeds}",
+                "share of the best mean mAP",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    # the shapes of `auto`, on the library's reading: chosen on every seed's tuning recordings
+    table = []
+    for shape in shapes():
+        per = {key: [reading(r["cases"][key]["finder"], sm, st, "auto", **shape)["lr"] for r in runs] for key in refs}
+        err = {
+            key: [abs(math.log2(lr / refs[key]["ref"])) if lr else math.inf for lr in lrs] for key, lrs in per.items()
+        }
+        tune = [e for k in TUNE if k in err for e in err[k]]
+        held = [e for k in err if k not in TUNE for e in err[k]]
+        within = math.log2(TARGET_RATIO) + 1e-9
+        table.append(
+            {
+                "shape": shape,
+                "per": per,
+                "tune_worst": max(tune) if tune else math.inf,
+                "tune_mean": sum(tune) / len(tune) if tune else math.inf,
+                "tune_hits": sum(e <= within for e in tune),
+                "held_hits": sum(e <= within for e in held),
+                "n_tune": len(tune),
+                "n_held": len(held),
+            }
+        )
+    ranked = sorted(table, key=lambda t: (t["tune_worst"], t["tune_mean"]))
+    current = {"fraction": finder.VALLEY_FRACTION, "divisor": finder.AUTO_DIVISOR}
+    shown = ranked[:5] + [t for t in ranked[5:] if t["shape"] == current]
+    shape_rows = []
+    for t in shown:
+        mark = " (library now)" if t["shape"] == current else ""
+        ratios = "; ".join(
+            f"{k} " + " / ".join(_f(lr / refs[k]["ref"]) if lr else "none" for lr in t["per"][k]) for k in refs
+        )
+        shape_rows.append(
+            [
+                f"`{shape_name(t['shape'])}`{mark}",
+                f"{2 ** t['tune_worst']:.2f}x",
+                f"{t['tune_hits']} of {t['n_tune']}",
+                f"{t['held_hits']} of {t['n_held']}",
+                ratios,
+            ]
+        )
+    held_keys = [k for k in refs if k not in TUNE]
+    out += [
+        f"The shape of rule `auto` on the library's reading (`{sm} {st:g}`), compared on every seed's recordings "
+        f"against the same mean optima: `fraction` is how far down the deepest descent the suggestion sits (valley "
+        f"branch), `divisor` what the edge of stability is divided by when there is no real descent. Chosen on "
+        f"{_and(tuple(k for k in TUNE if k in refs))} (every seed: smallest worst error, then smallest mean), "
+        f"{_and(tuple(held_keys)) or 'no case'} held out. Best five of {len(table)}, and the library's now:",
+        "",
+        common.md_table(
+            [
+                "shape",
+                f"worst on {'/'.join(k for k in TUNE if k in refs)}",
+                "tuning within 2x",
+                "held out within 2x",
+                f"ratio to the mean optimum, seeds {seeds}",
+            ],  # fmt: skip
+            shape_rows,
+        ),
+        "",
+    ]
+    return "\n".join(out)
 
 
 def make_report(results: dict, png: Path, earlier: list[dict] | None = None) -> common.Report:

@@ -429,7 +429,7 @@ def test_describe_and_spread():
 
 
 # ------------------------------------------------------------------------------------------------ finder_vs_sweep
-@pytest.mark.training  # it trains (fifteen tiny runs): kept out of the fast set
+@pytest.mark.training  # it trains (twenty-one tiny runs, then one more): kept out of the fast set
 def test_finder_vs_sweep_smoke(tmp_path, md_before):
     r = run_smoke("finder_vs_sweep.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -437,10 +437,10 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     check_png(res / "finder_vs_sweep.png")
     text = (res / "finder_vs_sweep.md").read_text()
     assert text.startswith("Measured ") and "python benchmarks/finder_vs_sweep.py --smoke" in text
-    assert "Chosen on S, N and B only" in text and "A and C held out" in text and "This was a `--smoke` run" in text
+    assert "Chosen on S, N and B only" in text and "A, C, D and E held out" in text and "was a `--smoke` run" in text
     data = json.loads((res / "finder_vs_sweep.json").read_text())
     assert (
-        list(data["cases"]) == ["S", "N", "B", "A", "C"]
+        list(data["cases"]) == ["S", "N", "B", "A", "C", "D", "E"]
         and data["settings"]["iters"] == 8
         and data["settings"]["jobs"] == 0
     )
@@ -456,6 +456,20 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
         timeout=120,
     )  # fmt: skip
     assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
+    # --merge adds what the record lacks (here S's refinement lr0) and keeps the rest exactly; then nothing is left
+    merged = run_bench("finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", timeout=300)
+    assert merged.returncode == 0, merged.stdout[-3000:] + merged.stderr[-3000:]
+    after = json.loads((res / "finder_vs_sweep.json").read_text())
+    assert [r["lr0"] for r in after["cases"]["S"]["refine"]] == [0.0316]
+    assert all("refine" not in c for k, c in after["cases"].items() if k != "S")
+    assert {k: c["runs"] for k, c in after["cases"].items()} == {k: c["runs"] for k, c in data["cases"].items()}
+    assert after["command"].splitlines() == [data["command"], data["command"] + " --merge"]
+    assert after["wall_s"] > data["wall_s"] and after["date"].startswith(data["date"] + " (cases and refinement")
+    assert "refinement (`--merge`" in (res / "finder_vs_sweep.md").read_text()
+    again = run_bench("finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", timeout=120)
+    assert again.returncode != 0 and "nothing to add" in again.stderr
+    other = run_bench("finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", "--iters", "9")
+    assert other.returncode != 0 and "needs the settings" in other.stderr and "iters=8 there, 9 here" in other.stderr
 
 
 @pytest.mark.parametrize(
@@ -559,3 +573,25 @@ def test_finder_defaults_are_what_the_benchmark_chose():
 def test_json_keeps_small_values_and_rounds_the_rest(tmp_path):
     common.write_json(tmp_path / "x.json", {"lr": [6.32e-05, 1.23456789e-7, 0.123456789, 1234.56789012, math.nan]})
     assert json.loads((tmp_path / "x.json").read_text())["lr"] == [6.32e-05, 1.23457e-7, 0.123457, 1234.56789, None]
+
+
+def test_finder_mean_reference_averages_every_seed_and_reads_the_share_at_a_suggestion():
+    def seed(maps, refine=()):
+        return {"cases": {"X": {"runs": [{"lr0": lr, "map": m, "loss": 1.0} for lr, m in maps],
+                                "refine": [{"lr0": lr, "map": m, "loss": 1.0} for lr, m in refine]}}}  # fmt: skip
+
+    runs = [
+        seed([(1e-3, 0.2), (1e-2, 0.4), (1e-1, 0.1)], [(3e-2, 0.5)]),
+        seed([(1e-3, 0.4), (1e-2, 0.6), (1e-1, 0.3)], [(3e-2, 0.3)]),
+        seed([(1e-3, 0.3), (1e-2, 0.5)]),  # no 0.1 and no refinement: only the lr0 every seed ran count
+    ]
+    ref = finder_vs_sweep.mean_reference(runs, "X")
+    assert [r["lr0"] for r in ref["curve"]] == [1e-3, 1e-2] and ref["best"]["map"] == pytest.approx(0.5)
+    assert ref["peak"] is None and ref["ref"] == 1e-2  # the best at the end of what every seed ran: no vertex
+    full = finder_vs_sweep.mean_reference(runs[:2], "X")
+    assert [r["lr0"] for r in full["curve"]] == [1e-3, 1e-2, 3e-2, 1e-1]  # refinement runs join the mean
+    assert full["best"]["map"] == pytest.approx(0.5) and full["peak"] == full["ref"] and 1e-3 < full["ref"] < 3e-2
+    share = finder_vs_sweep.share_at
+    assert share(ref, 1e-2) == pytest.approx(1.0) and share(ref, 1e-3) == pytest.approx(0.3 / 0.5)
+    assert share(ref, 10**-2.5) == pytest.approx(0.4 / 0.5)  # halfway in log lr0
+    assert share(ref, 1e-4) is None and share(ref, 1.0) is None and share(ref, None) is None

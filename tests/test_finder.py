@@ -12,6 +12,7 @@ import pytest
 from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
 
 from yolo_lr.finder import (
+    AUTO_DIVISOR,
     DEFAULT_RULE,
     DESCENT_Z,
     FINDER_KEYS,
@@ -275,12 +276,33 @@ def test_auto_reads_the_valley_of_a_real_descent_and_the_edge_otherwise(seed):
     assert descent_z(lrs, y, ft) >= DESCENT_Z
     assert (s.lr, s.index, s.rule) == (suggest(lrs, y, "valley").lr, suggest(lrs, y, "valley").index, "auto")
     assert s.why.startswith("valley: the loss falls ") and 2e-4 < s.lr < 5e-3  # around the descent at 1e-3
-    # from-scratch-like: flat with the same noise and a blow-up: edge10, and auto says why
+    # from-scratch-like: flat with the same noise and a blow-up at 1: the edge over AUTO_DIVISOR, and auto says why
     fs = _noisy(lrs, 8.0, 0.2, seed)
     y = running_median(fs, 5)
     s = suggest(lrs, y, "auto", fs)
     assert descent_z(lrs, y, fs) < DESCENT_Z
-    assert s.lr == suggest(lrs, y, "edge10").lr and s.why.startswith("edge10: ") and 0.01 < s.lr < 0.1
+    assert s.lr == pytest.approx(suggest(lrs, y, "edge10").lr * 10.0 / AUTO_DIVISOR)
+    assert s.why.startswith(f"edge of stability / {AUTO_DIVISOR:g}: ") and 0.3 < s.lr * AUTO_DIVISOR < 3.0
+
+
+def test_valley_fraction_and_auto_divisor_move_the_suggestion_as_documented():
+    lrs = lr_schedule(1e-5, 10.0, 50)
+    ft = _noisy(lrs, 5.5, 0.2, 0, drop=1.5)
+    y = running_median(ft, 5)
+    down = [suggest(lrs, y, "valley", fraction=f).lr for f in (0.3, 0.5, 2 / 3, 0.9)]
+    assert down == sorted(down) and down[0] < down[-1]  # further down the descent = a higher LR
+    assert suggest(lrs, y, "auto", ft, fraction=0.3).lr == down[0]
+    fs = _noisy(lrs, 8.0, 0.2, 0)
+    y = running_median(fs, 5)
+    edge = suggest(lrs, y, "edge10").lr * 10.0
+    for divisor in (1.0, 10.0, 30.0):
+        assert suggest(lrs, y, "auto", fs, divisor=divisor).lr == pytest.approx(edge / divisor)
+        assert suggest(lrs, y, "edge10", divisor=divisor).lr == pytest.approx(edge / 10.0)  # edge10 keeps its 10
+    assert suggest(lrs, y, "auto", fs, divisor=1e9).lr == lrs[0]  # clipped to the tested range
+    with pytest.raises(ValueError, match="fraction must be in"):
+        suggest(lrs, y, "valley", fraction=1.0)
+    with pytest.raises(ValueError, match="divisor >= 1"):
+        suggest(lrs, y, "auto", fs, divisor=0.5)
 
 
 def test_auto_threshold_rarely_believes_noise_and_always_a_clear_descent():

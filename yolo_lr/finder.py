@@ -79,6 +79,8 @@ DEFAULTS = dict(zip(FINDER_KEYS, (LR_START, LR_END, ITERS, DEFAULT_RULE, SMOOTH,
 SKIP_START = 0.1  # fraction of the first points the rules ignore
 VALLEY_TOLERANCE = 0.02  # a descent may climb back this fraction of the curve's total drop and still count
 EDGE_RISE = 0.05  # edge10: the loss counts as rising once it is this fraction above its lowest value so far
+VALLEY_FRACTION = 2.0 / 3.0  # valley: the suggestion is where this fraction of the deepest descent's drop is done
+AUTO_DIVISOR = 10.0  # auto without a real descent: the edge of stability over this
 DESCENT_Z = 2.0  # auto: a descent is real when it drops at least this many times the noise of one batch's loss
 NOISE_POINTS = 11  # auto: the noise is read over at least this many points (the default running median's window)
 
@@ -359,7 +361,13 @@ class NoDescentError(ValueError):
 
 
 def suggest(
-    lrs: list[float], smoothed: list[float], rule: str = DEFAULT_RULE, losses: list[float] | None = None
+    lrs: list[float],
+    smoothed: list[float],
+    rule: str = DEFAULT_RULE,
+    losses: list[float] | None = None,
+    *,
+    fraction: float = VALLEY_FRACTION,
+    divisor: float = AUTO_DIVISOR,
 ) -> Suggestion:
     """Suggest an LR from a range-test curve (see the module docstring for the rules).
 
@@ -368,6 +376,8 @@ def suggest(
         smoothed: smoothed loss at each LR.
         rule: one of :data:`RULES`.
         losses: the raw loss at each LR; ``auto`` needs them to measure the batch-to-batch noise.
+        fraction: ``valley`` (and ``auto``'s valley): how far down the deepest descent the suggestion sits (0-1).
+        divisor: ``auto`` without a real descent: the edge of stability is divided by this (``edge10``: always 10).
 
     Returns:
         The suggestion, always inside ``[lrs[0], lrs[-1]]``: ``min10`` is clipped to ``lrs[0]`` when the minimum is
@@ -391,28 +401,22 @@ def suggest(
             raise ValueError(
                 f"rule 'auto' needs the {n} raw losses (losses=), got {None if losses is None else len(losses)}"
             )
+        if not 0.0 < fraction < 1.0 or not divisor >= 1.0:
+            raise ValueError(f"fraction must be in (0, 1) and divisor >= 1, got {fraction!r} and {divisor!r}")
         z = descent_z(lrs, smoothed, losses)
         if z >= DESCENT_Z:
-            s = suggest(lrs, smoothed, "valley")
+            s = suggest(lrs, smoothed, "valley", fraction=fraction)
             size = "a noiseless descent" if math.isinf(z) else f"the loss falls {z:.1f}x its batch noise"
             return Suggestion(s.lr, s.index, rule, f"valley: {size}")
-        s = suggest(lrs, smoothed, "edge10")
+        lr, index = _edge(lrs, smoothed, divisor)
         why = "no descent" if z == 0.0 else f"the descent is only {z:.1f}x the batch noise"
-        return Suggestion(s.lr, s.index, rule, f"edge10: {why}")
+        return Suggestion(lr, index, rule, f"edge of stability / {divisor:g}: {why}")
     k0 = int(SKIP_START * n)
     y = list(smoothed)
     x = [math.log10(v) for v in lrs]
     if rule == "edge10":
-        onset, low = None, y[k0]
-        for i in range(k0 + 1, n):
-            if y[i] > low + EDGE_RISE * abs(low):
-                onset = i
-                break
-            low = min(low, y[i])
-        if onset is None:
-            raise NoDescentError("the smoothed loss never rose: raise lr_end so that the test reaches instability")
-        lr = max(lrs[onset] / 10.0, lrs[0])
-        return Suggestion(lr, min(range(n), key=lambda i: abs(x[i] - math.log10(lr))), rule)
+        lr, index = _edge(lrs, y, 10.0)
+        return Suggestion(lr, index, rule)
     imin = min(range(k0, n), key=y.__getitem__)
     if imin == k0 or y[imin] >= max(y[k0 : imin + 1]):
         raise NoDescentError("the smoothed loss never decreased: widen the range (lr_end) or add iterations")
@@ -423,10 +427,29 @@ def suggest(
         slopes = _slopes(x, y)
         j = min(range(k0, imin + 1), key=slopes.__getitem__)
         return Suggestion(lrs[j], j, rule)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     start, bottom = _deepest_descent(y[: imin + 1], k0)
-    target = y[start] - 2.0 / 3.0 * (y[start] - y[bottom])
+    target = y[start] - fraction * (y[start] - y[bottom])
     j = next(i for i in range(start, bottom + 1) if y[i] <= target)
     return Suggestion(lrs[j], j, rule)
+
+
+def _edge(lrs: list[float], y: list[float], divisor: float) -> tuple[float, int]:
+    """The edge of stability over ``divisor``: the first LR (after the skipped start) at which ``y`` is
+    :data:`EDGE_RISE` above its lowest value so far, divided by ``divisor`` and clipped to ``lrs[0]``; with the
+    index of the curve's point nearest to it. Raises NoDescentError when the curve never rises."""
+    n, k0 = len(y), int(SKIP_START * len(y))
+    onset, low = None, y[k0]
+    for i in range(k0 + 1, n):
+        if y[i] > low + EDGE_RISE * abs(low):
+            onset = i
+            break
+        low = min(low, y[i])
+    if onset is None:
+        raise NoDescentError("the smoothed loss never rose: raise lr_end so that the test reaches instability")
+    lr = max(lrs[onset] / divisor, lrs[0])
+    return lr, min(range(n), key=lambda i: abs(math.log10(lrs[i]) - math.log10(lr)))
 
 
 def descent_z(lrs: list[float], smoothed: list[float], losses: list[float]) -> float:
