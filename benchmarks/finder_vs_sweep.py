@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Benchmark: the LR finder's suggestion against the best lr0 of a grid sweep, on five datasets, and what each costs.
+"""Benchmark: the LR finder's suggestion against the best lr0 of a grid sweep, on seven cases, and what each costs.
 
-Five cases, each a real Ultralytics set-up (``benchmarks/common.py``: datasets from ``scripts/make_dataset.py``, one
+Seven cases, each a real Ultralytics set-up (``benchmarks/common.py``: datasets from ``scripts/make_dataset.py``, one
 training per fresh worker process, one torch thread each):
 
 - ``S``: ``yolo26n.yaml`` from scratch on a subset of the source world S (SGD, momentum 0.937);
@@ -10,7 +10,9 @@ training per fresh worker process, one torch thread each):
 - ``B``: the same checkpoint fine-tuned on the far target B (new palette and textures; AdamW);
 - ``A``: the same checkpoint fine-tuned on domain A (three of the classes it was pretrained on, S's palette, gradient
   backgrounds; AdamW);
-- ``C``: the near target N again, with SGD (an LR scale ten times AdamW's).
+- ``C``: the near target N again, with SGD (an LR scale ten times AdamW's);
+- ``D``: ``yolo26n.yaml`` from scratch on the same subset of S with AdamW (what ``optimizer=auto`` gives a short run);
+- ``E``: ``yolo26n.yaml`` from scratch with SGD on domain B's world (its palette, textures and classes), 400 images.
 
 For each case:
 
@@ -29,7 +31,11 @@ recording measured up to its stop.
 The candidate is **chosen on S, N and B**; **A and C are held out** and only reported. History: ``edge10`` was chosen
 on S and N with B held out, and missed B by 2.42x; the rule ``auto`` (``valley`` where the curve shows a descent well
 above the batch noise, else ``edge10``) was then designed on S, N and B, and A and C were added as the new held-out
-cases before they were ever measured. Targets: the chosen suggestion within 2x of the sweep's best lr0 on every case,
+cases before they were ever measured. Three training seeds then showed that a one-seed sweep's best moves by a grid
+step (3.2x) between seeds, so the reference became the optimum of the seeds' *mean* mAP, sharpened by refinement runs
+(``Case.refine``: half grid steps near it, trained by ``--merge``); the shape of ``auto`` (how far down the descent,
+what the edge is divided by) was chosen on every seed's S, N and B against it, and D and E were added as new held-out
+cases before they were measured. Targets: the chosen suggestion within 2x of the sweep's best lr0 on every case,
 at <= 10 % of the sweep's compute (CPU time: not inflated by other load).
 
 Run from the repository root with the project's environment (``source scripts/setup_env.sh``)::
@@ -40,6 +46,8 @@ Run from the repository root with the project's environment (``source scripts/se
     python benchmarks/finder_vs_sweep.py --smoke                   # ~1 min: tiny data, 2-point grids, 1 epoch
     nice -n 5 python benchmarks/finder_vs_sweep.py --seed 1 --write-md  # a second training seed: its own files and
                                                   # block, with the default's ratios against the seeds' mean curve
+    nice -n 5 python benchmarks/finder_vs_sweep.py --seed 1 --merge --write-md  # add to seed 1's record the cases it
+                                                  # lacks and the refinement lr0 (run seed 0, 1, 2 in that order)
 
 Options, folders and the report's header come from the shared harness (``benchmarks/common.py``: ``Bench`` and
 ``main``). Outputs: ``benchmarks/results/finder_vs_sweep.{md,json,png}`` (``--smoke``: under ``WORKDIR/results``; a
@@ -633,7 +641,7 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
                 f"within {TARGET_RATIO:g}x",
                 "finder CPU / sweep CPU",
                 f"<= {100 * TARGET_FRACTION:g} %",
-                f"default when measured `{df['name']}`",
+                f"default when measured `{df['name']}`, as the library reads it now",
             ],
             [
                 [
@@ -827,24 +835,74 @@ def share_at(ref: dict, lr: float | None) -> float | None:
 
 
 def shapes() -> list[dict]:
-    """The shapes of rule ``auto`` compared across seeds: how far down the descent (``fraction``) x what the edge of
-    stability is divided by without a descent (``divisor``)."""
-    return [{"fraction": f, "divisor": d} for f in FRACTIONS for d in DIVISORS]
+    """The variants of rule ``auto`` compared across seeds: its reading (smoothing x strength, as the 75 candidates)
+    x how far down the descent (``fraction``) x what the edge of stability is divided by without one (``divisor``)."""
+    return [
+        {"smoothing": sm, "strength": st, "fraction": f, "divisor": d}
+        for sm in SMOOTHING
+        for st in STRENGTHS
+        for f in FRACTIONS
+        for d in DIVISORS
+    ]
 
 
 def shape_name(shape: dict) -> str:
-    return f"fraction {shape['fraction']:.2g}, divisor {shape['divisor']:g}"
+    sm, st, f, d = shape["smoothing"], shape["strength"], shape["fraction"], shape["divisor"]
+    return f"auto, {sm} {st:g}, fraction {f:.2g}, divisor {d:g}"
+
+
+def library_shape() -> dict:
+    """The library's ``auto`` as a ``shapes()`` entry."""
+    from yolo_lr import finder
+
+    return {"smoothing": finder.READING, "strength": finder.SMOOTH, "fraction": finder.VALLEY_FRACTION,
+            "divisor": finder.AUTO_DIVISOR}  # fmt: skip
+
+
+def references(runs: list[dict]) -> dict:
+    """``mean_reference`` of every case all ``runs`` hold (and that has a finite mAP)."""
+    refs = {key: mean_reference(runs, key) for key in runs[0]["cases"] if all(key in r["cases"] for r in runs)}
+    return {k: v for k, v in refs.items() if v is not None}
+
+
+def cross_seed_choice(runs: list[dict]) -> dict:
+    """Every ``shapes()`` variant on every seed's recordings against the mean optima (``references``), ranked on the
+    tuning cases only: smallest worst |log2(suggestion / optimum)| over every seed's recording, then smallest mean."""
+    refs = references(runs)
+    table = []
+    within = math.log2(TARGET_RATIO) + 1e-9
+    for shape in shapes():
+        sm, st, f, d = shape["smoothing"], shape["strength"], shape["fraction"], shape["divisor"]
+        per = {
+            key: [reading(r["cases"][key]["finder"], sm, st, "auto", fraction=f, divisor=d)["lr"] for r in runs]
+            for key in refs
+        }
+        err = {key: [abs(math.log2(lr / refs[key]["ref"])) if lr else math.inf for lr in v] for key, v in per.items()}
+        tune = [e for k in TUNE if k in err for e in err[k]]
+        held = [e for k in err if k not in TUNE for e in err[k]]
+        table.append(
+            {
+                "shape": shape,
+                "per": per,
+                "tune_worst": max(tune) if tune else math.inf,
+                "tune_mean": sum(tune) / len(tune) if tune else math.inf,
+                "tune_hits": sum(e <= within for e in tune),
+                "held_hits": sum(e <= within for e in held),
+                "n_tune": len(tune),
+                "n_held": len(held),
+            }
+        )
+    ranked = sorted(table, key=lambda t: (t["tune_worst"], t["tune_mean"]))
+    return {"refs": refs, "ranked": ranked, "chosen": ranked[0]}
 
 
 def across_seeds(runs: list[dict]) -> str:
     """Every seed's recordings against the optimum of the seeds' *mean* mAP (``mean_reference``; ``runs``: the seeds'
     results, seed 0 first): the library default's suggestion per recording, with the share of the mean curve's best
-    mAP it would have reached; then the shapes of rule ``auto`` (``shapes``) on the library's reading, chosen on the
-    tuning cases of every seed, with the held-out cases reported."""
-    from yolo_lr import finder
-
-    refs = {key: mean_reference(runs, key) for key in runs[0]["cases"] if all(key in r["cases"] for r in runs)}
-    refs = {k: v for k, v in refs.items() if v is not None}
+    mAP it would have reached; then the variants of rule ``auto`` (``cross_seed_choice``), chosen on the tuning
+    cases of every seed, with the held-out cases reported."""
+    choice = cross_seed_choice(runs)
+    refs = choice["refs"]
     sm, st, rule = library_default()
     rows, hits = [], []
     for key, ref in refs.items():
@@ -854,7 +912,7 @@ def across_seeds(runs: list[dict]) -> str:
         shares = [share_at(ref, lr) for lr in found]
         rows.append(
             [
-                f"{key}: {runs[0]['cases'][key]['title']}",
+                f"{key}: {runs[0]['cases'][key]['title']}" + (" (held out)" if key not in TUNE else ""),
                 f"{_f(ref['best']['lr0'])} ({ref['best']['map']:.4f})",
                 _f(ref["peak"]),
                 " / ".join(f"{_f(lr)} ({_f(q)}x)" if lr else "none" for lr, q in zip(found, ratios)),
@@ -866,7 +924,7 @@ def across_seeds(runs: list[dict]) -> str:
     out = [
         f"Against the seeds' mean (seeds {seeds}: mean final mAP50-95 per lr0 over the lr0 values every seed ran, "
         f"refinement runs of `--merge` included: {', '.join(f'{k} {n}' for k, n in lrs_used.items())} lr0 values), "
-        f"the library default `{name_of(library_default())}` on each seed's recording, as a multiple of the mean "
+        f"the library default `{shape_name(library_shape())}` on each seed's recording, as a multiple of the mean "
         f"curve's optimum (its parabola vertex; the best lr0 where it has none): within {TARGET_RATIO:g}x in "
         f"{sum(hits)} of {len(hits)}. The last column is the mean curve's mAP at the suggestion (linear in log lr0 "
         "between its points) as a share of its best: what following the suggestion would have cost.",
@@ -883,30 +941,7 @@ def across_seeds(runs: list[dict]) -> str:
         ),
         "",
     ]
-    # the shapes of `auto`, on the library's reading: chosen on every seed's tuning recordings
-    table = []
-    for shape in shapes():
-        per = {key: [reading(r["cases"][key]["finder"], sm, st, "auto", **shape)["lr"] for r in runs] for key in refs}
-        err = {
-            key: [abs(math.log2(lr / refs[key]["ref"])) if lr else math.inf for lr in lrs] for key, lrs in per.items()
-        }
-        tune = [e for k in TUNE if k in err for e in err[k]]
-        held = [e for k in err if k not in TUNE for e in err[k]]
-        within = math.log2(TARGET_RATIO) + 1e-9
-        table.append(
-            {
-                "shape": shape,
-                "per": per,
-                "tune_worst": max(tune) if tune else math.inf,
-                "tune_mean": sum(tune) / len(tune) if tune else math.inf,
-                "tune_hits": sum(e <= within for e in tune),
-                "held_hits": sum(e <= within for e in held),
-                "n_tune": len(tune),
-                "n_held": len(held),
-            }
-        )
-    ranked = sorted(table, key=lambda t: (t["tune_worst"], t["tune_mean"]))
-    current = {"fraction": finder.VALLEY_FRACTION, "divisor": finder.AUTO_DIVISOR}
+    ranked, current = choice["ranked"], library_shape()
     shown = ranked[:5] + [t for t in ranked[5:] if t["shape"] == current]
     shape_rows = []
     for t in shown:
@@ -923,18 +958,26 @@ def across_seeds(runs: list[dict]) -> str:
                 ratios,
             ]
         )
-    held_keys = [k for k in refs if k not in TUNE]
+    tuned = tuple(k for k in TUNE if k in refs)
+    held_keys = tuple(k for k in refs if k not in TUNE)
     out += [
-        f"The shape of rule `auto` on the library's reading (`{sm} {st:g}`), compared on every seed's recordings "
-        f"against the same mean optima: `fraction` is how far down the deepest descent the suggestion sits (valley "
-        f"branch), `divisor` what the edge of stability is divided by when there is no real descent. Chosen on "
-        f"{_and(tuple(k for k in TUNE if k in refs))} (every seed: smallest worst error, then smallest mean), "
-        f"{_and(tuple(held_keys)) or 'no case'} held out. Best five of {len(table)}, and the library's now:",
+        f"Rule `auto` in {len(ranked)} variants ({len(SMOOTHING)} smoothings x {len(STRENGTHS)} strengths x "
+        f"{len(FRACTIONS)} fractions x {len(DIVISORS)} divisors), on every seed's recordings against the same mean "
+        "optima: `fraction` is how far down the deepest descent the suggestion sits (valley branch), `divisor` what "
+        f"the edge of stability is divided by when there is no real descent. Chosen on {_and(tuned)} (every seed: "
+        f"smallest worst error, then smallest mean), {_and(held_keys) or 'no case'} held out: "
+        f"**`{shape_name(choice['chosen']['shape'])}`**"
+        + (
+            " (the library's default)."
+            if choice["chosen"]["shape"] == current
+            else f"; the library has `{shape_name(current)}`."
+        )
+        + " Best five, and the library's:",
         "",
         common.md_table(
             [
-                "shape",
-                f"worst on {'/'.join(k for k in TUNE if k in refs)}",
+                "variant",
+                f"worst on {'/'.join(tuned)}",
                 "tuning within 2x",
                 "held out within 2x",
                 f"ratio to the mean optimum, seeds {seeds}",

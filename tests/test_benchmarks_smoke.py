@@ -552,22 +552,28 @@ def test_finder_grid_grows_past_an_edge_best_only():
 
 
 def test_finder_defaults_are_what_the_benchmark_chose():
-    """The committed benchmark's choice is the finder's default (and lr_find's), and the library reproduces its
-    suggestions from the recorded losses."""
+    """The committed benchmark's choice across the three seeds is the finder's default (and lr_find's), and the library
+    reproduces its suggestions from the recorded losses."""
     from yolo_lr.config import resolve
     from yolo_lr.finder import DEFAULT_RULE, ITERS, LR_END, LR_START, range_test, suggestions
 
-    results = finder_vs_sweep.load_results(BENCH / "results" / "finder_vs_sweep.json")
-    chosen = finder_vs_sweep.evaluate(results)["chosen"]
-    assert tuple(chosen["candidate"]) == finder_vs_sweep.library_default()
-    s = results["settings"]
-    assert (s["lr_start"], s["lr_end"], s["iters"]) == (LR_START, LR_END, ITERS)
+    runs = [
+        finder_vs_sweep.load_results(BENCH / "results" / f"finder_vs_sweep{s}.json") for s in ("", "_seed1", "_seed2")
+    ]
+    choice = finder_vs_sweep.cross_seed_choice(runs)
+    assert choice["chosen"]["shape"] == finder_vs_sweep.library_shape()
+    assert set(choice["refs"]) >= set(finder_vs_sweep.TUNE) and choice["chosen"]["n_tune"] == 9
+    assert finder_vs_sweep.library_default()[2] == DEFAULT_RULE == "auto"
+    for results in runs:
+        s = results["settings"]
+        assert (s["lr_start"], s["lr_end"], s["iters"]) == (LR_START, LR_END, ITERS)
     find = resolve({"lr_find": True}).find
     assert (find.lr_start, find.lr_end, find.iters, find.rule, find.smooth) == (LR_START, LR_END, ITERS, "auto", 0.9)
-    for key, case in results["cases"].items():
-        losses = iter(case["finder"]["losses"])
-        curve = range_test(lambda lr, it=losses: next(it, math.nan), LR_START, LR_END, ITERS)  # default smoothing
-        assert suggestions(curve)[DEFAULT_RULE].lr == chosen["per_case"][key]["lr"], key
+    for i, results in enumerate(runs):
+        for key in choice["refs"]:
+            losses = iter(results["cases"][key]["finder"]["losses"])
+            curve = range_test(lambda lr, it=losses: next(it, math.nan), LR_START, LR_END, ITERS)  # default smoothing
+            assert suggestions(curve)[DEFAULT_RULE].lr == choice["chosen"]["per"][key][i], (key, i)
 
 
 def test_json_keeps_small_values_and_rounds_the_rest(tmp_path):

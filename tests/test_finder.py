@@ -18,6 +18,7 @@ from yolo_lr.finder import (
     FINDER_KEYS,
     NOISE_POINTS,
     RULES,
+    VALLEY_FRACTION,
     NoDescentError,
     centred,
     check_finder_args,
@@ -121,11 +122,12 @@ def test_steep_is_the_inflection_of_the_descent():
     assert s.rule == "steep" and abs(xs[s.index] - (-2.0)) <= 0.05 + 1e-9  # one grid step = 0.05 decades
 
 
-def test_valley_is_two_thirds_down_the_descent():
+@pytest.mark.parametrize("fraction", [VALLEY_FRACTION, 2.0 / 3.0, 0.4])
+def test_valley_is_its_fraction_down_the_descent(fraction):
     lrs, ys, xs = _sigmoid_curve()
-    s = suggest(lrs, ys, "valley")
-    # start ~5, bottom ~1: two thirds of the drop leaves 4/3 above the floor: 4/(1+e^u) = 4/3 -> u = ln 2
-    assert abs(xs[s.index] - (-2.0 + 0.25 * math.log(2))) <= 0.05 + 1e-9
+    s = suggest(lrs, ys, "valley", fraction=fraction) if fraction != VALLEY_FRACTION else suggest(lrs, ys, "valley")
+    # start ~5, bottom ~1: a fraction f of the drop leaves 4(1-f) above the floor: 4/(1+e^u) = 4(1-f), u = ln(f/(1-f))
+    assert abs(xs[s.index] - (-2.0 + 0.25 * math.log(fraction / (1.0 - fraction)))) <= 0.05 + 1e-9
     assert s.lr == lrs[s.index]
 
 

@@ -129,10 +129,11 @@ lr_end over iters steps (each step uses round(nbs/batch) batches, as training do
 the rules read a running median of the loss (half-width ~ smooth/(1-smooth)/2 points). Model, optimizer, EMA, RNGs
 and data order are restored afterwards.
   rule     auto (default): valley when the loss shows a real descent (its drop >= 2x the batch-to-batch noise, as
-           when fine-tuning), else edge10 (as from scratch, where the loss hardly moves before it blows up);
-           edge10: a tenth of the LR where the loss starts to rise (5 % above its low); valley: two thirds down
-           the deepest descent; steep: steepest descent; min10: the LR at the minimum / 10
-  The defaults were chosen on BENCHMARKS.md's finder benchmark (from scratch and fine-tuning, two cases held out).
+           when fine-tuning), else a twentieth of the LR where the loss starts to rise (as from scratch, where the
+           loss hardly moves before it blows up); edge10: a tenth of the LR where the loss starts to rise (5 % above
+           its low); valley: 60 % down the deepest descent; steep: steepest descent; min10: the LR at the minimum / 10
+  The defaults were chosen on BENCHMARKS.md's finder benchmark (from scratch and fine-tuning, three training seeds,
+  cases held out).
   Other keys are training keys (imgsz, batch, nbs, optimizer, momentum, lr_* policy keys, project, name, ...).
   optimizer=auto (the default) ignores lr0, so the finder then uses SGD and the printed command says optimizer=SGD.
   Defaults: data = the bundled COCO8, amp=False, project=runs/lr_find, name=find.
