@@ -904,12 +904,17 @@ def across_seeds(runs: list[dict]) -> str:
     choice = cross_seed_choice(runs)
     refs = choice["refs"]
     sm, st, rule = library_default()
-    rows, hits = [], []
+    rows, hits, sweep_hits, costs = [], [], [], []
     for key, ref in refs.items():
-        found = [reading(r["cases"][key]["finder"], sm, st, rule)["lr"] for r in runs]
+        replays = [reading(r["cases"][key]["finder"], sm, st, rule) for r in runs]
+        found = [x["lr"] for x in replays]
+        costs += [r["cases"][key]["sweep_cpu_s"] / x["cpu_s"] for r, x in zip(runs, replays) if x["cpu_s"] > 0]
         ratios = [lr / ref["ref"] if lr else None for lr in found]
         hits += [q is not None and 1 / TARGET_RATIO <= q <= TARGET_RATIO for q in ratios]
         shares = [share_at(ref, lr) for lr in found]
+        own = [best_row(r["cases"][key]["runs"]) for r in runs]  # each seed's own sweep: what a sweep would pick
+        own_q = [b["lr0"] / ref["ref"] if b else None for b in own]
+        sweep_hits += [q is not None and 1 / TARGET_RATIO <= q <= TARGET_RATIO for q in own_q]
         rows.append(
             [
                 f"{key}: {runs[0]['cases'][key]['title']}" + (" (held out)" if key not in TUNE else ""),
@@ -917,6 +922,7 @@ def across_seeds(runs: list[dict]) -> str:
                 _f(ref["peak"]),
                 " / ".join(f"{_f(lr)} ({_f(q)}x)" if lr else "none" for lr, q in zip(found, ratios)),
                 " / ".join(f"{100 * v:.0f} %" if v is not None else "outside" for v in shares),
+                " / ".join(f"{_f(b['lr0'])} ({_f(q)}x)" if b else "none" for b, q in zip(own, own_q)),
             ]
         )
     seeds = ", ".join(str(seed_of(r["settings"])) for r in runs)
@@ -926,8 +932,11 @@ def across_seeds(runs: list[dict]) -> str:
         f"refinement runs of `--merge` included: {', '.join(f'{k} {n}' for k, n in lrs_used.items())} lr0 values), "
         f"the library default `{shape_name(library_shape())}` on each seed's recording, as a multiple of the mean "
         f"curve's optimum (its parabola vertex; the best lr0 where it has none): within {TARGET_RATIO:g}x in "
-        f"{sum(hits)} of {len(hits)}. The last column is the mean curve's mAP at the suggestion (linear in log lr0 "
-        "between its points) as a share of its best: what following the suggestion would have cost.",
+        f"{sum(hits)} of {len(hits)}. The share column is the mean curve's mAP at the suggestion (linear in log lr0 "
+        "between its points) as a share of its best: what following the suggestion would have cost. The last column "
+        f"is what each seed's own 5-point sweep ({min(costs):.0f}-{max(costs):.0f}x the finder's CPU time) picked, "
+        "against the same optimum: "
+        f"within {TARGET_RATIO:g}x in {sum(sweep_hits)} of {len(sweep_hits)}.",
         "",
         common.md_table(
             [
@@ -936,6 +945,7 @@ def across_seeds(runs: list[dict]) -> str:
                 "parabola optimum",
                 f"suggestion (ratio), seeds {seeds}",
                 "share of the best mean mAP",
+                "each seed's sweep best (ratio)",
             ],
             rows,
         ),
