@@ -40,7 +40,7 @@ at <= 10 % of the sweep's compute (CPU time: not inflated by other load).
 
 Run from the repository root with the project's environment (``source scripts/setup_env.sh``)::
 
-    nice -n 5 python benchmarks/finder_vs_sweep.py                 # full run: ~1400 CPU s (~12 min on 2 free cores)
+    nice -n 5 python benchmarks/finder_vs_sweep.py                 # full run: ~2300 CPU s (~20 min on 2 free cores)
     nice -n 5 python benchmarks/finder_vs_sweep.py --write-md      # ... and record it in BENCHMARKS.md
     python benchmarks/finder_vs_sweep.py --from-json benchmarks/results/finder_vs_sweep.json --write-md  # re-render
     python benchmarks/finder_vs_sweep.py --smoke                   # ~1 min: tiny data, 2-point grids, 1 epoch
