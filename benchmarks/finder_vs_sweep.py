@@ -1072,6 +1072,8 @@ def merge(ctx: common.Context) -> common.Report:
         diff = ", ".join(f"{k}={theirs[k]!r} there, {mine[k]!r} here" for k in mine if mine[k] != theirs[k])
         raise SystemExit(f"--merge needs the settings {path} was measured with: {diff}")
     checkpoint = Path(ctx.args.checkpoint).resolve()
+    if not checkpoint.exists():
+        raise SystemExit(f"{checkpoint} is missing: run benchmarks/pretrain.py first")
     cases = cases_for(s.imgsz, ctx.smoke)
     new = tuple(c for c in cases if c.key not in old["cases"])
     project = project_dir(s, ctx.workdir, "merge")
