@@ -404,9 +404,14 @@ def test_coco8_finder_writes_curve_plot_and_a_suggestion(coco8_find):
     # ... and the suggestion is the default rule (auto) applied to that column and the raw one (8 significant digits)
     assert res.rule == DEFAULT_RULE == "auto" and res.suggestions["auto"] == res.lr
     assert res.lr is not None and res.lr == pytest.approx(suggest(lrs, read, "auto", losses).lr, rel=1e-6)
-    # auto read valley if the recorded curve's descent is real, else edge10, and the printed note says which
-    branch = "valley" if descent_z(lrs, read, losses) >= DESCENT_Z else "edge10"
-    assert res.suggestions[branch] == res.lr and any(n.startswith(f"rule auto read {branch}: ") for n in res.notes)
+    # auto read valley if the recorded curve's descent is real, else the edge of stability over AUTO_DIVISOR (edge10's
+    # edge), and the printed note says which
+    if descent_z(lrs, read, losses) >= DESCENT_Z:
+        assert res.suggestions["valley"] == res.lr and any(n.startswith("rule auto read valley: ") for n in res.notes)
+    else:
+        assert res.lr == pytest.approx(max(res.suggestions["edge10"] * 10.0 / AUTO_DIVISOR, lrs[0]), rel=1e-9)
+        note = f"rule auto read edge of stability / {AUTO_DIVISOR:g}: "
+        assert any(n.startswith(note) for n in res.notes), res.notes
     for r in RULES:
         try:
             want = suggest(lrs, read, r, losses).lr
