@@ -1048,14 +1048,19 @@ def run(ctx: common.Context) -> common.Report:
     raw = measure(s, cases, ctx.workdir, checkpoint, ctx.verbose, ctx.log, ctx.monitor)
     machine = common.machine_info([raw.pop("machine_src")])
     data = {**raw, "library_default": list(library_default()), "load": ctx.monitor.summary(max(s.jobs, 1))}
-    # what the harness writes, read back: the report shows the numbers the JSON keeps (floats rounded as it rounds)
-    scratch = ctx.workdir / "finder_vs_sweep.raw.json"
-    common.write_json(scratch, {"settings": vars(s), "machine": machine, **data})
-    saved = json.loads(scratch.read_text())
-    scratch.unlink()
+    saved = as_written(ctx.workdir, {"settings": vars(s), "machine": machine, **data})
     report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(ctx.output(".json"), seed_of(s)))
     report.data = {k: saved[k] for k in data}
     return report
+
+
+def as_written(workdir: Path, data: dict) -> dict:
+    """``data`` as the harness's JSON will hold it (floats rounded as it rounds), so a report shows the kept numbers."""
+    scratch = workdir / "finder_vs_sweep.raw.json"
+    common.write_json(scratch, data)
+    saved = json.loads(scratch.read_text())
+    scratch.unlink()
+    return saved
 
 
 def merge(ctx: common.Context) -> common.Report:
@@ -1093,10 +1098,7 @@ def merge(ctx: common.Context) -> common.Report:
         load=f"{old['load']} Added by --merge: {ctx.monitor.summary(max(s.jobs, 1))}",
         load_average=[*old.get("load_average", []), *ctx.monitor.samples],
     )
-    scratch = ctx.workdir / "finder_vs_sweep.raw.json"  # read back, as run() does: the report shows the JSON's numbers
-    common.write_json(scratch, results)
-    saved = json.loads(scratch.read_text())
-    scratch.unlink()
+    saved = as_written(ctx.workdir, results)
     report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(path, seed_of(s)))
     report.date, report.wall_s, report.command = saved["date"], saved["wall_s"], saved["command"]
     report.data = {k: v for k, v in saved.items() if k not in ("date", "command", "wall_s", "machine", "settings")}

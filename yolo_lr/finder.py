@@ -400,13 +400,13 @@ def suggest(
     n = len(lrs)
     if n < 5:
         raise ValueError(f"{n} points are too few to suggest an LR (need >= 5)")
+    if not (0.0 < fraction < 1.0 and divisor >= 1.0):
+        raise ValueError(f"fraction must be in (0, 1) and divisor >= 1, got {fraction!r} and {divisor!r}")
     if rule == "auto":
         if losses is None or len(losses) != n:
             raise ValueError(
                 f"rule 'auto' needs the {n} raw losses (losses=), got {None if losses is None else len(losses)}"
             )
-        if not 0.0 < fraction < 1.0 or not divisor >= 1.0:
-            raise ValueError(f"fraction must be in (0, 1) and divisor >= 1, got {fraction!r} and {divisor!r}")
         z = descent_z(lrs, smoothed, losses)
         if z >= DESCENT_Z:
             s = suggest(lrs, smoothed, "valley", fraction=fraction)
@@ -431,8 +431,6 @@ def suggest(
         slopes = _slopes(x, y)
         j = min(range(k0, imin + 1), key=slopes.__getitem__)
         return Suggestion(lrs[j], j, rule)
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     start, bottom = _deepest_descent(y[: imin + 1], k0)
     target = y[start] - fraction * (y[start] - y[bottom])
     j = next(i for i in range(start, bottom + 1) if y[i] <= target)
