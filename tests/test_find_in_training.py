@@ -133,6 +133,7 @@ def found_run(tmp_path_factory):
     return run, probe, _found(messages), messages, project
 
 
+@pytest.mark.compat
 def test_peak_is_the_printed_suggestion_and_is_saved(found_run):
     import torch
 
@@ -158,6 +159,7 @@ def test_peak_is_the_printed_suggestion_and_is_saved(found_run):
     assert float(read_csv(run.save_dir / "lr.csv")[0]["lr/pg0(weight)"]) == pytest.approx(lr0, rel=1e-12)
 
 
+@pytest.mark.compat
 def test_the_range_test_steps_use_the_tested_lrs(found_run):
     """The optimizer steps before epoch 1 are the range test's, at lr_find.csv's LRs on every group: the plugin's step
     pre-hook is paused while it runs (it would otherwise write the policy's LR)."""

@@ -53,6 +53,7 @@ def _split(trainer):
     return bb, head
 
 
+@pytest.mark.compat
 def test_frozen_backbone_is_frozen_not_just_lr_zero(train, pretrained, monkeypatch):
     """Epoch 0 (before lr_unfreeze_epoch=1): backbone parameters have requires_grad=False, get no gradient, are left
     out of Ultralytics' gradient-clipping norm, keep bit-identical weights and get no optimizer state. An LR of 0 alone
@@ -127,6 +128,7 @@ def test_unfreeze_ramp(train, pretrained):
         assert backbone == pytest.approx(want * head, rel=1e-12, abs=1e-18)
 
 
+@pytest.mark.compat
 def test_finetune_resume_keeps_the_freeze(train, pretrained, tmp_path):
     """Interrupted during the frozen phase and resumed: split groups load from the checkpoint, backbone still frozen."""
     with pytest.raises(Interrupt):

@@ -99,6 +99,7 @@ POLICY_CASES = {
 
 
 @pytest.mark.parametrize("case", list(POLICY_CASES))
+@pytest.mark.compat
 def test_every_policy_in_training_matches_its_closed_form(train, case):
     """3 epochs x 4 steps, no warmup: every group's LR and momentum (SGD) or beta1 (AdamW) at every optimizer step."""
     kwargs, lr_ref, mom_ref = POLICY_CASES[case]
@@ -128,23 +129,32 @@ def test_every_policy_in_training_matches_its_closed_form(train, case):
     ],
     ids=["linear-from-0", "cosine-from-0.25"],
 )
+@pytest.mark.compat
 def test_warmup_shape_and_start_in_training(train, shape, start, warmup_epochs, weight):
     """Warmup into a constant policy (so the result does not depend on when the policy's clock starts): weight/bn
     groups rise from start*lr0, bias from warmup_bias_lr, with the requested shape over Ultralytics' nw batches; the
-    native momentum ramp 0.8 -> 0.937 stays. 3 epochs x 4 batches; nw = round(min(warmup_epochs, 2) * 4)."""
+    native momentum ramp 0.8 -> 0.937 stays. 3 epochs x 4 batches; nw = round(min(warmup_epochs, 2) * 4) (before
+    Ultralytics 8.4.103: at least 100, so the whole run warms up; before 8.4.100 the *first* group warms from
+    warmup_bias_lr, as Ultralytics' own warmup does there)."""
+    from yolo_lr.ultralytics_compat import host_rules
+
     keys = {"lr_warmup_shape": shape} | ({"lr_warmup_start": start} if start is not None else {})
     run = train(epochs=3, optimizer="SGD", lr0=LR0, warmup_epochs=warmup_epochs, lr_policy="constant", **keys)
-    nw = round(min(warmup_epochs, 2) * run.nb)
-    assert nw in (6, 8) and len(run.steps) == 12
+    rules = host_rules()
+    nw = max(round(warmup_epochs * run.nb), 100) if rules.warmup_floor else round(min(warmup_epochs, 2) * run.nb)
+    assert nw in ((100,) if rules.warmup_floor else (6, 8)) and len(run.steps) == 12
     begin = {"weight": (start or 0.0) * LR0, "bn": (start or 0.0) * LR0, "bias": 0.1}  # warmup_bias_lr default 0.1
+    if not rules.bias_by_name:
+        begin["weight"], begin["bias"] = begin["bias"], begin["weight"]
     for s in run.steps:
         u = min(s.ni / nw, 1.0)
         for g in GROUPS:
             want = begin[g] + (LR0 - begin[g]) * weight(u)
             assert s.lr[g] == pytest.approx([want], rel=1e-9, abs=1e-15), (shape, g, s.ni)
         assert s.momentum == pytest.approx(0.8 + (MOMENTUM - 0.8) * u, rel=1e-9)
-    assert run.lrs()[0] == pytest.approx((start or 0.0) * LR0, abs=1e-15)
-    assert run.lrs()[nw] == pytest.approx(LR0, rel=1e-12)
+    assert run.lrs("bn")[0] == pytest.approx((start or 0.0) * LR0, abs=1e-15)
+    if nw < len(run.steps):
+        assert run.lrs()[nw] == pytest.approx(LR0, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -297,6 +307,7 @@ def test_plateau_decisions_follow_the_metric_epoch_by_epoch(train, policy, metri
 
 
 # ------------------------------------------------------------------------------------------------ native equivalence
+@pytest.mark.compat
 def test_no_lr_key_is_native(train):
     """With the plugin registered but no lr_* key, every step's LR equals a run without the plugin's callbacks."""
     kw = {"epochs": 2, "optimizer": "SGD", "lr0": LR0, "warmup_epochs": 1}
@@ -315,6 +326,7 @@ def test_no_lr_key_is_native(train):
     ],
     ids=["linear", "cosine"],
 )
+@pytest.mark.compat
 def test_epoch_interval_reproduces_native(train, plugin_kw, native_kw):
     """lr_interval=epoch + the native curve reproduces Ultralytics' LRs at every step, warmup included."""
     kw = {
@@ -326,9 +338,8 @@ def test_epoch_interval_reproduces_native(train, plugin_kw, native_kw):
     }  # warmup spans 2 epochs (8 batches)
     ours = train(**kw, **plugin_kw)
     native = train(strip_plugin=True, name="native", **kw, **native_kw)
-    for a, b in zip(ours.steps, native.steps, strict=True):
-        for group in a.lr:
-            assert a.lr[group] == pytest.approx(b.lr[group], rel=1e-12, abs=1e-18)
+    for a, b in zip(ours.steps, native.steps, strict=True):  # by position: releases before 8.4.100 name no group
+        assert sum(a.lr.values(), []) == pytest.approx(sum(b.lr.values(), []), rel=1e-12, abs=1e-18), a.ni
         assert a.momentum == pytest.approx(b.momentum, rel=1e-12)
 
 
@@ -379,6 +390,7 @@ def _assert_same_steps(got, want):
             assert a.lr[g] == pytest.approx(b.lr[g], rel=1e-12), (a.epoch, a.ni, g)
 
 
+@pytest.mark.compat
 def test_resume_mid_patience_then_mid_cooldown_gives_the_uninterrupted_lr_trace(train, tmp_path):
     full = train(name="full", **RESUME_KW)
     values = [float(r["lr/pg0"]) for r in read_csv(full.save_dir / "results.csv")]

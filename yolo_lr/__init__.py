@@ -53,8 +53,8 @@ def uninstall():
     from yolo_lr import _startup
 
     _startup.cancel()
-    if "yolo_lr.ultralytics_compat" in sys.modules:
-        sys.modules["yolo_lr.ultralytics_compat"].uninstall()
+    if "yolo_lr.registration" in sys.modules:
+        sys.modules["yolo_lr.registration"].uninstall()
 
 
 def __getattr__(name):

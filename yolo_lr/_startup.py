@@ -2,7 +2,7 @@
 
 The ``yolo_lr.pth`` startup hook imports this module in every Python process of an environment where the plugin is
 installed, so it must cost next to nothing: it uses ``sys`` only (no ``importlib.abc``, no ``functools``, no
-``dataclasses``), and :func:`install` merely arranges for :func:`yolo_lr.ultralytics_compat.install` to run the moment
+``dataclasses``), and :func:`install` merely arranges for :func:`yolo_lr.registration.install` to run the moment
 ``ultralytics.utils`` has loaded. Processes that never import Ultralytics pay for one dict lookup per import.
 """
 
@@ -17,9 +17,9 @@ def install():
 
 
 def _register(module):
-    from yolo_lr import ultralytics_compat
+    from yolo_lr import registration
 
-    ultralytics_compat.install()
+    registration.install()
 
 
 def when_imported(name, ready_attr, action):

@@ -12,7 +12,8 @@ With ``lr_find``, :func:`yolo_lr.find_in_training.run` sets ``lr0`` from an LR r
 parts are in place and before the first epoch, with the step pre-hook paused (:meth:`LRController.paused`).
 
 How it hooks into the trainer (and every other Ultralytics internal it relies on) is in
-:mod:`yolo_lr.ultralytics_compat`. The plugin stays inert (native LRs at every step) when no ``lr_*`` key is set.
+:mod:`yolo_lr.ultralytics_compat` (and :mod:`yolo_lr.registration`). The plugin stays inert (native LRs at every
+step) when no ``lr_*`` key is set.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from yolo_lr.lr_log import PLOT_NAME, LRLog, plot_lr_csv
 from yolo_lr.plateau_watch import PlateauWatch
 from yolo_lr.stepper import StepLR
 
-__all__ = ["LRController", "callbacks", "plot_lr_csv"]
+__all__ = ["LRController", "callbacks", "is_driving", "plot_lr_csv"]
 
 _ATTR = "yolo_lr"  # trainer attribute holding the controller of that run
 
@@ -217,6 +218,12 @@ def _csv_header(optimizer, backbone_scale: float) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- the callbacks
 def _controller(trainer) -> LRController | None:
     return trainer.__dict__.get(_ATTR)
+
+
+def is_driving(trainer) -> bool:
+    """True once the plugin drives this trainer's optimizer (its controller is set up, the step pre-hook in place)."""
+    ctl = _controller(trainer)
+    return ctl is not None and ctl.stepper is not None
 
 
 def _create(trainer) -> LRController | None:

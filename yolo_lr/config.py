@@ -551,6 +551,60 @@ def check_tune_space(space: dict, cfg: dict | None = None) -> None:
                     ) from None
 
 
+def check_ray_space(space: dict, cfg: dict | None = None) -> None:
+    """The ``lr_*`` part of a Ray Tune search space (``model.tune(use_ray=True, space=...)``), before any trial runs.
+
+    Ray samples each key from a domain: ``tune.choice([...])`` or ``tune.grid_search([...])`` (any key: ``lr_policy``
+    too, so Ray can compare policies), ``tune.uniform``/``loguniform`` (number keys), ``tune.randint`` (integer keys),
+    or a plain value. Each value a trial could get is validated with the rest of the training config (``cfg``) where
+    it can be listed (choices, plain values) and at the bounds otherwise. Domains are recognised by their attributes
+    (``categories``, ``lower``/``upper``), so this needs no Ray import.
+
+    Raises:
+        LRConfigError: naming the key: unknown, a float domain on an integer key, or a value it cannot take.
+    """
+    cfg = dict(cfg or {})
+    for key, domain in space.items():
+        if not (isinstance(key, str) and key.startswith("lr_")):
+            continue
+        if key not in KEYS:
+            raise unknown_key_error(key)
+        p = KEYS[key]
+        kind = type(domain).__name__
+        if isinstance(domain, dict) and set(domain) == {"grid_search"}:  # tune.grid_search([...])
+            values = list(domain["grid_search"])
+        elif hasattr(domain, "categories"):
+            values = list(domain.categories)
+        elif hasattr(domain, "lower") and hasattr(domain, "upper"):
+            if p.kind not in NUMERIC:
+                raise LRConfigError(
+                    f"yolo_lr: {key} in the Ray Tune space is a {kind} range, but {key} is {p.allowed()}: use "
+                    f"tune.choice([...]) over its values",
+                    key=key,
+                )
+            if p.kind == "integer" and kind != "Integer":
+                raise LRConfigError(
+                    f"yolo_lr: {key} in the Ray Tune space is a {kind} range, but {key} takes integers: use "
+                    f"tune.randint({math.ceil(domain.lower)}, {math.floor(domain.upper) + 1}) (its upper bound is "
+                    "exclusive) or tune.choice([...])",
+                    key=key,
+                )
+            upper = domain.upper - 1 if kind == "Integer" else domain.upper  # randint's upper bound is exclusive
+            values = [domain.lower, upper]
+        else:
+            values = [domain]
+        for v in values:
+            try:
+                validate({**cfg, key: v})
+            except LRConfigError as e:
+                raise LRConfigError(
+                    f"yolo_lr: {key} in the Ray Tune space: a trial may get {key}={v!r}, and then "
+                    f"{str(e).removeprefix('yolo_lr: ')}",
+                    key=e.key,
+                    source=e.source,
+                ) from None
+
+
 def tune_start_values(cfg: dict, keys, backbone_layers: int | None = None) -> dict[str, Any]:
     """Where a tuner starts each unset ``lr_*`` key of ``keys``: the value that key takes in a run of ``cfg``.
 

@@ -23,6 +23,11 @@ class Group:
     initial_lr: float  # the group's peak (effective base LR)
     backbone: bool = False  # a backbone part split off by the fine-tuning rules
     scale: float = 1.0  # the group's lr_scale (per-layer LR rules): its LR is the schedule's value times this
+    bias_start: bool | None = None  # warms up from warmup_bias_lr (None: when named bias, as since about 8.4.100)
+
+    @property
+    def warms_from_bias(self) -> bool:
+        return self.name == "bias" if self.bias_start is None else self.bias_start
 
 
 def policy_time(settings: LRSettings, epoch: int, i: int, nb: int, epochs: float, nw: int = 0) -> tuple[float, float]:
@@ -91,7 +96,7 @@ class EpochPlan:
         self._warm_until = nw if nw else -1  # warmup covers ni <= nw (none when nw == 0)
         self._peaks = [g.initial_lr * g.scale for g in groups]  # lr_scale folded in: no per-step cost
         start = settings.warmup.start
-        self._starts = [(warmup_bias_lr if g.name == "bias" else start * g.initial_lr) * g.scale for g in groups]
+        self._starts = [(warmup_bias_lr if g.warms_from_bias else start * g.initial_lr) * g.scale for g in groups]
         self._step_mode = settings.interval != "epoch"
         _, self._horizon = policy_time(settings, epoch, 0, nb, epochs, nw)
         self._start = nw / nb if nw and not settings.overlay else 0.0  # where the policy's clock starts (epochs)

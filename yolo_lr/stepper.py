@@ -17,13 +17,18 @@ from typing import Any
 from yolo_lr.backbone import is_backbone, lr_scale
 from yolo_lr.config import LRSettings
 from yolo_lr.schedule import EpochPlan, Group
+from yolo_lr.ultralytics_compat import bias_warmup_groups
 
 
 def groups_of(optimizer) -> list[Group]:
     """The optimizer's param groups as the schedule sees them: name, peak (``initial_lr``), backbone part or not,
-    ``lr_scale``."""
+    ``lr_scale``, and whether warmup starts it at ``warmup_bias_lr`` (the installed Ultralytics' rule)."""
     groups = optimizer.param_groups
-    return [Group(g.get("param_group", "?"), g["initial_lr"], is_backbone(g), lr_scale(g)) for g in groups]
+    bias = set(bias_warmup_groups(groups))
+    return [
+        Group(g.get("param_group", "?"), g["initial_lr"], is_backbone(g), lr_scale(g), bias_start=j in bias)
+        for j, g in enumerate(groups)
+    ]
 
 
 class StepLR:

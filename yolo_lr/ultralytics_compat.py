@@ -1,21 +1,14 @@
-"""Everything yolo_lr knows about Ultralytics internals, in one file.
+"""What yolo_lr knows about the installed Ultralytics: facts, rules and accessors, at the bottom of the package.
 
-A new Ultralytics release that moves something is a change to this file only. Every internal used here is checked
-before it is used: a missing one raises :class:`UltralyticsCompatError` when Ultralytics is imported (registration) or
-when a training starts, never a silent no-op.
+This module imports nothing of the plugin (registration, which patches Ultralytics, is :mod:`yolo_lr.registration`,
+at the top). A new Ultralytics release that moves something is a change here and, for what is patched, there.
 
-What lives here:
-
-- Ultralytics' rules, as pure functions the ``yolo-lr plot`` preview uses without importing Ultralytics: the warmup
-  length, ``optimizer=auto``'s choice, how many devices a ``device=`` value trains on.
-- Registration, a small registry of patches grouped by concern, all undone by :func:`uninstall`:
-  ``keys`` (the ``lr_*`` keys in ``DEFAULT_CFG_DICT``/``DEFAULT_CFG``, Ultralytics' key whitelist), ``callbacks``
-  (the plugin's callbacks in ``default_callbacks``, so every model created afterwards carries them), ``config checks``
-  (``YAML.load`` remembers which file set a key; ``check_dict_alignment``/``check_cfg`` reject a bad ``lr_*`` key or
-  value inside ``get_cfg``/``entrypoint``, before a run directory exists), ``optimizer groups``
-  (``BaseTrainer.build_optimizer`` splits param groups by layer scale and backbone as the optimizer is built, on
-  every rank and on resume alike) and, once ``model.tune`` imports it, ``tuner`` (integer ``lr_*`` keys rounded,
-  unset ones given a starting value, a space the tuner cannot search refused).
+- The supported range (:data:`SUPPORTED`) and :func:`host_problems`: every internal the plugin relies on, checked at
+  registration; any problem makes registration fall back to leaving Ultralytics untouched.
+- Ultralytics' rules, as pure functions the ``yolo-lr plot`` preview uses without importing Ultralytics, each chosen
+  by what the installed release does (its source files are read, not imported; :func:`host_rules`): the warmup
+  length, which param group warms up from ``warmup_bias_lr``, ``optimizer=auto``'s choice, whether DDP workers get the
+  parent's callbacks, how many devices a ``device=`` value trains on.
 - What a running trainer offers: where to act right before each optimizer step (a step pre-hook on the trainer's
   optimizer: native code writes the LR after ``on_train_batch_start`` during warmup and in ``scheduler.step()``, so a
   callback cannot have the last word) and right before a checkpoint is written (a wrap of the instance's
@@ -39,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yolo_lr import _startup
-
-KNOWN = "8.4"  # the Ultralytics series whose internals this file was written against
+# The releases this yolo_lr supports: from YOLO26's first release to the newest one its compatibility suite ran on.
+# Older releases get no plugin (a warning, Ultralytics untouched); newer ones work if every internal is still there.
+SUPPORTED = ("8.4.0", "8.4.190")
 STATE_KEY = "yolo_lr"  # key of the policy state in the optimizer's first param group
+HOOKED = "_yolo_lr_hooked"  # set on a trainer by the registration's BaseTrainer.run_callbacks wrap
 _UTILS, _CFG, _TRAINER, _CALLBACKS, _TUNER = (
     "ultralytics.utils",
     "ultralytics.cfg",
@@ -50,31 +44,173 @@ _UTILS, _CFG, _TRAINER, _CALLBACKS, _TUNER = (
     "ultralytics.utils.callbacks.base",
     "ultralytics.engine.tuner",
 )
+UTILS_ATTRS = ("DEFAULT_CFG_DICT", "DEFAULT_CFG", "YAML", "RANK", "LOGGER")
+CFG_FUNCTIONS = ("check_dict_alignment", "check_cfg", "get_cfg")
+TRAINER_METHODS = ("build_optimizer", "save_model", "label_loss_items", "add_callback", "run_callbacks", "_model_train")
+TRAINER_ATTRS = ("args", "epochs", "start_epoch", "optimizer", "train_loader", "save_dir", "metrics")
 
 
 class UltralyticsCompatError(RuntimeError):
-    """An Ultralytics internal the plugin relies on is missing or changed."""
+    """An Ultralytics internal the plugin relies on is missing or changed, or the release is not supported."""
 
 
-def _version() -> str:
-    return getattr(sys.modules.get("ultralytics"), "__version__", "unknown")
+# ------------------------------------------------------------------------------------------------ the installed release
+def version() -> str:
+    """The installed Ultralytics version (from the loaded module, else the package metadata; never imports it)."""
+    loaded = getattr(sys.modules.get("ultralytics"), "__version__", None)
+    if loaded:
+        return str(loaded)
+    from importlib import metadata
+
+    try:
+        return metadata.version("ultralytics")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
-def _require(obj: Any, attrs: tuple[str, ...], where: str) -> None:
-    missing = [a for a in attrs if not hasattr(obj, a)]
-    if missing:
-        raise UltralyticsCompatError(
-            f"yolo_lr: Ultralytics {_version()} has no {', '.join(f'{where}.{a}' for a in missing)}. This yolo_lr "
-            f"relies on Ultralytics {KNOWN}.x internals (all in yolo_lr/ultralytics_compat.py): install a matching "
-            "ultralytics, or set YOLO_LR_DISABLE=1 to run without the plugin."
-        )
+def _parse(v: str) -> tuple[int, ...]:
+    out = []
+    for part in v.split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def supported_range() -> str:
+    """``'8.4.0 to 8.4.190'``: the floor and the newest release tested."""
+    return f"{SUPPORTED[0]} to {SUPPORTED[1]}"
+
+
+def version_problem(v: str | None = None) -> str | None:
+    """Why this release is not supported (older than the floor, unreadable), or None. Newer ones are judged by their
+    internals (:func:`host_problems`)."""
+    v = v or version()
+    parsed = _parse(v)
+    if len(parsed) < 2:
+        return f"Ultralytics version {v!r} cannot be read"
+    if parsed < _parse(SUPPORTED[0]):
+        return f"older than {SUPPORTED[0]}, the oldest release it supports"
+    return None
+
+
+def missing(obj: Any, attrs: tuple[str, ...], where: str) -> list[str]:
+    """``no where.attr`` for every attribute ``obj`` lacks."""
+    return [f"no {where}.{a}" for a in attrs if not hasattr(obj, a)]
+
+
+def host_problems(events: tuple[str, ...] = ()) -> list[str]:
+    """Everything the plugin needs from the Ultralytics modules loaded so far that is not there (empty: all good).
+
+    Args:
+        events: callback events the plugin registers (checked in ``default_callbacks``).
+    """
+    out = []
+    if (problem := version_problem()) is not None:
+        return [problem]
+    if (utils := sys.modules.get(_UTILS)) is not None:
+        out += missing(utils, UTILS_ATTRS, _UTILS)
+        if hasattr(utils, "YAML"):
+            out += missing(utils.YAML, ("load",), f"{_UTILS}.YAML")
+    if (cfg := sys.modules.get(_CFG)) is not None and hasattr(cfg, "get_cfg"):
+        out += missing(cfg, CFG_FUNCTIONS, _CFG)
+    if (trainer := sys.modules.get(_TRAINER)) is not None and hasattr(trainer, "BaseTrainer"):
+        out += missing(trainer.BaseTrainer, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
+    if events and (base := sys.modules.get(_CALLBACKS)) is not None:
+        callbacks = getattr(base, "default_callbacks", None)
+        if callbacks is None:
+            out.append(f"no {_CALLBACKS}.default_callbacks")
+        else:
+            out += [f"no callback event {e!r}" for e in events if e not in callbacks]
+    return out
+
+
+def compat_error(problems: list[str], what: str = "") -> UltralyticsCompatError:
+    """The error a run with ``lr_*`` keys gets when the plugin could not register: versions and what moved."""
+    because = "; ".join(problems)
+    error = UltralyticsCompatError(
+        f"yolo_lr {_plugin_version()} is inactive with Ultralytics {version()} ({because}). It supports Ultralytics "
+        f"{supported_range()} (tested). {what}Install a supported release (pip install 'ultralytics>={SUPPORTED[0]}'), "
+        "or remove the lr_* keys to train natively; YOLO_LR_DISABLE=1 silences this."
+    )
+    error.problems = list(problems)
+    return error
+
+
+def _plugin_version() -> str:
+    return getattr(sys.modules.get("yolo_lr"), "__version__", "")
 
 
 # ------------------------------------------------------------------------------------------------ Ultralytics' rules
-def warmup_iterations(warmup_epochs: float, epochs: int, nb: int) -> int:
-    """Ultralytics' warmup length in batches (``BaseTrainer._get_warmup_iterations``): the final epoch never warms."""
+@dataclass(frozen=True)
+class HostRules:
+    """How the installed Ultralytics behaves where releases differ (read from its source, see :func:`host_rules`).
+
+    Attributes:
+        warmup_floor: the warmup lasts at least this many iterations (100 before ``_get_warmup_iterations``, 8.4.103;
+            0 after, when the final epoch never warms up instead).
+        bias_by_name: native warmup starts the ``param_group == "bias"`` group at ``warmup_bias_lr``; False: it starts
+            the *first* group there (releases before param groups had names, about 8.4.100).
+        auto: ``optimizer=auto``'s pair: ``("MuSGD", "AdamW")`` (many iterations, few) since 8.4.x, ``("SGD", "MuSGD")``
+            in the first 8.4 releases.
+        ddp_callbacks: DDP workers receive the parent's callbacks (cloudpickled, about 8.4.145); before, a worker has
+            only what its own imports register.
+    """
+
+    warmup_floor: int = 0
+    bias_by_name: bool = True
+    auto: tuple[str, str] = ("MuSGD", "AdamW")
+    ddp_callbacks: bool = True
+
+
+def _source(module: str) -> str:
+    """The text of an Ultralytics module's file, without importing it ('' when it cannot be found)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(module)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    try:
+        return Path(spec.origin).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+@functools.lru_cache(maxsize=1)
+def host_rules() -> HostRules:
+    """The installed release's rules, detected from what its trainer and DDP code do (not from the version string)."""
+    trainer = _source(_TRAINER)
+    if not trainer:
+        return HostRules()
+    legacy_warmup = "_get_warmup_iterations" not in trainer and "warmup_epochs * nb), 100)" in trainer
+    return HostRules(
+        warmup_floor=100 if legacy_warmup else 0,
+        bias_by_name='param_group") == "bias"' in trainer or "j == 0" not in trainer,
+        auto=("SGD", "MuSGD") if '("SGD", 0.01, 0.9) if iterations' in trainer else ("MuSGD", "AdamW"),
+        ddp_callbacks="cloudpickle" in _source("ultralytics.utils.dist"),
+    )
+
+
+def warmup_iterations(warmup_epochs: float, epochs: int, nb: int, floor: int | None = None) -> int:
+    """Ultralytics' warmup length in batches: since 8.4.103 (``BaseTrainer._get_warmup_iterations``) the final epoch
+    never warms; before, ``max(round(warmup_epochs * nb), 100)`` (``floor``: the installed rule's, by default)."""
+    floor = host_rules().warmup_floor if floor is None else floor
+    if floor:
+        return max(round(warmup_epochs * nb), floor) if warmup_epochs > 0 else 0
     we = min(warmup_epochs, max(epochs - 1, 0))
     return round(we * nb) if we > 0 else 0
+
+
+def bias_warmup_groups(groups: list[dict]) -> list[int]:
+    """Indices of the param groups that native warmup starts at ``warmup_bias_lr`` (the plugin follows the same rule):
+    the ``bias`` group, or the first group on releases that find it by position."""
+    if host_rules().bias_by_name:
+        return [j for j, g in enumerate(groups) if g.get("param_group") == "bias"]
+    return [0] if groups else []
 
 
 def is_auto_optimizer(optimizer: Any) -> bool:
@@ -93,279 +229,47 @@ def device_count(device: Any) -> int:
 
 def auto_optimizer(n_images: int, batch: int, nbs: int, epochs: int, nc: int) -> tuple[str, float]:
     """What ``optimizer=auto`` picks (``BaseTrainer.build_optimizer``): ``(name, lr)``; it also zeroes
-    ``warmup_bias_lr``."""
+    ``warmup_bias_lr``. Many iterations (> 10000): the first of :attr:`HostRules.auto` at 0.01, else the second at
+    ``0.002 * 5 / (4 + nc)``."""
     iterations = math.ceil(n_images / max(batch, nbs)) * epochs
-    return ("MuSGD", 0.01) if iterations > 10000 else ("AdamW", round(0.002 * 5 / (4 + nc), 6))
+    many, few = host_rules().auto
+    return (many, 0.01) if iterations > 10000 else (few, round(0.002 * 5 / (4 + nc), 6))
 
 
-# ------------------------------------------------------------------------------------------------- patch registry
-CFG_FUNCTIONS = ("check_dict_alignment", "check_cfg", "get_cfg")
-
-
-class _Patch:
-    __slots__ = ("attr", "concern", "original", "owner")
-
-    def __init__(self, concern: str, owner: Any, attr: str, original: Any):
-        self.concern, self.owner, self.attr, self.original = concern, owner, attr, original
-
-
-_PATCHES: list[_Patch] = []
-_ADDED_KEYS: list[str] = []  # lr_* keys this plugin added to DEFAULT_CFG_DICT / DEFAULT_CFG
-_ADDED_CALLBACKS: list[tuple[str, Callable]] = []
-_LATE: list[str] = []  # modules that were mid-import when registration ran, so could not be patched
-
-
-def _wrap(concern: str, owner: Any, attr: str, make: Callable[[Any], Any]) -> None:
-    """Replace ``owner.attr`` by ``make(original)``, once; :func:`uninstall` puts the original back."""
-    if any(p.owner is owner and p.attr == attr for p in _PATCHES):
+def name_param_groups(optimizer) -> None:
+    """Give the param groups of releases that do not name them (before about 8.4.100) the names later releases use:
+    ``weight``, ``bn``, ``bias`` (``muon``), in the order ``build_optimizer`` makes them (MuSGD: each twice, the
+    first of a pair the head's faster part). Named groups are left alone."""
+    groups = optimizer.param_groups
+    if any("param_group" in g for g in groups):
         return
-    original = vars(owner)[attr]  # the raw attribute (a classmethod object stays one)
-    setattr(owner, attr, make(original))
-    _PATCHES.append(_Patch(concern, owner, attr, original))
-
-
-def install() -> None:
-    """Register with a loaded ``ultralytics.utils``; patch ``ultralytics.cfg`` and the trainer when they load.
-
-    Idempotent: a second call changes nothing.
-    """
-    utils = sys.modules[_UTILS]
-    _require(utils, ("DEFAULT_CFG_DICT", "DEFAULT_CFG", "YAML", "RANK", "LOGGER"), _UTILS)
-    _require(utils.YAML, ("load",), f"{_UTILS}.YAML")
-    if (cfg := sys.modules.get(_CFG)) is not None and hasattr(cfg, "get_cfg"):  # loaded: check before patching
-        _require(cfg, CFG_FUNCTIONS, _CFG)
-    if (trainer := sys.modules.get(_TRAINER)) is not None and hasattr(trainer, "BaseTrainer"):
-        _require(trainer.BaseTrainer, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
-    _register_keys(utils)
-    _patch_yaml(utils)
-    _register_callbacks()
-    for name, ready, action in ((_CFG, "get_cfg", _patch_cfg), (_TRAINER, "BaseTrainer", _patch_trainer)):
-        if not _startup.when_imported(name, ready, action) and name not in _LATE:
-            _LATE.append(name)
-    _startup.when_imported(_TUNER, "Tuner", _patch_tuner)  # optional: only model.tune needs it
-
-
-def uninstall() -> None:
-    """Undo every registration: wraps restored, keys and callbacks removed, pending import hooks cancelled.
-
-    Models created afterwards train natively. (Models created before keep the callbacks they copied; a run with no
-    ``lr_*`` key is native anyway.)
-    """
-    _startup.cancel()
-    for p in reversed(_PATCHES):
-        setattr(p.owner, p.attr, p.original)
-    _PATCHES.clear()
-    utils = sys.modules.get(_UTILS)
-    if utils is not None:
-        for k in _ADDED_KEYS:
-            utils.DEFAULT_CFG_DICT.pop(k, None)
-            if hasattr(utils.DEFAULT_CFG, k):
-                delattr(utils.DEFAULT_CFG, k)
-    _ADDED_KEYS.clear()
-    base = sys.modules.get(_CALLBACKS)
-    if base is not None:
-        for event, fn in _ADDED_CALLBACKS:
-            if fn in base.default_callbacks.get(event, []):
-                base.default_callbacks[event].remove(fn)
-    _ADDED_CALLBACKS.clear()
-    _LATE.clear()
-
-
-def installed() -> dict[str, list[str]]:
-    """What is registered now, by concern (``keys``, ``callbacks``, ``config checks``, ``optimizer groups``,
-    ``tuner``)."""
-    out: dict[str, list[str]] = {}
-    if _ADDED_KEYS:
-        out["keys"] = list(_ADDED_KEYS)
-    if _ADDED_CALLBACKS:
-        out["callbacks"] = [event for event, _ in _ADDED_CALLBACKS]
-    for p in _PATCHES:
-        out.setdefault(p.concern, []).append(f"{getattr(p.owner, '__name__', p.owner)}.{p.attr}")
-    return out
-
-
-def check_installed() -> None:
-    """At train start: every concern is in place, or a loud error (never a half-registered plugin)."""
-    missing = [c for c in ("keys", "callbacks", "config checks", "optimizer groups") if c not in installed()]
-    if missing or _LATE:
-        late = f" ({', '.join(_LATE)} was already being imported when the plugin registered)" if _LATE else ""
-        raise UltralyticsCompatError(
-            f"yolo_lr: registration with Ultralytics is incomplete: {', '.join(missing) or 'late modules'} missing"
-            f"{late}. Import yolo_lr (or keep its startup hook on) before Ultralytics."
-        )
-
-
-def _register_keys(utils) -> None:
-    from yolo_lr.config import registry_defaults
-
-    for k, v in registry_defaults().items():
-        if k not in utils.DEFAULT_CFG_DICT:
-            utils.DEFAULT_CFG_DICT[k] = v
-            setattr(utils.DEFAULT_CFG, k, v)
-            _ADDED_KEYS.append(k)
-
-
-def _register_callbacks() -> None:
-    from ultralytics.utils.callbacks import base
-
-    from yolo_lr.adapter import callbacks as adapter_callbacks
-    from yolo_lr.loggers import callbacks as logger_callbacks
-
-    _require(base, ("default_callbacks",), _CALLBACKS)
-    callbacks = [*adapter_callbacks.items(), *logger_callbacks.items()]  # loggers after the adapter: lr.png exists
-    unknown = [event for event, _ in callbacks if event not in base.default_callbacks]
-    if unknown:
-        raise UltralyticsCompatError(
-            f"yolo_lr: Ultralytics {_version()} has no callback event {', '.join(unknown)} (yolo_lr relies on "
-            f"Ultralytics {KNOWN}.x; see yolo_lr/ultralytics_compat.py). Set YOLO_LR_DISABLE=1 to run without it."
-        )
-    for event, fn in callbacks:
-        if fn not in base.default_callbacks[event]:
-            base.default_callbacks[event].append(fn)
-            _ADDED_CALLBACKS.append((event, fn))
-
-
-def _patch_yaml(utils) -> None:
-    """Remember which YAML file set a key, so an error can name it."""
-    from yolo_lr.config import note_source
-
-    def make(original):
-        load = original.__func__
-
-        @functools.wraps(load)
-        def wrapped(cls, file="data.yaml", *args, **kwargs):
-            data = load(cls, file, *args, **kwargs)
-            note_source(file, data)
-            return data
-
-        return classmethod(wrapped)
-
-    _wrap("config checks", utils.YAML, "load", make)
-
-
-def _patch_cfg(cfg_module) -> None:
-    """Validate lr_* keys where Ultralytics validates its own: check_dict_alignment (names), check_cfg (values)."""
-    from yolo_lr.config import KEYS, unknown_key_error, validate
-
-    _require(cfg_module, CFG_FUNCTIONS, _CFG)
-
-    def make_align(align):
-        @functools.wraps(align)
-        def check_dict_alignment(base, custom, e=None, allowed_custom_keys=None):
-            for k in custom:
-                if isinstance(k, str) and k.startswith("lr_") and k not in KEYS:
-                    raise unknown_key_error(k)
-            return align(base, custom, e, allowed_custom_keys)
-
-        return check_dict_alignment
-
-    def make_check(check):
-        @functools.wraps(check)
-        def check_cfg(cfg, hard=True):
-            if cfg.get("mode", "train") == "train":  # a trainer's merged args; val/predict ignore lr_* keys
-                validate(cfg)  # raises LRConfigError naming the key and its file
-            return check(cfg, hard)
-
-        return check_cfg
-
-    _wrap("config checks", cfg_module, "check_dict_alignment", make_align)
-    _wrap("config checks", cfg_module, "check_cfg", make_check)
-
-
-def _patch_trainer(trainer_module) -> None:
-    """Per-layer LR rules: split the param groups by layer as the optimizer is built (all ranks, resume included)."""
-    _require(trainer_module, ("BaseTrainer",), _TRAINER)
-    cls = trainer_module.BaseTrainer
-    _require(cls, TRAINER_METHODS, f"{_TRAINER}.BaseTrainer")
-
-    def make(build):
-        @functools.wraps(build)
-        def build_optimizer(self, model, *args, **kwargs):
-            optimizer = build(self, model, *args, **kwargs)
-            from yolo_lr.config import is_active, resolve
-
-            if is_active(vars(self.args)):
-                settings = resolve(vars(self.args))
-                if settings.split_backbone:
-                    from yolo_lr.backbone import split_param_groups
-
-                    split_param_groups(optimizer, student_of(model), settings.finetune)
-            return optimizer
-
-        return build_optimizer
-
-    _wrap("optimizer groups", cls, "build_optimizer", make)
-
-
-def student_of(model):
-    """The model whose layers the per-layer rules address: DDP/compile wrappers removed, and for knowledge
-    distillation (``distill_model=``, a ``DistillationModel``) its student, never the teacher."""
-    from ultralytics.utils.torch_utils import unwrap_model
-
-    inner = unwrap_model(model)
-    return getattr(inner, "student_model", inner)
-
-
-def _patch_tuner(tuner_module) -> None:
-    """``model.tune`` over lr_* keys: the tuner rounds integer lr_* keys like its own integer keys, and starts unset
-    lr_* keys of its search space from the value they take in the run; a space it cannot search fails first."""
-    _require(tuner_module, ("Tuner", "CFG_INT_KEYS"), _TUNER)
-    _require(tuner_module.Tuner, ("__init__", "_mutate"), f"{_TUNER}.Tuner")
-    from yolo_lr.config import integer_keys
-
-    _wrap("tuner", tuner_module, "CFG_INT_KEYS", lambda keys: frozenset(keys) | integer_keys())
-
-    def make(init):
-        @functools.wraps(init)
-        def __init__(self, *args, **kwargs):
-            init(self, *args, **kwargs)
-            prepare_tuner(self)
-
-        return __init__
-
-    _wrap("tuner", tuner_module.Tuner, "__init__", make)
-
-
-def prepare_tuner(tuner) -> None:
-    """Check the lr_* keys of a tuner's search space and give the unset ones a starting value in ``tuner.args``."""
-    from yolo_lr.config import FineTune, check_tune_space, is_active, tune_start_values
-
-    space = {k: v for k, v in tuner.space.items() if isinstance(k, str) and k.startswith("lr_")}
-    if not space:
+    if len(groups) == 3:
+        names = ["weight", "bn", "bias"]
+    elif len(groups) == 8:
+        names = [n for n in ("weight", "bn", "bias", "muon") for _ in range(2)]
+    else:
         return
-    cfg = vars(tuner.args)
-    check_tune_space(space, cfg)
-    layers = None
-    if "lr_backbone_layers" in space and cfg.get("lr_backbone_layers") is None:
-        from yolo_lr.backbone import backbone_layer_count
-
-        layers = backbone_layer_count(student_of(tuner.model), FineTune())
-    for k, v in tune_start_values(cfg, space, layers).items():
-        setattr(tuner.args, k, v)
-    if not cfg.get("lr_policy") and not is_active(cfg):
-        logger().warning(
-            f"yolo_lr: tuning {', '.join(space)} without lr_policy: an iteration whose lr_* values all equal their "
-            "defaults trains natively (Ultralytics' per-epoch LR), the others with the plugin's per-step linear "
-            "policy. Set lr_policy (e.g. lr_policy=linear) so every iteration runs the same kind of schedule."
-        )
+    for g, name in zip(groups, names):
+        g["param_group"] = name
 
 
 # ----------------------------------------------------------------------------------------------- a running trainer
-TRAINER_METHODS = (
-    "build_optimizer",
-    "save_model",
-    "_get_warmup_iterations",
-    "label_loss_items",
-    "add_callback",
-)
-TRAINER_ATTRS = ("args", "epochs", "start_epoch", "optimizer", "train_loader", "save_dir", "metrics")
-
-
 def check_trainer(trainer) -> None:
-    """At train start (``on_pretrain_routine_end``): everything the plugin reads or wraps on the trainer exists."""
-    check_installed()
+    """At train start (``on_pretrain_routine_end``): the registration hooked this trainer when it was built, and
+    everything the plugin reads or wraps on it exists."""
+    if not trainer.__dict__.get(HOOKED):
+        raise UltralyticsCompatError(
+            f"yolo_lr: this {type(trainer).__name__} was built without the plugin's hooks (Ultralytics' trainer module "
+            "was already being imported when yolo_lr registered, or yolo_lr.uninstall() ran). Import yolo_lr before "
+            "Ultralytics, or keep its startup hook on (unset YOLO_LR_DISABLE)."
+        )
     _require(trainer, TRAINER_METHODS + TRAINER_ATTRS, type(trainer).__name__)
     _require(trainer.optimizer, ("register_step_pre_hook", "param_groups"), type(trainer.optimizer).__name__)
+
+
+def _require(obj: Any, attrs: tuple[str, ...], where: str) -> None:
+    if gone := missing(obj, attrs, where):
+        raise compat_error(gone)
 
 
 def before_optimizer_step(optimizer, hook: Callable[[Any, tuple, dict], None]):
@@ -420,9 +324,22 @@ def call_after(trainer, name: str, after: Callable[[], None]) -> None:
     setattr(trainer, name, wrapped)
 
 
+def student_of(model):
+    """The model whose layers the per-layer rules address: DDP/compile wrappers removed, and for knowledge
+    distillation (``distill_model=``, a ``DistillationModel``) its student, never the teacher."""
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    inner = unwrap_model(model)
+    return getattr(inner, "student_model", inner)
+
+
 def warmup_iterations_of(trainer, nb: int) -> int:
-    """The warmup length the trainer itself uses for ``nb`` batches per epoch (so accumulate ramps align)."""
-    return int(trainer._get_warmup_iterations(nb))
+    """The warmup length the trainer itself uses for ``nb`` batches per epoch (so accumulate ramps align): its own
+    ``_get_warmup_iterations`` where it has one (8.4.103 on), else the earlier inline rule
+    (:func:`warmup_iterations`)."""
+    if hasattr(trainer, "_get_warmup_iterations"):
+        return int(trainer._get_warmup_iterations(nb))
+    return warmup_iterations(float(trainer.args.warmup_epochs), trainer.epochs, nb)
 
 
 def steps_done(trainer) -> int | None:

@@ -27,6 +27,7 @@ from yolo_lr.config import (
 )
 from yolo_lr.presets import load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
+from yolo_lr.ultralytics_compat import bias_warmup_groups
 
 HELP = """\
 yolo-lr: learning-rate policies for Ultralytics YOLO. Arguments use Ultralytics' key=value syntax.
@@ -328,7 +329,8 @@ def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = No
     epochs, nb = int(cfg["epochs"]), int(batches)
     lr0 = float(cfg["lr0"])
     names = ["weight", "bn", "bias"]
-    groups = [Group(n, lr0) for n in names]
+    bias = set(bias_warmup_groups([{"param_group": n} for n in names]))  # the installed Ultralytics' rule
+    groups = [Group(n, lr0, bias_start=j in bias) for j, n in enumerate(names)]
     if settings.finetune.backbone_rules:  # lr_layer_scales/lr_layer_decay depend on the model: not previewed
         groups += [Group(n, lr0, backbone=True, scale=settings.finetune.backbone_scale) for n in names]
     batch = cfg.get("batch") if isinstance(cfg.get("batch"), int) and cfg.get("batch") > 0 else 16
