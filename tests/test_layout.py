@@ -1,71 +1,44 @@
-"""The package layout: the core (``yolo_lr/*.py``, what runs inside a training) never imports the tools on top of it
-(``yolo_lr/tools/``: the ``yolo-lr`` command, the standalone finder, the sweep). Pure: the sources are parsed, not
-imported."""
+"""The package layout. The layers (the tools on the core, registration on what it registers, the compatibility layer
+at the bottom, importing nothing of the plugin) are declared once, in pyproject.toml's ``[tool.importlinter]``, and
+checked by import-linter (``lint-imports``) on the checkout's sources."""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
 
 PACKAGE = ROOT / "yolo_lr"
-TOOLS = "yolo_lr.tools"
 
 
-def _is_tools(name: str) -> bool:
-    return name == TOOLS or name.startswith(TOOLS + ".")
-
-
-def tools_imports(path: Path) -> list[str]:
-    """Every import of ``yolo_lr.tools`` in a core module (``import``, ``from ... import``, relative forms, and
-    ``import_module``/``__import__`` of a literal name), anywhere in the file (function bodies included), as
-    ``line: what``."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            # a core module sits directly in yolo_lr/: level 1 is the package itself
-            base = node.module or ""
-            if node.level:
-                base = ".".join(["yolo_lr", *([base] if base else [])]) if node.level == 1 else base
-            names = [base, *(f"{base}.{a.name}" for a in node.names)]
-        elif isinstance(node, ast.Call):
-            func = node.func
-            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if called in {"import_module", "__import__"} and node.args and isinstance(node.args[0], ast.Constant):
-                names = [str(node.args[0].value)]
-        hit = next((n for n in names if _is_tools(n)), None)
-        if hit is not None:
-            found.append(f"{node.lineno}: {hit}")
-    return found
-
-
-def test_the_core_never_imports_the_tools():
-    core = sorted(PACKAGE.glob("*.py"))
-    assert {p.stem for p in core} >= {"finder", "config", "adapter", "find_in_training", "_startup", "__init__"}
-    offenders = {p.name: hits for p in core if (hits := tools_imports(p))}
-    assert not offenders, f"core modules import yolo_lr.tools (the tools sit on top of the core): {offenders}"
-
-
-def test_the_check_sees_every_form_of_import(tmp_path):
-    bad = tmp_path / "bad.py"
-    bad.write_text(
-        "import yolo_lr.tools.cli\n"
-        "from yolo_lr.tools.find import find_lr\n"
-        "from yolo_lr import tools\n"
-        "from . import tools\n"
-        "from .tools import sweep\n"
-        "def f():\n"
-        "    from importlib import import_module\n"
-        "    return import_module('yolo_lr.tools.sweep')\n"
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` with the repository's contracts, on the ``yolo_lr`` package found under ``root``."""
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run(
+        [sys.executable, "-c", code, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
     )
-    assert [h.split(": ")[0] for h in tools_imports(bad)] == ["1", "2", "3", "4", "5", "8"]
-    good = tmp_path / "good.py"
-    good.write_text('"""See :mod:`yolo_lr.tools.find`."""\nfrom yolo_lr import finder\nimport yolo_lr.toolsx\n')
-    assert tools_imports(good) == []
+
+
+def test_the_layer_contracts_hold():
+    p = _lint_imports(ROOT)
+    assert p.returncode == 0 and "1 kept, 0 broken" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+
+
+def test_the_contracts_see_a_lazy_import_that_runs_back_up(tmp_path):
+    """A function-level import of the plugin inside the compatibility layer breaks the contract, naming the chain."""
+    shutil.copytree(PACKAGE, tmp_path / "yolo_lr", ignore=shutil.ignore_patterns("__pycache__"))
+    compat = tmp_path / "yolo_lr" / "ultralytics_compat.py"
+    compat.write_text(compat.read_text() + "\n\ndef _late():\n    from yolo_lr import config\n\n    return config\n")
+    p = _lint_imports(tmp_path)
+    assert p.returncode != 0 and "yolo_lr.ultralytics_compat -> yolo_lr.config" in p.stdout, p.stdout[-3000:]
 
 
 def test_the_tools_live_in_their_subpackage():

@@ -146,12 +146,13 @@ def test_warmup_shape_and_start_in_training(train, shape, start, warmup_epochs, 
     begin = {"weight": (start or 0.0) * LR0, "bn": (start or 0.0) * LR0, "bias": 0.1}  # warmup_bias_lr default 0.1
     if not rules.bias_by_name:
         begin["weight"], begin["bias"] = begin["bias"], begin["weight"]
+    last = nw if rules.warmup_last else nw - 1  # the native momentum ramp's last batch (8.4.103-8.4.14x: nw - 1)
     for s in run.steps:
         u = min(s.ni / nw, 1.0)
         for g in GROUPS:
             want = begin[g] + (LR0 - begin[g]) * weight(u)
             assert s.lr[g] == pytest.approx([want], rel=1e-9, abs=1e-15), (shape, g, s.ni)
-        assert s.momentum == pytest.approx(0.8 + (MOMENTUM - 0.8) * u, rel=1e-9)
+        assert s.momentum == pytest.approx(0.8 + (MOMENTUM - 0.8) * min(s.ni, last) / nw, rel=1e-9)
     assert run.lrs("bn")[0] == pytest.approx((start or 0.0) * LR0, abs=1e-15)
     if nw < len(run.steps):
         assert run.lrs()[nw] == pytest.approx(LR0, rel=1e-12)

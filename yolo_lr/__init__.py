@@ -15,7 +15,7 @@ Examples:
     >>> yolo_lr.uninstall()  # Ultralytics as if the plugin had never been imported (yolo_lr.install() undoes it)
 """
 
-from yolo_lr._startup import install
+from yolo_lr import _startup
 
 __version__ = "0.1.0"
 __all__ = [
@@ -31,6 +31,19 @@ __all__ = [
     "sweep",
     "uninstall",
 ]
+
+
+def install():
+    """Register the plugin with Ultralytics now if it is loaded, else as soon as ``ultralytics.utils`` is imported
+    (:mod:`yolo_lr.registration`; on an unsupported Ultralytics it falls back and says why)."""
+    _startup.when_imported("ultralytics.utils", "DEFAULT_CFG_DICT", _register)
+
+
+def _register(module):
+    from yolo_lr import registration
+
+    registration.install()
+
 
 install()
 

@@ -1,25 +1,15 @@
 """Run code right after a named module finishes importing, without importing anything to do so.
 
-The ``yolo_lr.pth`` startup hook imports this module in every Python process of an environment where the plugin is
-installed, so it must cost next to nothing: it uses ``sys`` only (no ``importlib.abc``, no ``functools``, no
-``dataclasses``), and :func:`install` merely arranges for :func:`yolo_lr.registration.install` to run the moment
-``ultralytics.utils`` has loaded. Processes that never import Ultralytics pay for one dict lookup per import.
+The ``yolo_lr.pth`` startup hook imports ``yolo_lr``, and so this module, in every Python process of an environment
+where the plugin is installed, so it must cost next to nothing: it uses ``sys`` only (no ``importlib.abc``, no
+``functools``, no ``dataclasses``) and imports nothing of the plugin. :func:`yolo_lr.install` uses it to run the
+registration the moment ``ultralytics.utils`` has loaded. Processes that never import Ultralytics pay for one dict
+lookup per import.
 """
 
 import sys
 
 _PENDING = {}  # module name -> [action(module), ...]
-
-
-def install():
-    """Register the plugin with Ultralytics now if it is loaded, else as soon as ``ultralytics.utils`` is imported."""
-    when_imported("ultralytics.utils", "DEFAULT_CFG_DICT", _register)
-
-
-def _register(module):
-    from yolo_lr import registration
-
-    registration.install()
 
 
 def when_imported(name, ready_attr, action):

@@ -28,6 +28,7 @@ from yolo_lr.backbone import BackboneFreeze, has_pretrained_weights, is_backbone
 from yolo_lr.config import LRSettings, is_active, resolve, validate
 from yolo_lr.lr_log import PLOT_NAME, LRLog, plot_lr_csv
 from yolo_lr.plateau_watch import PlateauWatch
+from yolo_lr.schedule import step_batches
 from yolo_lr.stepper import StepLR
 
 __all__ = ["LRController", "callbacks", "is_driving", "plot_lr_csv"]
@@ -115,9 +116,11 @@ class LRController:
         return self.log.header, self.stepper.rows()
 
     def epoch_end(self, trainer) -> None:
-        """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers)."""
-        if (lrs := self.stepper.last_lrs()) is not None:
-            trainer.lr = {f"lr/pg{j}": lr for j, lr in enumerate(lrs)}
+        """Report the LR the optimizer last used as this epoch's lr/pg* (results.csv, loggers): never a value no step
+        used (NaN before the run's first step), not Ultralytics' per-epoch formula."""
+        lrs = self.stepper.last_lrs()
+        n = len(trainer.optimizer.param_groups)
+        trainer.lr = {f"lr/pg{j}": lr for j, lr in enumerate(lrs if lrs is not None else [float("nan")] * n)}
 
     def close_epoch(self, trainer) -> None:
         """Once per trained epoch, on rank 0, before its checkpoint is written: the plateau decision (stored in the
@@ -194,6 +197,8 @@ class LRController:
             )
         peaks = sorted({round(g["initial_lr"], 12) for g in groups})
         nb = max(len(trainer.train_loader), 1)
+        if few := _few_steps(trainer, nb):
+            log.warning(few)
         peak = "/".join(f"{p:g}" for p in peaks)
         final = "/".join(f"{p * self.settings.lrf:g}" for p in peaks)
         log.info(
@@ -202,6 +207,35 @@ class LRController:
             f"bias from {trainer.args.warmup_bias_lr:g}) | {type(trainer.optimizer).__name__}, {len(groups)} param "
             f"groups, {nb} batches/epoch"
         )
+
+
+FEW_STEPS_PER_EPOCH = 2  # below this many optimizer steps per epoch (on average) a schedule has too few points
+FEW_WARMUP_STEPS = 3
+
+
+def _few_steps(trainer, nb: int) -> str | None:
+    """A warning when the run will take few optimizer steps (gradient accumulation over few batches): the numbers,
+    and the fix. None when the schedule has enough points."""
+    acc = max(int(getattr(trainer, "accumulate", 1) or 1), 1)
+    nw = compat.warmup_iterations_of(trainer, nb)
+    steps = [ni for ni in step_batches(nb, trainer.epochs, nw, acc) if ni >= trainer.start_epoch * nb]
+    epochs = max(trainer.epochs - trainer.start_epoch, 1)
+    warm = sum(ni <= nw for ni in steps) if nw else None
+    if len(steps) >= FEW_STEPS_PER_EPOCH * epochs and (warm is None or warm >= FEW_WARMUP_STEPS):
+        return None
+    images = len(getattr(trainer.train_loader, "dataset", ())) or "?"
+    batch, nbs = trainer.batch_size, trainer.args.nbs
+    what = f"{len(steps)} optimizer steps in {epochs} epochs ({len(steps) / epochs:.2g} per epoch)"
+    fixes = [f"nbs={batch} (one step per batch: {nb * epochs} steps)"] if acc > 1 else []
+    if nb < FEW_STEPS_PER_EPOCH:
+        fixes.append("a smaller batch (more batches per epoch)")
+    if warm is not None and warm < FEW_WARMUP_STEPS:
+        what += f", {warm} of them in warmup"
+        fixes.append("warmup_epochs=0, or a warmup of more steps")
+    return (
+        f"yolo_lr: this run takes only {what}: {images} images, batch={batch}, {nb} batches per epoch, accumulate="
+        f"{acc} (nbs={nbs} / batch), so the per-step schedule has only those points. For more: {'; '.join(fixes)}."
+    )
 
 
 def _csv_header(optimizer, backbone_scale: float) -> list[str]:

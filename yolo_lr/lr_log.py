@@ -92,15 +92,23 @@ def plot_lr_csv(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     seen, tops = set(), {}
+    marker = "o" if len(data) <= 30 else None  # a run of a few steps: every step visible, one step included
     for j in lr_cols:  # identical curves (weight/bn) are drawn once, labelled together
         ys = tuple(float(r[j]) for r in data)
         if ys in seen:
             continue
         seen.add(ys)
         same = [header[k] for k in lr_cols if tuple(float(r[k]) for r in data) == ys]
-        ax.plot(it, ys, label=", ".join(same), linewidth=1.2)
-        tops["bias" in header[j]] = max(tops.get("bias" in header[j], 0.0), max(ys))
-    if tops.get(True, 0.0) > 3 * tops.get(False, math.inf):  # the bias warmup spike would flatten everything else
+        ax.plot(it, ys, label=", ".join(same), linewidth=1.2, marker=marker, markersize=3)
+        tops["bias" in header[j]] = max(tops.get("bias" in header[j], 0.0), max(ys, default=0.0))
+    if not data:
+        ax.text(0.5, 0.5, "no optimizer step was taken", transform=ax.transAxes, ha="center")
+    ys_all = [float(r[j]) for r in data for j in lr_cols]
+    if ys_all and max(ys_all) - min(ys_all) <= 1e-12 * max(abs(max(ys_all)), 1e-30):  # a flat curve or one point
+        ax.set_ylim(0, 1.25 * max(ys_all) if max(ys_all) > 0 else 1.0)
+    if len(set(it)) == 1:
+        ax.set_xlim(it[0] - 1, it[0] + 1)
+    if tops.get(True, 0.0) > 3 * tops.get(False, math.inf) and tops[False] > 0:  # bias warmup would flatten the rest
         ax.set_ylim(0, 1.25 * tops[False])
         ax.text(0.01, 0.97, f"bias warmup from {tops[True]:.3g} clipped", transform=ax.transAxes, fontsize=8, va="top")
     epoch_first = {}

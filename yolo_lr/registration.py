@@ -315,8 +315,10 @@ def hook_trainer(trainer) -> None:
     callbacks = getattr(trainer, "callbacks", None)
     if callbacks is None or not is_active(vars(trainer.args)):
         return
-    for event, fn in plugin_callbacks():
-        if fn not in callbacks.setdefault(event, []):
+    from inspect import unwrap
+
+    for event, fn in plugin_callbacks():  # a callback wrapped by someone (functools.wraps: a timer, ...) counts
+        if not any(unwrap(f) is fn for f in callbacks.setdefault(event, []) if callable(f)):
             callbacks[event].append(fn)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from yolo_lr.config import LRSettings
 from yolo_lr.ultralytics_compat import warmup_iterations
 
-__all__ = ["EpochPlan", "Group", "group_lrs", "policy_time", "warmup_iterations"]
+__all__ = ["EpochPlan", "Group", "group_lrs", "policy_time", "step_batches", "warmup_iterations"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class Group:
     initial_lr: float  # the group's peak (effective base LR)
     backbone: bool = False  # a backbone part split off by the fine-tuning rules
     scale: float = 1.0  # the group's lr_scale (per-layer LR rules): its LR is the schedule's value times this
-    bias_start: bool | None = None  # warms up from warmup_bias_lr (None: when named bias, as since about 8.4.100)
+    bias_start: bool | None = (
+        None  # warms up from warmup_bias_lr (None: when named bias, as in all but the first 8.4 releases)
+    )
 
     @property
     def warms_from_bias(self) -> bool:
@@ -177,3 +179,20 @@ def group_lrs(
         plateau_factor=plateau_factor,
     )
     return plan.lrs(i)
+
+
+def step_batches(nb: int, epochs: int, nw: int, acc0: int) -> list[int]:
+    """The batches (Ultralytics' ``ni``) at which a run takes an optimizer step: Ultralytics' cadence, a step whenever
+    ``ni - last_step >= accumulate``, with ``accumulate`` ramped from 1 to ``acc0`` over the ``nw`` warmup batches.
+
+    Args:
+        nb: batches per epoch; epochs: the run's epochs; nw: warmup batches (0: none);
+        acc0: the nominal accumulation, ``max(round(nbs / batch), 1)`` capped at the run's batches.
+    """
+    steps, last = [], -1
+    for ni in range(nb * epochs):
+        accumulate = max(1, int(round(1 + (acc0 - 1) * ni / nw))) if nw and ni <= nw else acc0
+        if ni - last >= accumulate:
+            steps.append(ni)
+            last = ni
+    return steps

@@ -58,6 +58,7 @@ class StepLR:
         self.momenta: list[float] | None = None
         self.on_first_step: Callable[[], Any] | None = None
         self.paused = False
+        self.previous: list[float] | None = None  # the LRs of the last step of earlier epochs
 
     def begin_epoch(
         self, optimizer, *, epoch: int, nb: int, nw: int, epochs: float, plateau_factor: float, steps_before: int
@@ -67,6 +68,8 @@ class StepLR:
         Args:
             steps_before: optimizer steps taken before this epoch (numbers the lr.csv rows).
         """
+        if self.taken:  # the run's last step so far, for an epoch that takes none (lr/pg* in results.csv)
+            self.previous = self.table[self.taken[-1][0]]
         self.epoch, self.ni0, self.steps_before = epoch, nb * epoch, steps_before
         self.batches.clear()
         self.taken.clear()
@@ -105,8 +108,9 @@ class StepLR:
             first()
 
     def last_lrs(self) -> list[float] | None:
-        """The LRs of the epoch's last optimizer step so far (None before the first)."""
-        return self.table[self.taken[-1][0]] if self.taken else None
+        """The LRs of the run's last optimizer step so far: this epoch's, else an earlier epoch's (an epoch can take
+        none: gradient accumulation over few batches); None before the run's first step."""
+        return self.table[self.taken[-1][0]] if self.taken else self.previous
 
     def rows(self) -> list[tuple]:
         """The epoch's lr.csv rows: ``(epoch, iteration, step, lr of each group..., momentum)`` per optimizer step."""

@@ -151,17 +151,22 @@ class HostRules:
         warmup_floor: the warmup lasts at least this many iterations (100 before ``_get_warmup_iterations``, 8.4.103;
             0 after, when the final epoch never warms up instead).
         bias_by_name: native warmup starts the ``param_group == "bias"`` group at ``warmup_bias_lr``; False: it starts
-            the *first* group there (releases before param groups had names, about 8.4.100).
+            the *first* group there (the first 8.4 releases, before groups had names: 8.4.0, not 8.4.50).
         auto: ``optimizer=auto``'s pair: ``("MuSGD", "AdamW")`` (many iterations, few) since 8.4.x, ``("SGD", "MuSGD")``
             in the first 8.4 releases.
         ddp_callbacks: DDP workers receive the parent's callbacks (cloudpickled, about 8.4.145); before, a worker has
             only what its own imports register.
+        warmup_last: native warmup also writes batch ``ni == nw`` (``ni <= nw``: 8.4.0 and the newest releases); False
+            where it stops one batch earlier (``ni < nw``, 8.4.103 to about 8.4.150), so the momentum and accumulate
+            ramps, which stay native, end one step short of their targets. The plugin's LR lands on the target at
+            ``ni == nw`` either way.
     """
 
     warmup_floor: int = 0
     bias_by_name: bool = True
     auto: tuple[str, str] = ("MuSGD", "AdamW")
     ddp_callbacks: bool = True
+    warmup_last: bool = True
 
 
 def _source(module: str) -> str:
@@ -192,6 +197,7 @@ def host_rules() -> HostRules:
         bias_by_name='param_group") == "bias"' in trainer or "j == 0" not in trainer,
         auto=("SGD", "MuSGD") if '("SGD", 0.01, 0.9) if iterations' in trainer else ("MuSGD", "AdamW"),
         ddp_callbacks="cloudpickle" in _source("ultralytics.utils.dist"),
+        warmup_last="ni <= nw" in trainer,
     )
 
 
@@ -237,9 +243,9 @@ def auto_optimizer(n_images: int, batch: int, nbs: int, epochs: int, nc: int) ->
 
 
 def name_param_groups(optimizer) -> None:
-    """Give the param groups of releases that do not name them (before about 8.4.100) the names later releases use:
-    ``weight``, ``bn``, ``bias`` (``muon``), in the order ``build_optimizer`` makes them (MuSGD: each twice, the
-    first of a pair the head's faster part). Named groups are left alone."""
+    """Give the param groups of releases that do not name them (the first 8.4 releases: 8.4.0, not 8.4.50) the names
+    later releases use: ``weight``, ``bn``, ``bias`` (``muon``), in the order ``build_optimizer`` makes them (MuSGD:
+    each twice, the first of a pair the head's faster part). Named groups are left alone."""
     groups = optimizer.param_groups
     if any("param_group" in g for g in groups):
         return

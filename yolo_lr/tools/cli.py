@@ -26,7 +26,7 @@ from yolo_lr.config import (
     validate,
 )
 from yolo_lr.presets import load_policy, preset_dir, preset_names
-from yolo_lr.schedule import Group, group_lrs, policy_time, warmup_iterations
+from yolo_lr.schedule import Group, group_lrs, policy_time, step_batches, warmup_iterations
 from yolo_lr.ultralytics_compat import bias_warmup_groups
 
 HELP = """\
@@ -338,14 +338,14 @@ def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = No
     nw = warmup_iterations(float(cfg.get("warmup_epochs") or 0), epochs, nb)
     tracker: Plateau | None = settings.plateau.tracker() if settings.plateau else None
     flat_from = plateau_after if plateau_after is not None else 0.4 * epochs
-    rows, events, last_step, step = [], {}, -1, 0
+    rows, events, step = [], {}, 0
+    steps = set(step_batches(nb, epochs, nw, acc0))
     for epoch in range(epochs):
         for i in range(nb):
             ni = i + nb * epoch
-            accumulate = max(1, int(round(1 + (acc0 - 1) * ni / nw))) if nw and ni <= nw else acc0
-            if ni - last_step < accumulate:
+            if ni not in steps:
                 continue
-            last_step, step = ni, step + 1
+            step += 1
             lrs = group_lrs(
                 settings,
                 groups,
