@@ -915,3 +915,36 @@ def test_replace_readme_table_rewrites_the_first_marked_table_only():
     )
     with pytest.raises(ValueError):
         replace_readme_table("no markers")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "needle"),
+    [
+        ({"optimizer": "AdamW", "lr0": 0.01}, "optimizer=AdamW with lr0=0.01, an SGD-scale LR"),
+        ({"optimizer": "Adam", "lr0": 0.05}, "0.000119 for 80 classes"),
+        ({"optimizer": "SGD", "lr0": 0.001, "warmup_bias_lr": 0.1}, "warmup_bias_lr=0.1 is 100x lr0=0.001"),
+        ({"optimizer": "AdamW", "lr0": 0.0005}, "Set warmup_bias_lr=0"),  # the default 0.1 bias start
+    ],
+    ids=["adamw-sgd-scale", "adam-names-auto", "bias-spike", "bias-spike-default"],
+)
+def test_footguns_warn_naming_the_values_and_the_fix(cfg, needle):
+    from yolo_lr.config import validate
+
+    warnings = validate({"lr_policy": "cosine", "epochs": 10, "warmup_epochs": 3, **cfg})
+    assert any(needle in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"optimizer": "SGD", "lr0": 0.01},  # Ultralytics' defaults: warmup_bias_lr 10x lr0, the edge
+        {"optimizer": "AdamW", "lr0": 0.001, "warmup_bias_lr": 0.0},
+        {"optimizer": "auto", "lr0": 0.001},  # auto zeroes warmup_bias_lr and picks its own LR
+        {"optimizer": "SGD", "lr0": 0.001, "warmup_epochs": 0},  # no warmup, no spike
+    ],
+    ids=["sgd-defaults", "adamw-fine", "auto", "no-warmup"],
+)
+def test_no_footgun_warning_for_sane_settings(cfg):
+    from yolo_lr.config import footguns
+
+    assert footguns({"lr_policy": "cosine", "epochs": 10, "warmup_epochs": 3, **cfg}) == []

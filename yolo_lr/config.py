@@ -440,6 +440,7 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
             f"lr_policy=onecycle has its own rising phase; warmup_epochs={cfg['warmup_epochs']} adds a second ramp "
             "(set warmup_epochs=0 to use the one-cycle ramp alone)"
         )
+    warnings += footguns(cfg)
     if cfg.get("lr_unfreeze_epoch") and cfg.get("freeze"):
         raise fail("freeze", "conflicts with lr_unfreeze_epoch: Ultralytics' freeze is permanent; keep one")
     for k in ("lr_unfreeze_warmup", "lr_freeze_bn"):
@@ -476,6 +477,40 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
     except ParamError as e:  # a rule a settings class checks on construction: it names its key
         raise fail(e.key, e.problem) from None
     return warnings
+
+
+ADAM_FAMILY = {"adam", "adamw", "adamax", "nadam", "radam"}
+SGD_SCALE_LR = 0.01  # Ultralytics' default lr0, tuned for SGD; an Adam-family optimizer there usually diverges
+BIAS_SPIKE = 10  # warmup_bias_lr more than this many times lr0 (the defaults' 0.1 / 0.01): far above the rest
+
+
+def footguns(cfg: dict) -> list[str]:
+    """Warnings for native settings that are legal but usually a mistake with the LR the run asks for:
+
+    - an Adam-family optimizer at an SGD-scale ``lr0`` (>= 0.01): Ultralytics' own ``optimizer=auto`` picks AdamW at
+      ``0.002 * 5 / (4 + nc)`` (0.000119 for COCO's 80 classes);
+    - a low ``lr0`` (fine-tuning) with the default ``warmup_bias_lr=0.1``: the bias groups start their warmup more
+      than 10x above ``lr0`` (Ultralytics' defaults, 0.1 and 0.01, are the edge) while every other group starts at 0.
+    """
+    out = []
+    opt = str(cfg.get("optimizer") or "").strip().lower()
+    lr0 = cfg.get("lr0", SGD_SCALE_LR)
+    if opt in ADAM_FAMILY and _is_number(lr0) and lr0 >= SGD_SCALE_LR:
+        out.append(
+            f"optimizer={cfg.get('optimizer')} with lr0={lr0:g}, an SGD-scale LR: Adam-family optimizers usually need "
+            "10-100x less. Ultralytics' own optimizer=auto would pick AdamW at lr0 = 0.002 * 5 / (4 + nc) "
+            "(0.000119 for 80 classes, 0.00167 for 2); try lr_find=True, or yolo-lr find"
+        )
+    bias, warm = cfg.get("warmup_bias_lr", 0.1), cfg.get("warmup_epochs", 3)
+    auto = opt in {"", "auto", "none"}  # optimizer=auto zeroes warmup_bias_lr itself
+    numbers = _is_number(bias) and _is_number(lr0) and _is_number(warm)
+    if numbers and not auto and warm > 0 and lr0 > 0 and bias > BIAS_SPIKE * lr0:
+        out.append(
+            f"warmup_bias_lr={bias:g} is {bias / lr0:.0f}x lr0={lr0:g}: during warmup the bias groups start there and "
+            "fall to lr0 while every other group rises from 0, a spike that can undo pretrained biases. Set "
+            "warmup_bias_lr=0 (bias warms up like the rest) or a value near lr0"
+        )
+    return out
 
 
 def resolve(cfg: dict) -> LRSettings:
