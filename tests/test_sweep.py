@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
 
-from yolo_lr.tools.sweep import SweepRow, parse_lr0s, pick_best, read_last_row, run_name
+from yolo_lr.tools.sweep import SweepRow, parse_lr0s, pick_best, rank, read_last_row, run_name
 
 # coco8: 4 train images, batch 2, nbs 2 -> 2 batches and 2 optimizer steps per epoch
 TINY = {"epochs": 1, "imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0, "plots": False, "amp": False}
@@ -44,6 +44,24 @@ def test_best_is_highest_map_then_lowest_loss_and_never_a_failed_run():
     ]
     assert pick_best(rows).lr0 == 1e-2
     assert pick_best(rows[3:]) is None
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_ranking_in_both_directions_with_ties(mode):
+    """Higher wins for max (mAP), lower for min (a loss); a tie on the metric goes to the lower final loss and says
+    so; a tie on both crowns nobody."""
+    rows = [SweepRow(1e-4, final_loss=3.0, metric=0.2), SweepRow(1e-3, final_loss=2.0, metric=0.3)]
+    best, why = rank(rows, mode, "m")
+    assert best.lr0 == (1e-3 if mode == "max" else 1e-4) and why.startswith(
+        "highest m" if mode == "max" else "lowest m"
+    )
+    tie = [SweepRow(1e-4, final_loss=3.0, metric=0.0), SweepRow(1e-3, final_loss=2.5, metric=0.0)]
+    best, why = rank(tie, mode, "m")
+    assert best.lr0 == 1e-3 and "tie on m (0)" in why and "lowest final loss decides: 2.5" in why, why
+    same = [SweepRow(1e-4, final_loss=8.34, metric=0.0), SweepRow(1e-3, final_loss=8.34, metric=0.0)]
+    best, why = rank(same, mode, "m")
+    assert best is None and "cannot be told apart" in why and "8.34" in why, why
+    assert pick_best(same, mode) is None
 
 
 @pytest.fixture(scope="module")

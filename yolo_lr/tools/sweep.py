@@ -115,6 +115,7 @@ class SweepResult:
     task: str = "detect"
     metric: str = MAP  # the ranking metric
     mode: str = "max"  # max: higher is better; min: lower is better
+    reason: str = ""  # why the best row won, or why none did
 
     @property
     def best(self) -> SweepRow | None:
@@ -158,14 +159,40 @@ def _fmt(v: float, spec: str) -> str:
     return "nan" if v is None or not math.isfinite(v) else format(v, spec)
 
 
-def pick_best(rows: list[SweepRow], mode: str = "max") -> SweepRow | None:
-    """The best metric (highest for mode max, lowest for min); ties broken by the lower final loss. Failed runs and NaN
+def _same(a: float, b: float) -> bool:
+    """Two results that cannot be told apart (equal to 9 significant digits; both NaN counts as equal)."""
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def rank(rows: list[SweepRow], mode: str = "max", metric: str = "metric") -> tuple[SweepRow | None, str]:
+    """The best row and why, in words: the best metric (highest for mode max, lowest for min); runs that tie on it are
+    told apart by the lower final loss; runs that tie on both are not told apart, and no row wins. Failed runs and NaN
     metrics never win."""
     ok = [r for r in rows if r.error is None and math.isfinite(r.metric)]
     if not ok:
-        return None
+        return None, f"no run produced a finite {metric}: no best row"
     sign = 1.0 if mode == "max" else -1.0
-    return max(ok, key=lambda r: (sign * r.metric, -(r.final_loss if math.isfinite(r.final_loss) else math.inf)))
+    top = max(sign * r.metric for r in ok)
+    tied = [r for r in ok if _same(sign * r.metric, top)]
+    word = "highest" if mode == "max" else "lowest"
+    if len(tied) == 1:
+        return tied[0], f"{word} {metric}: {tied[0].metric:.4g}"
+    losses = sorted(tied, key=lambda r: r.final_loss if math.isfinite(r.final_loss) else math.inf)
+    first, second = losses[0], losses[1]
+    lr0s = ", ".join(f"{r.lr0:.3g}" for r in tied)
+    if not math.isfinite(first.final_loss) or _same(first.final_loss, second.final_loss):
+        return None, (
+            f"no best row: lr0={lr0s} tie on {metric} ({tied[0].metric:.4g}) and on the final loss "
+            f"({_fmt(first.final_loss, '.4g')}), so they cannot be told apart (train longer, or on more data)"
+        )
+    return first, (
+        f"lr0={lr0s} tie on {metric} ({tied[0].metric:.4g}); the lowest final loss decides: {first.final_loss:.4g}"
+    )
+
+
+def pick_best(rows: list[SweepRow], mode: str = "max") -> SweepRow | None:
+    """The row :func:`rank` picks (None: no run succeeded, or the best ones cannot be told apart)."""
+    return rank(rows, mode)[0]
 
 
 def read_last_row(results_csv: Path) -> dict[str, float]:
@@ -284,11 +311,11 @@ def sweep(
         rows.append(row)
         status = f"failed: {row.error}" if row.error else f"loss {row.final_loss:.4f}, {metric} {row.metric:.4f}"
         say(f"  [{i + 1}/{len(values)}] lr0={lr0:.3g}: {status} ({row.seconds:.1f} s)", flush=True)
-    best = pick_best(rows, mode)
+    best, reason = rank(rows, mode, metric)
     if best is not None:
         best.best = True
     else:
-        notes.append(f"no run produced a finite {metric}: no best row")
+        notes.append(reason)
     res = SweepResult(
         rows=rows,
         optimizer=str(optimizer),
@@ -302,13 +329,16 @@ def sweep(
         task=info.task,
         metric=metric,
         mode=mode,
+        reason=reason,
     )
     _write_csv(res)
     _write_md(res)
     res.png = _plot(res, save_dir / "sweep.png")
     say(res.table())
     if best is not None:
-        say(f"best: lr0={best.lr0:.3g} ({res.rule()}: {best.metric:.4f})")
+        say(f"best: lr0={best.lr0:.3g} ({reason})")
+    else:
+        say(reason)
     say(f"sweep: {res.csv}\n       {res.md}\n       {res.png}\n({res.seconds:.0f} s in all)", flush=True)
     return res
 
@@ -412,7 +442,7 @@ def _write_md(res: SweepResult) -> None:
     args = " ".join(f"{k}={v}" for k, v in res.train_args.items())
     text = [f"# lr0 sweep ({res.task}, {res.optimizer})", "", f"Training arguments: `{args}`", "", res.table(), ""]
     if res.best is not None:
-        text.append(f"Best: lr0={res.best.lr0:.3g} ({res.rule()}).")
+        text.append(f"Best: lr0={res.best.lr0:.3g} ({res.reason or res.rule()}).")
     text += [f"Note: {n}" for n in res.notes]
     res.md.write_text("\n".join(text) + "\n")
 
