@@ -148,3 +148,36 @@ def test_restarts_and_plateau_previews_mark_events():
     # 5) triggers a reduction after epoch 22, used from epoch 23. Cooldown 2 (epochs 23, 24) then 6 bad epochs 25..30:
     # the next reduction is used from epoch 31. Event keys are the first 0-based epoch that uses the reduced LR.
     assert drops[:2] == [23, 31]
+
+
+@pytest.mark.training
+def test_a_preset_name_works_as_cfg_in_python_and_a_local_file_wins(tmp_path, monkeypatch):
+    from ultralytics import YOLO
+
+    monkeypatch.chdir(tmp_path)
+    args = {**FAST, "data": str(COCO8), "epochs": 2, "project": str(tmp_path), "warmup_epochs": 0}
+    model = YOLO(MODEL)
+    model.train(cfg="plateau", name="by_name", **args)
+    assert model.trainer.args.lr_policy == "plateau" and (tmp_path / "by_name" / "lr.csv").exists()
+    (tmp_path / "plateau.yaml").write_text("lr_policy: wsd\n")  # the user's own file of that name wins
+    model = YOLO(MODEL)
+    model.train(cfg="plateau.yaml", name="local", **args)
+    assert model.trainer.args.lr_policy == "wsd"
+
+
+@pytest.mark.training
+def test_stock_cli_takes_a_preset_name_and_ends_a_bad_yaml_with_its_line(tmp_path):
+    words = [f"{k}={v}" for k, v in FAST.items() if k != "verbose"]
+    base = [venv_bin("yolo"), "train", "model=" + MODEL, f"data={COCO8}", "epochs=2", f"project={tmp_path}", *words]
+    p = subprocess.run([*base, "cfg=step", "name=step"], env=yolo_env(), capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    assert "lr_policy: step" in (tmp_path / "step" / "args.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr_policy: cosine\nlr0: [0.01\n")
+    p = subprocess.run([*base, f"cfg={bad}", "name=bad"], env=yolo_env(), capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)  # fmt: skip
+    tail = (p.stdout + p.stderr).strip().splitlines()[-6:]
+    assert p.returncode != 0 and any(f"'{bad}', line 2, column 6" in line for line in tail), tail
+    assert not any("not a valid YOLO argument" in line for line in tail), tail
+    assert not (tmp_path / "bad").exists()

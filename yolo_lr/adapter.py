@@ -225,7 +225,9 @@ def _few_steps(trainer, nb: int) -> str | None:
         return None
     images = len(getattr(trainer.train_loader, "dataset", ())) or "?"
     batch, nbs = trainer.batch_size, trainer.args.nbs
-    what = f"{len(steps)} optimizer steps in {epochs} epochs ({len(steps) / epochs:.2g} per epoch)"
+    n = len(steps)
+    what = f"{n} optimizer step{'' if n == 1 else 's'} in {epochs} epoch{'' if epochs == 1 else 's'}"
+    what += f" ({n / epochs:.2g} per epoch)"
     fixes = [f"nbs={batch} (one step per batch: {nb * epochs} steps)"] if acc > 1 else []
     if nb < FEW_STEPS_PER_EPOCH:
         fixes.append("a smaller batch (more batches per epoch)")

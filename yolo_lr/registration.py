@@ -14,6 +14,7 @@ plugin uses. If so it applies a small registry of patches, grouped by concern an
   ``BaseTrainer.build_optimizer`` names the param groups where the release does not, splits them by layer scale and
   backbone (every rank, resume alike), and adds a guard that stops the run at its first optimizer step if the plugin
   is not driving the LR;
+- ``presets``: ``check_yaml`` finds a shipped preset by name (``cfg=finetune``) when no file of that name exists;
 - ``tuner`` (once ``model.tune`` imports it): integer ``lr_*`` keys rounded, unset ones given a starting value, a
   space the tuner cannot search refused; ``ray tune`` (``model.tune(use_ray=True)``): the ``lr_*`` part of a Ray
   search space checked before any trial starts.
@@ -29,13 +30,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from yolo_lr import _startup
 from yolo_lr import ultralytics_compat as compat
 
-_UTILS, _CFG, _TRAINER, _CALLBACKS, _TUNER, _RAY = (
+_UTILS, _CHECKS, _CFG, _TRAINER, _CALLBACKS, _TUNER, _RAY = (
     "ultralytics.utils",
+    "ultralytics.utils.checks",
     "ultralytics.cfg",
     "ultralytics.engine.trainer",
     "ultralytics.utils.callbacks.base",
@@ -91,6 +94,7 @@ def install() -> None:
         for name, ready, action in ((_CFG, "get_cfg", _on_cfg), (_TRAINER, "BaseTrainer", _on_trainer)):
             if not _startup.when_imported(name, ready, action) and name not in _LATE:
                 _LATE.append(name)
+        _startup.when_imported(_CHECKS, "check_yaml", _on_checks)
         _startup.when_imported(_TUNER, "Tuner", _on_tuner)  # optional: only model.tune needs it
         _startup.when_imported(_RAY, "run_ray_tune", _on_ray)  # optional: model.tune(use_ray=True)
     except compat.UltralyticsCompatError as e:
@@ -244,6 +248,12 @@ def _patch_cfg(cfg_module) -> None:
             for k in custom:
                 if isinstance(k, str) and k.startswith("lr_") and k not in KEYS:
                     raise unknown_key_error(k)
+            error = args[0] if args else kwargs.get("e")
+            cfg_words = [k for k in custom if isinstance(k, str) and k.startswith("cfg=")]
+            if error is not None and cfg_words:  # the CLI's cfg=FILE failed to load: say why, last, not "invalid arg"
+                file = cfg_words[0].partition("=")[2]
+                why = str(error).replace('"<unicode string>"', repr(file))  # PyYAML's marks: name the file
+                raise LRConfigError(f"yolo_lr: {cfg_words[0]} could not be loaded: {why}") from error
             return align(base, custom, *args, **kwargs)
 
         return check_dict_alignment
@@ -266,6 +276,33 @@ def _patch_cfg(cfg_module) -> None:
 
     _wrap("config checks", cfg_module, "check_dict_alignment", make_align)
     _wrap("config checks", cfg_module, "check_cfg", make_check)
+
+
+def _patch_checks(checks_module) -> None:
+    """A shipped preset's name works as ``cfg=`` in the stock CLI and ``model.train(cfg=...)`` (both load it through
+    ``check_yaml``); a file of that name that Ultralytics finds still wins."""
+    if not hasattr(checks_module, "check_yaml"):
+        return
+    from yolo_lr.presets import preset_dir, preset_names
+
+    def make(check):
+        @functools.wraps(check)
+        def check_yaml(file, *args, **kwargs):
+            name = Path(str(file))
+            bare = isinstance(file, (str, Path)) and name.parent == Path(".") and not name.exists()
+            preset = bare and name.suffix in {"", ".yaml", ".yml"} and name.stem in preset_names()
+            if preset and not name.suffix:  # cfg=finetune: Ultralytics would refuse the missing suffix
+                return check(str(preset_dir() / f"{name.stem}.yaml"), *args, **kwargs)
+            try:
+                return check(file, *args, **kwargs)
+            except FileNotFoundError:
+                if not preset:
+                    raise
+                return check(str(preset_dir() / f"{name.stem}.yaml"), *args, **kwargs)
+
+        return check_yaml
+
+    _wrap("presets", checks_module, "check_yaml", make)
 
 
 def _patch_trainer(trainer_module) -> None:
@@ -432,4 +469,6 @@ def _patch_ray(ray_module) -> None:
     _wrap("ray tune", ray_module, "run_ray_tune", make)
 
 
-_on_cfg, _on_trainer, _on_tuner, _on_ray = map(_late, (_patch_cfg, _patch_trainer, _patch_tuner, _patch_ray))
+_on_cfg, _on_checks, _on_trainer, _on_tuner, _on_ray = map(
+    _late, (_patch_cfg, _patch_checks, _patch_trainer, _patch_tuner, _patch_ray)
+)
