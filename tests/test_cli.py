@@ -235,6 +235,9 @@ def test_copy_cfg_writes_an_editable_preset(tmp_path):
     assert shown.returncode == 0 and "lr_plateau_patience: 2\n" in shown.stdout, shown.stderr
     forced = yolo_lr("copy-cfg", "plateau", "force", cwd=tmp_path, timeout=60)
     assert forced.returncode == 0 and copy.read_bytes() == (preset_dir() / "plateau.yaml").read_bytes()
+    assert "model=yolo26n.yaml" in forced.stdout
+    finetune = yolo_lr("copy-cfg", "finetune", cwd=tmp_path, timeout=60)  # fine-tuning needs pretrained weights
+    assert finetune.returncode == 0 and "model=path/to/pretrained.pt" in finetune.stdout, finetune.stdout
 
 
 def test_presets_ship_as_package_data():

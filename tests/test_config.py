@@ -257,6 +257,7 @@ def test_bad_value_names_key_value_source_and_what_is_allowed(key, value, proble
     with pytest.raises(LRConfigError) as e:
         validate({"epochs": 10, "lr_policy": "multistep" if key == "lr_milestones" else "cosine", key: value})
     assert str(e.value).startswith(f"yolo_lr: {key}={value!r} {WHERE} {problem}"), str(e.value)
+    assert not str(e.value).endswith("?."), str(e.value)  # a question keeps its own mark
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,8 @@ def _same(a: Any, b: Any) -> bool:
 def _error(key: str, value: Any, problem: str, source: str | None) -> LRConfigError:
     src = _source_of(key, value, source)
     where = f" (from {src})" if src else " (from the training arguments)"
-    return LRConfigError(f"yolo_lr: {key}={value!r}{where} {problem}.", key=key, source=src)
+    end = "" if problem.rstrip().endswith(("?", ".", "!")) else "."  # "did you mean 'cosine'?" keeps its own mark
+    return LRConfigError(f"yolo_lr: {key}={value!r}{where} {problem}{end}", key=key, source=src)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -689,12 +689,16 @@ def _plot(curve: RangeTest, marks: dict[str, Suggestion], rule: str, path: Path,
         ax.set_ylim(low, top)
         ax.text(0.99, 0.97, "diverging tail clipped", transform=ax.transAxes, fontsize=8, ha="right", va="top")
     colors = {"auto": "black", "valley": "tab:red", "steep": "tab:green", "min10": "tab:purple", "edge10": "tab:orange"}
+    at: dict[float, int] = {}  # markers already drawn at an LR: the next one there is drawn beside, not under
     for r, s in marks.items():
         y = y_read[s.index]
         if r == rule:
             ax.axvline(s.lr, color=colors[r], linestyle="--", linewidth=1.4, label=f"suggested lr0={s.lr:.3g} ({r})")
         else:
-            ax.plot([s.lr], [y], "o", color=colors[r], markersize=6, label=f"{r}: {s.lr:.3g}")
+            k = at.get(s.lr, 0)
+            at[s.lr] = k + 1
+            ax.plot([s.lr], [y], "o", color=colors[r], markersize=6 + 4 * k, markerfacecolor="none" if k else None,
+                    label=f"{r}: {s.lr:.3g}" + (" (same lr)" if k else ""))  # fmt: skip
     if curve.stop_reason != "completed":
         ax.set_title(f"LR range test: {title} (stopped: {curve.stop_reason})", fontsize=10)
     else:

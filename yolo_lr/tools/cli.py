@@ -489,6 +489,14 @@ def cmd_presets() -> int:
     return 0
 
 
+def _wants_pretrained(preset: Path) -> bool:
+    """A preset with fine-tuning rules (frozen or slowed backbone) only makes sense from pretrained weights."""
+    import yaml
+
+    cfg = yaml.safe_load(preset.read_text()) or {}
+    return bool(cfg.get("lr_unfreeze_epoch") or cfg.get("lr_backbone_scale") not in (None, 1, 1.0))
+
+
 def cmd_copy_cfg(parsed: Words) -> int:
     """Write a preset next to the user (``NAME_copy.yaml`` in the current folder) for editing."""
     import shutil
@@ -515,7 +523,8 @@ def cmd_copy_cfg(parsed: Words) -> int:
         )
     shutil.copyfile(src, dst)
     print(f"yolo-lr copy-cfg: wrote {dst} (a copy of the {name} preset, {src})")
-    print(f"Edit it, then: yolo-lr train cfg={dst.name} model=yolo26n.yaml data=your.yaml")
+    model = "path/to/pretrained.pt" if _wants_pretrained(dst) else "yolo26n.yaml"
+    print(f"Edit it, then: yolo-lr train cfg={dst.name} model={model} data=your.yaml")
     return 0
 
 
