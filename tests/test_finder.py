@@ -510,11 +510,14 @@ def _yolo_lr(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
 @pytest.mark.training
 def test_cli_find_prints_a_ready_to_run_command(tmp_path):
     words = [f"{k}={v}" for k, v in {**COCO8_RANGE, **TINY}.items()]
-    p = _yolo_lr("find", f"model={MODEL}", *words, "lr_policy=cosine", f"project={tmp_path}", "name=cli", cwd=tmp_path)
+    # no schedule and no epochs given, as a new user would: the command adds both, and says so
+    p = _yolo_lr("find", f"model={MODEL}", *words, f"project={tmp_path}", "name=cli", cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "using the bundled COCO8" in p.stdout and "suggested lr0=" in p.stdout
+    assert "the command adds lr_policy=cosine" in " ".join(p.stdout.split())
     command = next(line.strip() for line in p.stdout.splitlines() if line.strip().startswith("yolo-lr train "))
     assert " lr0=" in command and " optimizer=SGD " in command and " lr_policy=cosine" in command
+    assert " epochs=100" in command and " imgsz=" in command  # Ultralytics' default made explicit; the user's keys
     assert "lr_start" not in command and "project=" not in command
     assert (tmp_path / "cli" / "lr_find.png").exists() and (tmp_path / "cli" / "lr_find.csv").exists()
     # the printed command is valid for `yolo-lr train`: every key known, lr_* settings check out

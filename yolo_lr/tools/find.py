@@ -86,7 +86,7 @@ def build_trainer(model: Any, data: str | Path | None = None, **train_args: Any)
     from ultralytics.utils import DEFAULT_CFG_DICT
 
     import yolo_lr  # noqa: F401  (registers the lr_* keys before Ultralytics checks arguments)
-    from yolo_lr.config import validate
+    from yolo_lr.config import is_active, validate
     from yolo_lr.presets import coco8_yaml, load_policy
 
     user = dict(train_args)
@@ -115,6 +115,14 @@ def build_trainer(model: Any, data: str | Path | None = None, **train_args: Any)
         )
         if preset.get("lr_find"):
             command_args["lr_find"] = False
+    command_args.setdefault("epochs", merged.get("epochs", DEFAULT_CFG_DICT["epochs"]))  # explicit: no hidden 100
+    if not is_active({**merged, "lr_find": False}):  # no schedule given: the command would train natively
+        command_args["lr_policy"] = SCHEDULE
+        notes.append(
+            f"the command adds lr_policy={SCHEDULE} (per step, from the found lr0 down to lr0*lrf), so the run it "
+            "starts has the plugin's schedule, lr.csv and lr.png; pass cfg=PRESET or lr_policy=... to the finder for "
+            "another."
+        )
     policy_keys = sorted(k for k in merged if k.startswith("lr_") and not k.startswith("lr_find"))
     trainer_args = {k: v for k, v in merged.items() if not k.startswith("lr_")}
     if policy_keys:
@@ -358,6 +366,9 @@ def format_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(format_value(x) for x in v) + "]"
     return str(v)
+
+
+SCHEDULE = "cosine"  # the printed command's schedule when the user gave none
 
 
 def _command(setup: FinderSetup, lr: float) -> str:
