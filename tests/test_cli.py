@@ -416,3 +416,23 @@ def test_demo_prints_only_paths_that_exist(tmp_path):
     steps = read_csv(Path(printed["per-step log"]))
     table = [line for line in summary.splitlines() if re.match(r"^\s+\d+\s+\d+\s", line)]
     assert len(table) == len(steps) == 8 and table[-1].rstrip().endswith("#")  # 2 epochs x 4 steps, with bars
+
+
+@pytest.mark.training
+def test_check_reports_versions_hook_range_and_trackers():
+    import ultralytics
+
+    p = yolo_lr("check", timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = dict(line.split(None, 1) if not line.startswith("startup") else ("startup hook", line[12:].strip())
+                 for line in p.stdout.splitlines() if line.strip())  # fmt: skip
+    assert lines["ultralytics"].strip() == ultralytics.__version__ and lines["yolo-lr"].strip() == yolo_lr_version()
+    assert lines["startup hook"].startswith("active: ") and lines["startup hook"].endswith("yolo_lr.pth")
+    assert lines["plugin"].startswith("registered (") and "trainer" in lines["plugin"] and "8.4.0 to" in lines["plugin"]
+    assert "tensorboard: " in lines["trackers"]
+
+
+def yolo_lr_version() -> str:
+    import yolo_lr as pkg
+
+    return pkg.__version__

@@ -287,3 +287,8 @@ except Exception as e:
                        text=True, timeout=600, cwd=tmp_path)  # fmt: skip
     assert p.returncode != 0 and "8.4.0 to 8.4.190" in (p.stdout + p.stderr)[-3000:], (p.stdout + p.stderr)[-3000:]
     assert "not a valid YOLO argument" not in p.stdout + p.stderr
+
+    check = subprocess.run([str(Path(python).parent / "yolo-lr"), "check"], env=yolo_env(), capture_output=True,
+                           text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"ultralytics   {OLD_RELEASE}" in check.stdout and "INACTIVE (older than 8.4.0" in check.stdout

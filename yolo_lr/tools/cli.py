@@ -45,6 +45,7 @@ Usage:
                                                       LR range test: suggests lr0, writes lr_find.png, prints a command
   yolo-lr [TASK] sweep lr0=A,B,C model=M [epochs=N] [metric=NAME] [key=value ...]
                                                       one short training per lr0: table + plot, best marked
+  yolo-lr check                                       versions, startup hook, supported range, trackers (`yolo checks`)
   yolo-lr help [COMMAND] | COMMAND --help             this text, or one command's help
 
 Words, as in `yolo`:
@@ -119,6 +120,11 @@ prints a per-epoch table marking warmup, restarts, unfreezing and plateau reduct
     + keys_help()
     + "\n",
     "presets": "yolo-lr presets\n\nLists the presets shipped with the plugin and what each is for.\n",
+    "check": (
+        "yolo-lr check\n\nLike `yolo checks`: the installed yolo-lr, Ultralytics, torch and Ray versions, whether the "
+        "startup hook is active,\nwhether this Ultralytics is in the supported range (and registered), and which "
+        "experiment trackers would\nreceive the per-step LR. Exit status 1 when the plugin is inactive.\n"
+    ),
     "find": """\
 yolo-lr find model=M [data=D] [lr_start=1e-5] [lr_end=10] [iters=50] [rule=auto|edge10|valley|steep|min10] [smooth=0.9]
              [diverge=4] [cfg=PRESET|FILE] [key=value ...]
@@ -489,6 +495,65 @@ def cmd_presets() -> int:
     return 0
 
 
+TRACKERS = {  # Ultralytics settings key -> the package its integration needs
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+    "mlflow": "mlflow",
+    "comet": "comet_ml",
+    "clearml": "clearml",
+}
+
+
+def cmd_check() -> int:
+    """``yolo-lr check``: versions, the startup hook, the supported range, the trackers that would get the LR."""
+    import importlib.util
+    import os
+    import site
+    from importlib import metadata
+
+    import ultralytics.engine.trainer  # noqa: F401  (loading it runs the registration, the trainer's part too)
+    from ultralytics.utils import SETTINGS
+
+    from yolo_lr import __version__, registration
+    from yolo_lr import ultralytics_compat as compat
+
+    def version(pkg: str) -> str:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    rows = [("yolo-lr", __version__), ("ultralytics", compat.version()), ("torch", version("torch"))]
+    rows.append(("ray", version("ray")))
+    pth = [Path(d) / "yolo_lr.pth" for d in [*site.getsitepackages(), site.getusersitepackages()]]
+    hook = next((p for p in pth if p.exists()), None)
+    disabled = os.environ.get("YOLO_LR_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    if hook is None:
+        rows.append(("startup hook", "not installed (pip install the package, not only its source)"))
+    else:
+        rows.append(("startup hook", f"{'off (YOLO_LR_DISABLE is set)' if disabled else 'active'}: {hook}"))
+    inactive = registration.inactive_reasons()
+    supported = f"supported range {compat.supported_range()}"
+    if inactive:
+        rows.append(("plugin", f"INACTIVE ({'; '.join(inactive)}); {supported}"))
+    elif registration.installed():
+        rows.append(("plugin", f"registered ({', '.join(sorted(registration.installed()))}); {supported}"))
+    else:
+        rows.append(("plugin", f"not registered (YOLO_LR_DISABLE, or yolo_lr.uninstall()); {supported}"))
+    live = []
+    for key, pkg in TRACKERS.items():
+        on, there = SETTINGS.get(key) is True, importlib.util.find_spec(pkg) is not None
+        state = "receives the per-step LR" if on and there else f"setting {'on' if on else 'off'}"
+        if not there:
+            state += f", {pkg} not installed"
+        live.append(f"{key}: {state}")
+    rows.append(("trackers", "; ".join(live)))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 1 if inactive else 0
+
+
 def _wants_pretrained(preset: Path) -> bool:
     """A preset with fine-tuning rules (frozen or slowed backbone) only makes sense from pretrained weights."""
     import yaml
@@ -641,7 +706,7 @@ def cmd_sweep(parsed: Words) -> int:
     return 0 if res.best is not None else 1
 
 
-COMMANDS = ("train", "val", "plot", "show", "presets", "copy-cfg", "find", "sweep", "help")
+COMMANDS = ("train", "val", "plot", "show", "presets", "copy-cfg", "find", "sweep", "check", "help")
 TASK_COMMANDS = ("find", "sweep")  # besides Ultralytics' modes, the commands a task word may go with
 
 
@@ -691,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
         task, cmd, rest = _split_command(argv)
         if cmd == "presets":
             return cmd_presets()
+        if cmd == "check":
+            return cmd_check()
         parsed = parse_words(rest, positional=2 if cmd == "copy-cfg" else 0)  # copy-cfg NAME [force]
         if parsed.task is not None and task is not None and parsed.task != task:
             raise LRConfigError(f"yolo-lr: two tasks given, '{task}' and '{parsed.task}': keep one")
