@@ -49,8 +49,10 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
         default=None,
         help="backbone LR as a fraction of the head LR after unfreezing (default: the preset's 0.5)",
     )
-    p.add_argument("--project", default="runs/finetune", help="output folder (default runs/finetune)")
-    p.add_argument("--name", default="exp", help="run name (default exp)")
+    p.add_argument(
+        "--project", default=None, help="output folder (default: where `yolo train` puts runs, Ultralytics' runs_dir)"
+    )
+    p.add_argument("--name", default="finetune", help="run name (default finetune, numbered when it exists)")
     args, extra = p.parse_known_args(argv)
     overrides = {}
     for word in extra:
@@ -86,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs,
         imgsz=args.imgsz,
         batch=int(args.batch) if float(args.batch).is_integer() else args.batch,
-        project=str(Path(args.project).resolve()),
         name=args.name,
     )
+    if args.project is not None:
+        train_args["project"] = str(Path(args.project).resolve())
     if unfreeze is not None:
         train_args["lr_unfreeze_epoch"] = unfreeze
     if args.device is not None:

@@ -147,3 +147,29 @@ def test_cli_sweep_needs_lr0_values(tmp_path):
         timeout=60,
     )
     assert p.returncode == 2 and "lr0 value -1" in p.stderr and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.training
+def test_find_and_sweep_land_where_yolo_train_puts_runs(tmp_path):
+    """No project=: Ultralytics' runs_dir setting, then the task, as `yolo train`; nothing under the current folder."""
+    import shutil
+
+    env = yolo_env()
+    env.pop("PYTEST_CURRENT_TEST", None)  # else Ultralytics thinks it is under test and uses its own tests/tmp/runs
+    cfg_dir = tmp_path / "cfg"
+    shutil.copytree(env["YOLO_CONFIG_DIR"], cfg_dir)
+    env["YOLO_CONFIG_DIR"] = str(cfg_dir)
+    runs, work = tmp_path / "my_runs", tmp_path / "work"
+    work.mkdir()
+
+    def run(*args):
+        return subprocess.run(args, capture_output=True, text=True, env=env, cwd=work, timeout=600)
+
+    assert run(venv_bin("yolo"), "settings", f"runs_dir={runs}").returncode == 0
+    words = [f"{k}={v}" for k, v in TINY.items()]
+    p = run(venv_bin("yolo-lr"), "sweep", "lr0=1e-3,1e-2", f"model={MODEL}", *words)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert (runs / "detect" / "sweep" / "sweep.csv").exists(), list(runs.rglob("*"))[:20]
+    p = run(venv_bin("yolo-lr"), "find", f"model={MODEL}", "iters=8", *words)
+    assert (runs / "detect" / "lr_find" / "lr_find.csv").exists(), p.stdout[-2000:] + p.stderr[-2000:]
+    assert not (work / "runs").exists()

@@ -143,7 +143,7 @@ and data order are restored afterwards.
   cases held out).
   Other keys are training keys (imgsz, batch, nbs, optimizer, momentum, lr_* policy keys, project, name, ...).
   optimizer=auto (the default) ignores lr0, so the finder then uses SGD and the printed command says optimizer=SGD.
-  Defaults: data = the bundled COCO8, amp=False, project=runs/lr_find, name=find.
+  Defaults: data = the bundled COCO8, amp=False, name=lr_find; the run lands where `yolo train` puts runs.
 Writes lr_find.csv (iteration, lr, loss, smoothed, read) and lr_find.png and prints a ready-to-run `yolo-lr train`
 command. To find lr0 inside a training instead, pass lr_find=True to `yolo train`/`yolo-lr train` (its options are
 the keys lr_find_start, lr_find_end, lr_find_iters, lr_find_rule, lr_find_smooth, lr_find_diverge: `yolo-lr show
@@ -156,9 +156,10 @@ the keys lr_find_start, lr_find_end, lr_find_iters, lr_find_rule, lr_find_smooth
 yolo-lr [TASK] sweep lr0=A,B,C model=M [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE] [key=value ...]
 
 One short training per lr0 value, everything else equal, each in its own run folder of a sweep directory
-(project=runs/lr_sweep, name=sweep by default, incremented). Prints and writes a table (lr0, final train loss, the
-ranking metric, fitness, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metric vs
-lr0, log x). Best = the best ranking metric of the last epoch (ties: lowest final loss). The ranking metric is the
+(name=sweep by default, incremented, where `yolo train` puts runs). Prints and writes a table (lr0, final train loss,
+the ranking metric, fitness, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metric vs
+lr0, log x). Best = the best ranking metric of the last epoch (a tie goes to the lowest final loss; a tie on both
+crowns none). The ranking metric is the
 task's own: detect/obb mAP50-95(B), segment mAP50-95(M), pose mAP50-95(P), classify accuracy_top1 (newer tasks:
 Ultralytics' TASK2METRIC); metric=NAME picks another results.csv column or fitness (names with loss/error rank
 lowest first). Without data=, a detect model uses the bundled COCO8; other tasks need data=. optimizer=auto ignores

@@ -46,8 +46,6 @@ from yolo_lr.finder import (
 )
 from yolo_lr.ultralytics_compat import auto_optimizer, is_auto_optimizer  # Ultralytics' rules, one place
 
-DEFAULT_PROJECT = Path("runs") / "lr_find"
-
 
 # --------------------------------------------------------------------------------------------- Ultralytics: set-up
 @dataclass
@@ -73,8 +71,8 @@ def build_trainer(model: Any, data: str | Path | None = None, **train_args: Any)
         model: a model path/name (``yolo26n.yaml``, ``best.pt``) or an Ultralytics ``Model`` (``YOLO``) object.
         data: dataset YAML; the bundled COCO8 when None.
         **train_args: any ``yolo train`` keys (and ``cfg=`` a preset name, YAML path or dict). Defaults that differ
-            from Ultralytics: ``amp=False`` (its AMP check downloads weights), ``plots=False``, ``project`` =
-            ``runs/lr_find`` under the current directory, ``name`` = ``find``.
+            from Ultralytics: ``amp=False`` (its AMP check downloads weights), ``plots=False``, ``name`` =
+            ``lr_find``; ``project`` as Ultralytics places any run (its ``runs_dir`` setting, then the task).
 
     Returns:
         (trainer, setup): the trainer, set up and never stepped, and what was decided.
@@ -135,8 +133,7 @@ def build_trainer(model: Any, data: str | Path | None = None, **train_args: Any)
         trainer_args["optimizer"] = "SGD"
     trainer_args.setdefault("amp", False)
     trainer_args.setdefault("plots", False)
-    trainer_args.setdefault("project", str(DEFAULT_PROJECT.resolve()))
-    trainer_args.setdefault("name", "find")
+    trainer_args.setdefault("name", "lr_find")  # project: Ultralytics' own default (runs_dir/TASK), as `yolo train`
 
     # Model.train's argument merge, minus what only a real training needs
     custom = {"data": str(data), "model": yolo.overrides["model"], "task": yolo.task}

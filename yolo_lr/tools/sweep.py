@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PROJECT = Path("runs") / "lr_sweep"
 MAP50, MAP = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 FITNESS = "fitness"
 
@@ -226,7 +225,8 @@ def sweep(
         model: model path/name (``yolo26n.yaml``, ``yolo26n-cls.yaml``, ``best.pt``); each run starts from a fresh
             copy. A ``YOLO`` object is accepted and reloaded from its checkpoint path or YAML.
         data: dataset YAML (or classify folder). None: the bundled COCO8 for a detect model; other tasks need it.
-        project: parent folder of the sweep directory (default ``runs/lr_sweep`` under the current directory).
+        project: parent folder of the sweep directory, placed as Ultralytics places any run (default: its
+            ``runs_dir`` setting, then the task, as ``yolo train``).
         name: sweep directory name, incremented (``sweep``, ``sweep2``, ...) when it exists.
         metric: the results.csv column (or ``fitness``) that ranks the runs; default the task's own metric
             (:func:`yolo_lr.tasks.main_metric`). Higher or lower is better by its name (``loss``/``error`` -> lower).
@@ -243,7 +243,6 @@ def sweep(
             lr0 the sweep varies), a task that contradicts the model.
     """
     from ultralytics.utils import DEFAULT_CFG_DICT
-    from ultralytics.utils.files import increment_path
 
     import yolo_lr  # noqa: F401  (registers the lr_* keys and callbacks before models are created)
     from yolo_lr.config import validate
@@ -293,8 +292,13 @@ def sweep(
             "optimizer=auto ignores lr0 (it picks its own optimizer and LR), which would make every run identical: "
             f"the sweep uses SGD (momentum={merged.get('momentum', DEFAULT_CFG_DICT.get('momentum', 0.937)):g})."
         )
-    root = Path(project) if project is not None else DEFAULT_PROJECT.resolve()
-    save_dir = increment_path(root.resolve() / name, exist_ok=False, sep="", mkdir=True)
+    from types import SimpleNamespace
+
+    from ultralytics.cfg import get_save_dir  # where Ultralytics puts any run: project=, else runs_dir/TASK
+
+    where = SimpleNamespace(project=str(project) if project else None, name=name, task=info.task, mode="sweep")
+    save_dir = get_save_dir(SimpleNamespace(**vars(where), exist_ok=False))
+    save_dir.mkdir(parents=True, exist_ok=True)
 
     say = print if verbose else (lambda *a, **k: None)
     say(
