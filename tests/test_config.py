@@ -189,7 +189,7 @@ BAD_VALUES = [
         "cosin",
         (
             "must be one of linear, cosine, cosine_restarts, step, multistep, exponential, piecewise, "
-            "piecewise_linear, poly, onecycle, wsd, constant, plateau; did you mean 'cosine'?"
+            "piecewise_linear, poly, onecycle, cyclic, wsd, constant, plateau; did you mean 'cosine'?"
         ),
     ),
     ("lr_policy", 3, "must be one of linear, cosine"),
@@ -448,7 +448,7 @@ def test_warnings_for_legal_but_probably_unintended_settings():
     assert w == [
         (
             "lr_policy=onecycle has its own rising phase; warmup_epochs=2 adds a second ramp "
-            "(set warmup_epochs=0 to use the one-cycle ramp alone)"
+            "(set warmup_epochs=0 to use the onecycle ramp alone)"
         )
     ]
     assert validate({"lr_policy": "onecycle", "warmup_epochs": 0}) == []
@@ -884,8 +884,8 @@ def test_keys_help_lists_every_key_with_its_default_and_allowed_values():
     )
     assert lines[1] == (
         "                             default: linear (cosine if cos_lr=True); allowed: one of linear, cosine, "
-        "cosine_restarts, step, multistep, exponential, piecewise, piecewise_linear, poly, onecycle, wsd, constant, "
-        "plateau"
+        "cosine_restarts, step, multistep, exponential, piecewise, piecewise_linear, poly, onecycle, cyclic, wsd, "
+        "constant, plateau"
     )
     for row, key_line, more in zip(key_docs(), lines[::2], lines[1::2]):
         assert key_line == f"  {row['key']:<26} {row['help']}"

@@ -31,7 +31,8 @@ def test_a_run_of_few_steps_warns_draws_them_and_logs_only_used_lrs(train, ultra
     warnings = [m for m in ultralytics_log if "yolo_lr: this run takes only" in m]
     assert len(warnings) == 1, ultralytics_log
     w = warnings[0]
-    assert f"{len(rows)} optimizer steps in 3 epochs" in w and "4 images, batch=4, 1 batches per epoch" in w, w
+    steps = f"{len(rows)} optimizer step{'' if len(rows) == 1 else 's'} in 3 epochs"
+    assert steps in w and "4 images, batch=4, 1 batches per epoch" in w, w
     assert "nbs=64" in w and "nbs=4 (one step per batch: 3 steps)" in w and "a smaller batch" in w, w
 
     assert _coloured_pixels(run.save_dir / "lr.png") > 50  # the steps are drawn, not an empty frame

@@ -43,6 +43,8 @@ CASES = [
     ("poly-2", "poly", {"power": 2.0}, 1.0, True, True),
     ("onecycle", "onecycle", {}, 1.0 / 25.0, True, False),
     ("onecycle-div", "onecycle", {"pct": 0.5, "div": 4.0}, 1.0 / 4.0, True, False),
+    ("cyclic", "cyclic", {}, LRF, True, False),  # two full cycles fill the run: ends at the floor
+    ("cyclic-cut", "cyclic", {"up": 3.0, "mode": "triangular2"}, LRF, False, False),
     ("wsd", "wsd", {}, 1.0, True, True),
     ("wsd-cosine", "wsd", {"decay_shape": "cosine", "decay_frac": 0.5}, 1.0, True, True),
     ("wsd-sqrt", "wsd", {"decay_shape": "sqrt", "decay_frac": 1.0}, 1.0, True, True),
@@ -78,7 +80,7 @@ def test_policy_invariants(name, params, start, ends_at_lrf, monotonic):
     else:
         assert any(b > a + 1e-6 for a, b in itertools.pairwise(values))  # a rise: restarts, one-cycle's ramp
     # Only onecycle drives momentum.
-    assert (p.momentum(1.0, TOTAL, 0.9) is None) == (name != "onecycle")
+    assert (p.momentum(1.0, TOTAL, 0.9) is None) == (name not in {"onecycle", "cyclic"})
 
 
 # Closed forms written from the docstrings/README, independently of the implementation; t on GRID, run of TOTAL.
@@ -110,6 +112,11 @@ def _wsd_ref(t: float, frac: float, shape) -> float:
     return LRF + (1 - LRF) * shape(p)
 
 
+def _tri(x, r, scale):
+    """A triangle over one cycle (x in [0, 1), rising for the fraction r), from LRF to LRF + (1 - LRF) * scale."""
+    return LRF + (1 - LRF) * (x / r if x <= r else (1 - x) / (1 - r)) * scale
+
+
 REFERENCE = {
     "linear": lambda t: max(1 - t / TOTAL, 0) * (1 - LRF) + LRF,
     "cosine": lambda t: _cos(1.0, LRF, min(t, TOTAL) / TOTAL),
@@ -129,6 +136,8 @@ REFERENCE = {
     "wsd": lambda t: _wsd_ref(t, 0.2, lambda p: 1 - p),
     "wsd-cosine": lambda t: _wsd_ref(t, 0.5, lambda p: (1 + math.cos(math.pi * p)) / 2),
     "wsd-sqrt": lambda t: _wsd_ref(t, 1.0, lambda p: 1 - math.sqrt(p)),
+    "cyclic": lambda t: _tri(min(t, TOTAL) % 5.0 / 5.0, 0.5, 1.0),  # up = down = a quarter of the run
+    "cyclic-cut": lambda t: _tri(min(t, TOTAL) % 6.0 / 6.0, 0.5, 0.5 ** (min(t, TOTAL) // 6.0)),  # triangular2
     "constant": lambda t: 1.0,
     "plateau": lambda t: 1.0,
     "piecewise": lambda t: (1.0, 0.5, 0.1)[sum(t + 1e-9 * m >= m for m in (3, 6.5))],  # absolute levels
@@ -161,6 +170,7 @@ def test_params_table_matches_constructors():
         "exponential": ("gamma",),
         "poly": ("power",),
         "onecycle": ("pct", "div", "momentum_min"),
+        "cyclic": ("up", "down", "mode", "exp_gamma", "momentum_min"),
         "wsd": ("decay_frac", "decay_shape"),
         "constant": (),
         "plateau": (),
@@ -182,6 +192,10 @@ def test_params_table_matches_constructors():
         "decay_frac": "lr_decay_frac",
         "decay_shape": "lr_decay_shape",
         "factors": "lr_factors",
+        "up": "lr_cyclic_up",
+        "down": "lr_cyclic_down",
+        "mode": "lr_cyclic_mode",
+        "exp_gamma": "lr_cyclic_gamma",
     }
 
 
@@ -589,7 +603,7 @@ def test_error_messages_list_what_is_allowed():
 
     allowed = (
         "linear, cosine, cosine_restarts, step, multistep, exponential, piecewise, piecewise_linear, poly, onecycle, "
-        "wsd, constant, plateau"
+        "cyclic, wsd, constant, plateau"
     )
     assert message("cosin", LRF) == f"unknown lr policy 'cosin'; allowed: {allowed}"
     assert message(["cosine"], LRF) == f"unknown lr policy ['cosine']; allowed: {allowed}"  # not a name: no lookup

@@ -313,3 +313,26 @@ def test_onecycle_momentum_follows_the_policy_clock(interval):
         resolve({"lr_policy": "cosine"}), GROUPS, epoch=1, nb=NB, nw=0, epochs=EPOCHS, warmup_bias_lr=0.1
     )
     assert cosine.momentum(3, 0.9) is None and cosine.momenta(0.9) is None
+
+
+def _run_lrs(settings_cfg: dict, epochs: int, nb: int, nw: int) -> list[float]:
+    from yolo_lr.config import resolve
+
+    s = resolve(settings_cfg)
+    return [
+        EpochPlan(s, [Group("weight", LR0)], epoch=e, nb=nb, nw=nw, epochs=epochs, warmup_bias_lr=0.1).lrs(i)[0]
+        for e in range(epochs)
+        for i in range(nb)
+    ]
+
+
+def test_restart_cycles_that_end_with_the_run_end_at_the_floor():
+    """5 epochs, 1 of warmup, period 2: the two cycles fill the 4 epochs after warmup; restarts stay on epoch starts
+    and the last step uses exactly lr0*lrf. A period that does not divide the run (3 of 4 epochs) ends mid-cycle."""
+    cfg = {"lr_policy": "cosine_restarts", "lr_restart_period": 2, "lr0": LR0, "lrf": 0.05, "epochs": 5}
+    lrs = _run_lrs({**cfg, "warmup_epochs": 1}, 5, 4, 4)
+    assert lrs[-1] == pytest.approx(LR0 * 0.05, rel=1e-12)
+    assert lrs[4] == lrs[12] == pytest.approx(LR0, rel=1e-12)  # epoch 1 and epoch 3 start at the peak (restart)
+    assert lrs[11] > LR0 * 0.05  # the first cycle is not compressed: its last step is short of the floor
+    cut = _run_lrs({**cfg, "lr_restart_period": 3, "warmup_epochs": 1}, 5, 4, 4)
+    assert cut[-1] > LR0 * 0.05 * 1.5  # ends where the cut-off cycle is, as the README says

@@ -38,7 +38,8 @@ def step_time(s, nb: int, epochs: int) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ every policy, LR + momentum
 # Each reference is written from the README/policy docstrings, independently of yolo_lr's code: (t, horizon) -> LR/lr0.
 def _restarts(t, h):  # period 1, mult 2, decay 0.5: cycles [0, 1) at peak 1 and [1, 3) at peak 0.5
-    start, length, peak = (0.0, 1.0, 1.0) if t < 1 else (1.0, 2.0, 0.5)
+    # the second cycle ends with the run (3 epochs), so it anneals over its steps up to the last one, at h: lrf there
+    start, length, peak = (0.0, 1.0, 1.0) if t < 1 else (1.0, h - 1.0, 0.5)
     return LRF + (peak - LRF) * (1 + math.cos(math.pi * (t - start) / length)) / 2
 
 

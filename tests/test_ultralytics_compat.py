@@ -14,7 +14,7 @@ import yolo_lr
 from yolo_lr import registration
 from yolo_lr import ultralytics_compat as compat
 
-CONCERNS = {"keys", "callbacks", "config checks", "trainer", "tuner", "ray tune"}
+CONCERNS = {"keys", "callbacks", "config checks", "presets", "trainer", "tuner", "ray tune"}
 
 
 def _snapshot():
@@ -22,7 +22,7 @@ def _snapshot():
     import ultralytics.engine.tuner as tuner  # model.tune imports it; the plugin patches it then
     import ultralytics.utils.tuner as ray_tuner  # model.tune(use_ray=True) imports it (Ray itself only when called)
     from ultralytics.engine.trainer import BaseTrainer
-    from ultralytics.utils import DEFAULT_CFG, DEFAULT_CFG_DICT, YAML
+    from ultralytics.utils import DEFAULT_CFG, DEFAULT_CFG_DICT, YAML, checks
     from ultralytics.utils.callbacks.base import default_callbacks
 
     return {
@@ -37,6 +37,7 @@ def _snapshot():
         "tuner_init": vars(tuner.Tuner)["__init__"],
         "tuner_int_keys": tuner.CFG_INT_KEYS,
         "run_ray_tune": ray_tuner.run_ray_tune,
+        "check_yaml": checks.check_yaml,
     }
 
 
@@ -55,7 +56,14 @@ def test_install_twice_uninstall_then_training_is_native(tmp_path):
     try:
         native = _snapshot()
         assert native["keys"] == [] and native["cfg_attrs"] == [] and registration.installed() == {}
-        for name in ("check_cfg", "check_dict_alignment", "build_optimizer", "run_callbacks", "tuner_init"):
+        for name in (
+            "check_cfg",
+            "check_dict_alignment",
+            "build_optimizer",
+            "run_callbacks",
+            "tuner_init",
+            "check_yaml",
+        ):
             assert native[name] is installed[name].__wrapped__, name  # the original object is back
             assert not hasattr(native[name], "__wrapped__"), name
         assert native["run_ray_tune"] is installed["run_ray_tune"].__wrapped__

@@ -235,12 +235,14 @@ class LRSettings:
         """True when param groups are split by layer (backbone rules, layer scales or decay)."""
         return self.finetune.split
 
-    def multiplier(self, t: float, horizon: float, plateau_factor: float = 1.0) -> float:
+    def multiplier(self, t: float, horizon: float, plateau_factor: float = 1.0, span: float | None = None) -> float:
         """Policy multiplier of the peak LR at fractional epoch ``t``, with a plateau factor applied.
 
-        A plateau reduction never pushes the LR below the plateau floor; the policy itself may go lower if asked to.
+        ``span``: where the run ends in epochs, one batch after ``horizon`` (the last step) in per-step mode (see
+        :meth:`~yolo_lr.policies.Policy.at`). A plateau reduction never pushes the LR below the plateau floor; the
+        policy itself may go lower if asked to.
         """
-        m = self.policy.multiplier(t, horizon)
+        m = self.policy.at(t, horizon, span)
         if plateau_factor != 1.0:
             m = max(m * plateau_factor, min(m, self.plateau.min_factor))
         return m
@@ -436,10 +438,10 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
         step = cfg.get("lr_step_size")
         if name == "step" and step is not None and step >= span:
             raise fail("lr_step_size", f"must be smaller than {why}, or the LR never decays")
-    if name == "onecycle" and _is_number(cfg.get("warmup_epochs")) and cfg.get("warmup_epochs") > 0:
+    if name in {"onecycle", "cyclic"} and _is_number(cfg.get("warmup_epochs")) and cfg.get("warmup_epochs") > 0:
         warnings.append(
-            f"lr_policy=onecycle has its own rising phase; warmup_epochs={cfg['warmup_epochs']} adds a second ramp "
-            "(set warmup_epochs=0 to use the one-cycle ramp alone)"
+            f"lr_policy={name} has its own rising phase; warmup_epochs={cfg['warmup_epochs']} adds a second ramp "
+            f"(set warmup_epochs=0 to use the {name} ramp alone)"
         )
     warnings += footguns(cfg)
     if cfg.get("lr_unfreeze_epoch") and cfg.get("freeze"):

@@ -33,6 +33,7 @@ __all__ = [
     "Constant",
     "Cosine",
     "CosineRestarts",
+    "Cyclic",
     "Exponential",
     "Linear",
     "MultiStep",
@@ -131,6 +132,12 @@ class Policy(ABC):
         Returns:
             The LR divided by ``lr0``.
         """
+
+    def at(self, t: float, total: float, span: float | None = None) -> float:
+        """:meth:`multiplier` for a run whose last step is at ``total`` and which ends, in epochs, at ``span``
+        (per-step mode: one batch later). Only a policy whose shape is tied to whole epochs needs ``span``
+        (:class:`CosineRestarts`); the others decay over ``total`` and land on ``lrf`` at the last step."""
+        return self.multiplier(t, total)
 
     def momentum(self, t: float, total: float, base: float) -> float | None:
         """Momentum (or Adam beta1) to use at t, or None to leave the optimizer's momentum alone. Default None.
@@ -238,6 +245,19 @@ class CosineRestarts(Policy):
         k, tc, length = self._locate(t, total)
         peak = max(self.decay**k, self.lrf)
         return _cosine_interp(peak, self.lrf, tc / length)
+
+    def at(self, t: float, total: float, span: float | None = None) -> float:
+        """With a fixed ``period`` whose cycles end exactly when the run does (``span``, in epochs), the last cycle
+        anneals over its steps, to the last one (``total``), so the run ends at ``lrf``. Restarts stay on their
+        epochs. A cycle cut off by the end of the run ends where it is."""
+        if span is None or self.period is None or span <= total:
+            return self.multiplier(t, total)
+        k, tc, length = self._locate(t, total)
+        start = min(max(t, 0.0), total) - tc
+        if abs(start + length - span) > _EPS * max(1.0, span) or total - start <= 0:
+            return self.multiplier(t, total)
+        peak = max(self.decay**k, self.lrf)
+        return _cosine_interp(peak, self.lrf, min(tc / (total - start), 1.0))
 
 
 def default_step_size(total: float) -> int:
@@ -418,6 +438,20 @@ class Poly(Policy):
         return self.lrf + (1.0 - self.lrf) * (1.0 - _progress(t, total)) ** self.power
 
 
+MOMENTUM_MIN = Param(
+    "lr_momentum_min",
+    "onecycle, cyclic: momentum (or Adam beta1) at the LR peak",
+    lo=0,
+    hi=1,
+    lo_open=True,
+    hi_open=True,
+)
+"""``lr_momentum_min``: shared by the policies that cycle momentum inversely to the LR."""
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+"""Allowed values of ``lr_cyclic_mode`` (as ``torch.optim.lr_scheduler.CyclicLR``'s ``mode``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class OneCycle(Policy):
     """Leslie Smith's one-cycle policy (as ``torch.optim.lr_scheduler.OneCycleLR``, cos annealing, two phases).
@@ -442,15 +476,7 @@ class OneCycle(Policy):
         hi_open=True,
     )
     div: float = param("lr_onecycle_div", "onecycle: the LR starts at peak / this", default=25.0, lo=1)
-    momentum_min: float = param(
-        "lr_momentum_min",
-        "onecycle: momentum (or Adam beta1) at the LR peak",
-        default=0.85,
-        lo=0,
-        hi=1,
-        lo_open=True,
-        hi_open=True,
-    )
+    momentum_min: float = MOMENTUM_MIN.field(0.85)
 
     def _phase(self, t: float, total: float) -> tuple[int, float]:
         """Return ``(phase, progress within it)``: phase 0 is the rise, phase 1 the anneal."""
@@ -472,6 +498,73 @@ class OneCycle(Policy):
         if phase == 0:
             return _cosine_interp(base, self.momentum_min, q)
         return _cosine_interp(self.momentum_min, base, q)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cyclic(Policy):
+    """Cyclical LR (Smith 2017; ``torch.optim.lr_scheduler.CyclicLR``): triangles between the floor ``lrf`` and 1.
+
+    Each cycle rises for ``up`` epochs and falls for ``down`` (default ``up``). With ``c = up + down``, cycle
+    ``k = floor(t / c)`` and ``x = t / c - k``, ``r = up / c``::
+
+        s(t) = x / r                  if x <= r   (rising)
+               (x - 1) / (r - 1)      otherwise   (falling)
+        m(t) = lrf + (1 - lrf) * s(t) * scale
+        scale: triangular 1 | triangular2 1 / 2**k | exp_range exp_gamma**t
+
+    Momentum moves the opposite way, between ``base`` (the optimizer's momentum, at the floor) and ``momentum_min``
+    (at the peak): ``base - (base - momentum_min) * s(t) * scale``. PyTorch's ``step_size_up`` is ``up * nb`` and its
+    ``gamma`` per iteration is ``exp_gamma ** (1 / nb)``. Time past the run's end is the end. The run ends wherever
+    the last cycle is, not at ``lrf``, unless whole cycles fill it (the default: two).
+    """
+
+    name: ClassVar[str] = "cyclic"
+    up: float | None = param(
+        "lr_cyclic_up",
+        "cyclic: epochs of each rise from lr0*lrf to lr0",
+        lo=0,
+        lo_open=True,
+        doc_default="a quarter of the run (two full cycles)",
+        auto=lambda p, run: run["epochs"] / 4.0,
+    )
+    down: float | None = param(
+        "lr_cyclic_down",
+        "cyclic: epochs of each fall back",
+        lo=0,
+        lo_open=True,
+        doc_default="lr_cyclic_up",
+        auto=lambda p, run: p.up if p.up is not None else run["epochs"] / 4.0,
+    )
+    mode: str = param("lr_cyclic_mode", "cyclic: cycle amplitude", "choice", default="triangular", choices=CYCLIC_MODES)
+    exp_gamma: float = param(
+        "lr_cyclic_gamma", "cyclic exp_range: amplitude factor per epoch", default=0.9, lo=0, hi=1, lo_open=True
+    )
+    momentum_min: float = MOMENTUM_MIN.field(0.85)
+
+    def _shape(self, t: float, total: float) -> float:
+        """``s(t) * scale``: where in its cycle ``t`` is, times the mode's amplitude."""
+        _check_total(total)
+        t = min(max(t, 0.0), total)
+        up = self.up if self.up is not None else total / 4.0
+        down = self.down if self.down is not None else up
+        c = up + down
+        k = math.floor(t / c + _EPS)
+        x = max(t / c - k, 0.0)
+        r = up / c
+        s = x / r if x <= r else (x - 1.0) / (r - 1.0)
+        if self.mode == "triangular2":
+            return s / 2.0**k
+        if self.mode == "exp_range":
+            return s * self.exp_gamma**t
+        return s
+
+    def multiplier(self, t: float, total: float) -> float:
+        """See class docstring."""
+        return self.lrf + (1.0 - self.lrf) * self._shape(t, total)
+
+    def momentum(self, t: float, total: float, base: float) -> float | None:
+        """Momentum cycled inversely to the LR: ``base`` at the floor, ``momentum_min`` at the peak."""
+        return base - (base - self.momentum_min) * self._shape(t, total)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,6 +64,7 @@ class EpochPlan:
     """
 
     __slots__ = (
+        "_span",
         "_start",
         "_bb",
         "_bb_idx",
@@ -102,10 +103,12 @@ class EpochPlan:
         self._step_mode = settings.interval != "epoch"
         _, self._horizon = policy_time(settings, epoch, 0, nb, epochs, nw)
         self._start = nw / nb if nw and not settings.overlay else 0.0  # where the policy's clock starts (epochs)
+        # where the run ends on the policy's clock, one batch after its last step (per step only)
+        self._span = self._horizon + 1 / nb if settings.interval != "epoch" else None
         self._m = None
         if not self._step_mode:
             t = float(epoch) - self._start if epoch > self._start else 0.0
-            self._m = settings.multiplier(t, self._horizon, plateau_factor)
+            self._m = settings.multiplier(t, self._horizon, plateau_factor, self._span)
         self._bb_idx = [j for j, g in enumerate(groups) if g.backbone]
         ft = settings.finetune
         ramping = ft.unfreeze_epoch and ft.unfreeze_warmup > 0 and ft.unfreeze_epoch <= epoch
@@ -123,7 +126,9 @@ class EpochPlan:
         if self._m is not None:
             m = self._m
         else:
-            m = self._settings.multiplier(t - self._start if t > self._start else 0.0, self._horizon, self._pf)
+            m = self._settings.multiplier(
+                t - self._start if t > self._start else 0.0, self._horizon, self._pf, self._span
+            )
         ni = self._ni0 + i
         if ni <= self._warm_until:
             w = self._settings.warmup.weight(ni / self._nw)
