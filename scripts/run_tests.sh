@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up .venv from nothing (first run ~2 min, ~6 GB) and run the whole test suite
-# (9.1 min of tests measured on 2 CPU cores; `-m "not training"` runs the fast pure set in about 20 s).
+# Set up .venv from nothing (several GB the first time) and run the whole test suite
+# (`-m "not training"` runs the fast pure set; `-m compat` the compatibility suite scripts/compat_suite.sh reruns).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup_env.sh"

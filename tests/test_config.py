@@ -35,11 +35,11 @@ from yolo_lr.params import Param, ParamError, declared, param
 from yolo_lr.policies import POLICIES
 
 
-def test_readme_key_table_matches_the_declarations():
-    text = (ROOT / "README.md").read_text()
+def test_docs_key_table_matches_the_declarations():
+    text = (ROOT / "docs" / "keys.md").read_text()
     m = re.search(r"<!-- keys:start -->\n(.*?)\n<!-- keys:end -->", text, re.S)
-    assert m, "README.md lost its <!-- keys:start --> / <!-- keys:end --> markers"
-    assert m.group(1) == readme_table(), "README key table is stale: run `python -m yolo_lr.config README.md`"
+    assert m, "docs/keys.md lost its <!-- keys:start --> / <!-- keys:end --> markers"
+    assert m.group(1) == readme_table(), "docs/keys.md key table is stale: run `python -m yolo_lr.config docs/keys.md`"
 
 
 def test_every_declared_field_is_a_registered_key_and_nothing_else():
@@ -907,8 +907,8 @@ def test_effective_values_show_the_overlay_in_force_and_layer_rules_as_text():
 
 
 def test_replace_readme_table_rewrites_the_first_marked_table_only():
-    readme = (ROOT / "README.md").read_text()
-    assert replace_readme_table(readme) == readme  # the README is up to date (as checked above): nothing changes
+    readme = (ROOT / "docs" / "keys.md").read_text()
+    assert replace_readme_table(readme) == readme  # the table is up to date (as checked above): nothing changes
     start, end = "<!-- keys:start -->", "<!-- keys:end -->"
     later = f"\nThe table lives between {start} and {end}.\n"
     assert (

@@ -765,9 +765,9 @@ def replace_readme_table(text: str) -> str:
     return text[:i] + "\n" + readme_table() + "\n" + text[j:]
 
 
-if __name__ == "__main__":  # python -m yolo_lr.config README.md: regenerate the README key table in place
+if __name__ == "__main__":  # python -m yolo_lr.config docs/keys.md: regenerate the key table in place
     import sys
 
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/keys.md")
     path.write_text(replace_readme_table(path.read_text()))
     print(f"key table written to {path}")
