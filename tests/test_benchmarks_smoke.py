@@ -74,6 +74,23 @@ def test_from_scratch_smoke(tmp_path, md_before):
 
 
 @pytest.mark.training
+def test_batch_scaling_smoke(tmp_path, md_before):
+    r = run_smoke("batch_scaling.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = tmp_path / "results"
+    check_png(res / "batch_scaling.png")
+    md = (res / "batch_scaling.md").read_text()
+    assert "python benchmarks/batch_scaling.py --smoke" in md and "| AdamW | 4 | auto |" in md
+    data = json.loads((res / "batch_scaling.json").read_text())
+    lr = {r["label"]: r["lr_used"] for r in data["runs"]}  # the LR the optimizer really used at the first step
+    approx = lambda x: pytest.approx(x, rel=1e-5)  # noqa: E731  (lr.csv keeps 6 significant digits)
+    assert lr["SGD|4|auto"] == approx(0.01) and lr["SGD|4|off"] == approx(0.01)  # the summed loss scales SGD
+    assert lr["AdamW|4|auto"] == approx(0.001 * 2**0.5) and lr["AdamW|4|off"] == approx(0.001)
+    assert sorted(lr) == ["AdamW|2|off", "AdamW|4|auto", "AdamW|4|off", "SGD|2|off", "SGD|4|auto", "SGD|4|off"]
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+
+
+@pytest.mark.training
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

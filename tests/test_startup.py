@@ -47,6 +47,10 @@ def test_when_imported_runs_after_the_module_executed(tmp_path, monkeypatch):
     seen = []
     assert _startup.when_imported("yolo_lr_probe_mod", "READY", lambda m: seen.append(m.VALUE + 1))
     assert seen == [] and _startup._FINDER in sys.meta_path
+    import importlib.util
+
+    assert importlib.util.find_spec("yolo_lr_probe_mod") is not None  # a lookup without import keeps it pending
+    assert seen == [] and "yolo_lr_probe_mod" in _startup._PENDING
     import yolo_lr_probe_mod  # noqa: F401
 
     assert seen == [42]

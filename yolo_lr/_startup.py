@@ -56,24 +56,27 @@ class _PostImportFinder:
         else:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _RunAfterLoader(spec.loader, _PENDING.pop(fullname))
-            if not _PENDING:
-                sys.meta_path.remove(self)
+            # the actions are taken when the module executes, not here: importlib.util.find_spec asks for a spec
+            # without executing it, and the module's real import must still find them pending
+            spec.loader = _RunAfterLoader(spec.loader, fullname)
         return spec
 
 
 class _RunAfterLoader:
-    """The real loader, plus the actions to run once the module has executed."""
+    """The real loader, plus the module's pending actions, run once it has executed."""
 
-    def __init__(self, loader, actions):
-        self._loader, self._actions = loader, actions
+    def __init__(self, loader, name):
+        self._loader, self._name = loader, name
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        for action in self._actions:
+        actions = _PENDING.pop(self._name, [])
+        if not _PENDING and _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+        for action in actions:
             action(module)
 
     def __getattr__(self, name):  # get_code, get_source, is_package, ... for tools that ask the loader

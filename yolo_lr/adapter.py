@@ -49,6 +49,7 @@ class LRController:
         self._open_epoch: int | None = None  # epoch trained but not yet closed (plateau decision, lr.csv rows)
         self._unsynced_epoch: int | None = None  # epoch trained whose plateau state is not yet shared (DDP)
         self.found: find_in_training.FoundLR | None = None  # what lr_find set (None: off, or a resumed run)
+        self._batch_why: str | None = None  # the last lr_batch_scale line logged
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     def remember_request(self, args) -> None:
@@ -104,10 +105,24 @@ class LRController:
             epochs=trainer.epochs,
             plateau_factor=self.plateau.factor if self.plateau is not None else 1.0,
             steps_before=compat.steps_done(trainer) or 0,
+            batch_factor=self._batch_factor(trainer, nb),
         )
         if self.freeze is not None and (n := self.freeze.epoch_start(trainer.epoch)):
             compat.logger().info(f"yolo_lr: epoch {trainer.epoch + 1}: backbone unfrozen ({n} tensors)")
         self._open_epoch = self._unsynced_epoch = trainer.epoch
+
+    def _batch_factor(self, trainer, nb: int) -> float:
+        """``lr_batch_scale``'s factor for the batch the trainer uses now (AutoBatch and OOM retries change it; a
+        change is logged)."""
+        if self.settings.batch.rule == "off":
+            return 1.0
+        factor, why = self.settings.batch.factor(
+            type(trainer.optimizer).__name__, compat.images_per_step(trainer, nb), float(trainer.args.nbs)
+        )
+        if why != self._batch_why and compat.rank() in {-1, 0}:
+            compat.logger().info(f"yolo_lr: lr_batch_scale={why}")
+        self._batch_why = why
+        return factor
 
     def step_rows(self) -> tuple[list[str], list[list]]:
         """lr.csv's header and this epoch's rows so far (read by yolo_lr.loggers at on_train_epoch_end)."""

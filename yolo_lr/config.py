@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yolo_lr.batch import BatchScaling
 from yolo_lr.finder import FindSettings
 from yolo_lr.params import (
     NUMERIC,
@@ -215,6 +216,7 @@ class LRSettings:
     plateau: PlateauSettings | None = None
     finetune: FineTune = field(default_factory=FineTune)
     find: FindSettings | None = None  # lr_find: a range test sets lr0 before the first epoch
+    batch: BatchScaling = field(default_factory=BatchScaling)  # the LR following the images per optimizer step
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -278,6 +280,8 @@ class LRSettings:
             )
         if self.find is not None:
             parts.append(self.find.describe())
+        if self.batch.rule != "off":
+            parts.append(f"batch_scale={self.batch.rule}")
         return " ".join(parts)
 
 
@@ -290,6 +294,7 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     ("plateau", PlateauSettings),
     ("fine-tuning", FineTune),
     ("lr_find", FindSettings),
+    ("batch size", BatchScaling),
 )
 
 
@@ -449,6 +454,12 @@ def validate(cfg: dict, source: str | None = None) -> list[str]:
     for k in ("lr_unfreeze_warmup", "lr_freeze_bn"):
         if is_set(cfg, k) and not cfg.get("lr_unfreeze_epoch"):
             warnings.append(f"{k} is ignored without lr_unfreeze_epoch")
+    if cfg.get("lr_find") and cfg.get("lr_batch_scale") not in (None, "off"):
+        raise fail(
+            "lr_batch_scale",
+            "conflicts with lr_find: the range test measures lr0 at this run's own batch, so scaling it again would "
+            "count the batch twice; keep one",
+        )
     if cfg.get("lr_find"):
         if (n := device_count(cfg.get("device"))) > 1:
             raise fail(
@@ -534,6 +545,7 @@ def resolve(cfg: dict) -> LRSettings:
         plateau=plateau,
         finetune=from_config(FineTune, cfg),
         find=from_config(FindSettings, cfg) if cfg.get("lr_find") else None,
+        batch=from_config(BatchScaling, cfg),
     )
 
 
@@ -660,12 +672,14 @@ def tune_start_values(cfg: dict, keys, backbone_layers: int | None = None) -> di
         return {}
     s = resolve(cfg)
     run = {"epochs": policy_span(cfg, cfg.get("epochs") or 100), "lrf": s.lrf, "backbone_layers": backbone_layers}
+    run["nbs"] = cfg.get("nbs") or 64
     in_force = {
         LRSettings: s,
         Warmup: s.warmup,
         type(s.policy): s.policy,
         PlateauSettings: s.plateau or PlateauSettings(),
         FineTune: s.finetune,
+        BatchScaling: s.batch,
     }
     out = {}
     for key in wanted:

@@ -61,6 +61,7 @@ class EpochPlan:
         epochs: length of the run in epochs.
         warmup_bias_lr: where ``bias`` groups start their warmup (Ultralytics' meaning).
         plateau_factor: the plateau reduction factor in force during this epoch.
+        batch_factor: the factor ``lr_batch_scale`` puts on every peak for this epoch's batch (1: off).
     """
 
     __slots__ = (
@@ -93,11 +94,13 @@ class EpochPlan:
         epochs: float,
         warmup_bias_lr: float,
         plateau_factor: float = 1.0,
+        batch_factor: float = 1.0,
     ) -> None:
         self._settings, self._epoch, self._nb, self._nw, self._pf = settings, epoch, nb, nw, plateau_factor
         self._ni0 = nb * epoch
         self._warm_until = nw if nw else -1  # warmup covers ni <= nw (none when nw == 0)
-        self._peaks = [g.initial_lr * g.scale for g in groups]  # lr_scale folded in: no per-step cost
+        # lr_scale and the batch factor (lr_batch_scale) folded into each peak: no per-step cost
+        self._peaks = [g.initial_lr * g.scale * batch_factor for g in groups]
         start = settings.warmup.start
         self._starts = [(warmup_bias_lr if g.warms_from_bias else start * g.initial_lr) * g.scale for g in groups]
         self._step_mode = settings.interval != "epoch"
@@ -171,6 +174,7 @@ def group_lrs(
     epochs: float,
     warmup_bias_lr: float,
     plateau_factor: float = 1.0,
+    batch_factor: float = 1.0,
 ) -> list[float]:
     """LR of each group for the optimizer step taken at batch ``i`` of ``epoch`` (see :class:`EpochPlan`)."""
     plan = EpochPlan(
@@ -182,6 +186,7 @@ def group_lrs(
         epochs=epochs,
         warmup_bias_lr=warmup_bias_lr,
         plateau_factor=plateau_factor,
+        batch_factor=batch_factor,
     )
     return plan.lrs(i)
 

@@ -61,7 +61,16 @@ class StepLR:
         self.previous: list[float] | None = None  # the LRs of the last step of earlier epochs
 
     def begin_epoch(
-        self, optimizer, *, epoch: int, nb: int, nw: int, epochs: float, plateau_factor: float, steps_before: int
+        self,
+        optimizer,
+        *,
+        epoch: int,
+        nb: int,
+        nw: int,
+        epochs: float,
+        plateau_factor: float,
+        steps_before: int,
+        batch_factor: float = 1.0,
     ) -> None:
         """Plan the epoch from the epoch length, warmup length and plateau factor as they are now.
 
@@ -82,6 +91,7 @@ class StepLR:
             epochs=epochs,
             warmup_bias_lr=self.warmup_bias_lr,
             plateau_factor=plateau_factor,
+            batch_factor=batch_factor,
         )
         self.table = plan.table()
         self.momenta = plan.momenta(self.momentum_base)

@@ -170,19 +170,26 @@ class HostRules:
 
 
 def _source(module: str) -> str:
-    """The text of an Ultralytics module's file, without importing it ('' when it cannot be found)."""
+    """The text of an Ultralytics module's file, without importing anything ('' when it cannot be found).
+
+    Only the top-level package is looked up (``find_spec`` of a submodule would import its parents, Ultralytics
+    itself, and run the registration from inside this lookup)."""
     from importlib.util import find_spec
 
+    top, _, rest = module.partition(".")
     try:
-        spec = find_spec(module)
+        spec = find_spec(top)
     except (ImportError, ValueError):
         return ""
-    if spec is None or not spec.origin:
+    if spec is None or not spec.submodule_search_locations:
         return ""
-    try:
-        return Path(spec.origin).read_text(encoding="utf-8")
-    except OSError:
-        return ""
+    path = Path(next(iter(spec.submodule_search_locations)), *rest.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        try:
+            return candidate.read_text(encoding="utf-8")
+        except OSError:
+            continue
+    return ""
 
 
 @functools.lru_cache(maxsize=1)
@@ -346,6 +353,15 @@ def warmup_iterations_of(trainer, nb: int) -> int:
     if hasattr(trainer, "_get_warmup_iterations"):
         return int(trainer._get_warmup_iterations(nb))
     return warmup_iterations(float(trainer.args.warmup_epochs), trainer.epochs, nb)
+
+
+def images_per_step(trainer, nb: int) -> int:
+    """Images one optimizer step sees after warmup: ``batch`` (the total over DDP ranks; AutoBatch's or an OOM
+    retry's, once they ran) times Ultralytics' nominal ``accumulate = max(round(nbs / batch), 1)``, capped at the run's
+    batches as the trainer caps it."""
+    batch = int(trainer.batch_size)
+    acc = max(round(float(trainer.args.nbs) / batch), 1)
+    return batch * min(acc, max(nb * int(trainer.epochs), 1))
 
 
 def steps_done(trainer) -> int | None:

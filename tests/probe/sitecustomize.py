@@ -7,6 +7,8 @@ Environment variables (all optional):
 - LR_PROBE_FITNESS=a,b,c,...: the fitness each epoch reports (the real validation still runs). The tiny test models
   score mAP 0, and a resumed Ultralytics run never trains bit-identically (it restarts from the checkpoint's fp16 EMA
   weights), so a scripted metric is what makes an uninterrupted and a resumed run see the same plateau inputs.
+- LR_PROBE_GRAD=1: each trace row also counts the parameters with ``requires_grad=False`` (a frozen backbone).
+- LR_PROBE_FINAL=FILE: at the end of training, write the plugin's plateau reductions (what lr.png marks) as JSON.
 - LR_PROBE_KILL=WHERE:EPOCH[:BATCH]: SIGKILL this process at that point of that epoch. WHERE is ``batch`` (after that
   batch), ``val`` (after the first validation batch), ``presave`` (inside save_model, before the checkpoint is
   written) or ``saved`` (on_model_save, right after the checkpoint was written).
@@ -17,8 +19,9 @@ import os
 import signal
 
 _TRACE, _FITNESS, _KILL = (os.environ.get(k) for k in ("LR_PROBE_TRACE", "LR_PROBE_FITNESS", "LR_PROBE_KILL"))
+_GRAD, _FINAL = os.environ.get("LR_PROBE_GRAD"), os.environ.get("LR_PROBE_FINAL")
 
-if _TRACE or _FITNESS or _KILL:
+if _TRACE or _FITNESS or _KILL or _FINAL:
     from ultralytics.engine.trainer import BaseTrainer
     from ultralytics.utils.callbacks.base import default_callbacks
 
@@ -43,6 +46,8 @@ if _TRACE or _FITNESS or _KILL:
             "momentum": g0.get("momentum", (g0.get("betas") or (None,))[0]),
             "args": {k: v for k, v in vars(trainer.args).items() if k.startswith("lr")},
         }
+        if _GRAD:
+            row["frozen"] = sum(not p.requires_grad for p in trainer.model.parameters())
         fd = os.open(_TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # unbuffered: survives SIGKILL
         os.write(fd, (json.dumps(row) + "\n").encode())
         os.close(fd)
@@ -64,6 +69,13 @@ if _TRACE or _FITNESS or _KILL:
     def on_model_save(trainer):
         _die("saved")
 
+    def on_train_end(trainer):
+        if _FINAL:
+            ctl = trainer.__dict__.get("yolo_lr")
+            plateau = getattr(ctl, "plateau", None)
+            with open(_FINAL, "w") as f:
+                json.dump({"reductions": list(plateau.reductions) if plateau is not None else None}, f)
+
     for event, fn in (
         ("on_train_epoch_start", on_train_epoch_start),
         ("on_train_start", on_train_start),
@@ -71,6 +83,7 @@ if _TRACE or _FITNESS or _KILL:
         ("on_train_batch_end", on_train_batch_end),
         ("on_val_batch_end", on_val_batch_end),
         ("on_model_save", on_model_save),
+        ("on_train_end", on_train_end),
     ):
         default_callbacks[event].append(fn)
 

@@ -27,7 +27,7 @@ from yolo_lr.config import (
 )
 from yolo_lr.presets import load_policy, preset_dir, preset_names
 from yolo_lr.schedule import Group, group_lrs, policy_time, step_batches, warmup_iterations
-from yolo_lr.ultralytics_compat import bias_warmup_groups
+from yolo_lr.ultralytics_compat import auto_optimizer, bias_warmup_groups, is_auto_optimizer
 
 HELP = """\
 yolo-lr: learning-rate policies for Ultralytics YOLO. Arguments use Ultralytics' key=value syntax.
@@ -343,6 +343,10 @@ def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = No
     batch = cfg.get("batch") if isinstance(cfg.get("batch"), int) and cfg.get("batch") > 0 else 16
     acc0 = min(max(round(cfg.get("nbs", 64) / batch), 1), nb * epochs)
     nw = warmup_iterations(float(cfg.get("warmup_epochs") or 0), epochs, nb)
+    optimizer = cfg.get("optimizer")
+    if is_auto_optimizer(optimizer):  # Ultralytics' own choice for a dataset of `batches` batches (80 classes)
+        optimizer = auto_optimizer(nb * batch, batch, int(cfg.get("nbs", 64)), epochs, 80)[0]
+    batch_factor, _ = settings.batch.factor(str(optimizer), batch * acc0, float(cfg.get("nbs", 64)))
     tracker: Plateau | None = settings.plateau.tracker() if settings.plateau else None
     flat_from = plateau_after if plateau_after is not None else 0.4 * epochs
     rows, events, step = [], {}, 0
@@ -363,6 +367,7 @@ def simulate(cfg: dict[str, Any], batches: int, plateau_after: float | None = No
                 epochs=epochs,
                 warmup_bias_lr=float(cfg.get("warmup_bias_lr") or 0.0),
                 plateau_factor=tracker.factor if tracker else 1.0,
+                batch_factor=batch_factor,
             )
             rows.append([epoch, ni, step, *lrs, _momentum(settings, cfg, epoch, i, nb, nw, epochs)])
         if tracker is not None:  # metric improves until flat_from, then stays flat: a plateau on demand

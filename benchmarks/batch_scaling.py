@@ -1,0 +1,193 @@
+#!/usr/bin/env python
+"""Batch size and LR: the same data and epochs at several batch sizes, with and without ``lr_batch_scale=auto``.
+
+Every run trains ``yolo26n.yaml`` from random weights on synthetic domain A with a per-step cosine
+(``lr_policy=cosine``, so the plugin drives every run), ``nbs`` equal to the batch (one optimizer step per batch: the
+images per step are the batch), and ``lr0`` meant for a reference batch (``lr_batch_ref``, default 16). For each
+optimizer (SGD, AdamW) and batch size:
+
+- ``off``: ``lr0`` as given, whatever the batch (Ultralytics' behaviour: it never scales ``lr0``);
+- ``auto``: ``lr_batch_scale=auto``, i.e. the effective update follows the batch linearly for SGD (the summed loss
+  already does: LR unchanged) and like its square root for AdamW (LR x sqrt(batch / reference)).
+
+At the reference batch both arms are the same run. Reported per optimizer and batch: final mAP50-95 (mean ± std over
+training seeds), its difference to the reference batch's, and whether it lies within 2 seed standard deviations of the
+reference (the goal: every batch size with the rule).
+
+    python benchmarks/batch_scaling.py               # full run (42 trainings, 2 at a time on 2 cores)
+    python benchmarks/batch_scaling.py --write-md    # ... and rewrite its block of BENCHMARKS.md
+    python benchmarks/batch_scaling.py --smoke       # seconds: 8 images, 1 epoch, 1 seed, batches 2 and 4
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (benchmarks/ is not a package)
+
+LR0 = {"SGD": 0.01, "AdamW": 0.001}
+BENCH = common.Bench(
+    name="batch_scaling",
+    block="batch",
+    doc=__doc__,
+    full={
+        "epochs": 12,
+        "imgsz": 128,
+        "batches": [8, 16, 32, 64],
+        "ref": 16,
+        "optimizers": ["SGD", "AdamW"],
+        "seeds": [0, 1, 2],
+        "n_train": 192,
+        "n_val": 64,
+        "jobs": None,
+    },
+    smoke={
+        "epochs": 1,
+        "imgsz": 64,
+        "batches": [2, 4],
+        "ref": 2,
+        "optimizers": ["SGD", "AdamW"],
+        "seeds": [0],
+        "n_train": 8,
+        "n_val": 4,
+    },
+    help={
+        "epochs": "epochs per training",
+        "imgsz": "image size, also the dataset's",
+        "batches": "batch sizes (nbs follows each)",
+        "ref": "the reference batch lr0 is meant for (lr_batch_ref)",
+        "optimizers": "optimizers (SGD, AdamW)",
+        "seeds": "training seeds",
+        "n_train": "domain-A train images",
+        "n_val": "domain-A val images",
+        "jobs": "trainings at a time (default: cores / torch threads per CPU training)",
+    },
+    flags={"n_train": "--train-images", "n_val": "--val-images"},
+    types={"batches": [int], "optimizers": [str], "jobs": int},
+    minimum={"epochs": 1, "imgsz": 32, "ref": 1, "n_train": 1, "n_val": 1, "jobs": 1},
+)
+
+
+def run_specs(s, data: Path, runs_dir: Path, verbose: bool) -> list[common.RunSpec]:
+    """One run per (optimizer, batch, arm, seed); the reference batch once per seed (both arms are that run)."""
+    specs = []
+    for opt in s.optimizers:
+        for batch in s.batches:
+            for arm in ("off",) if batch == s.ref else ("off", "auto"):
+                for seed in s.seeds:
+                    name = f"{opt}_b{batch}_{arm}_s{seed}"
+                    args = common.shared_train_args(s.imgsz, batch, s.epochs, seed, data, runs_dir, name, verbose)
+                    args |= {"optimizer": opt, "lr0": LR0[opt], "lr_policy": "cosine", "lr_batch_ref": s.ref}
+                    if arm == "auto":
+                        args["lr_batch_scale"] = "auto"
+                    specs.append(common.RunSpec(label=f"{opt}|{batch}|{arm}", seed=seed, model=common.MODEL,
+                                                train_args=args))  # fmt: skip
+    return specs
+
+
+def summarise(s, results: list[dict]) -> list[dict]:
+    rows = []
+    for opt in s.optimizers:
+        ref = [r["map"][-1] for r in results if r["label"] == f"{opt}|{s.ref}|off"]
+        for batch in s.batches:
+            for arm in ("off", "auto"):
+                label = f"{opt}|{batch}|{'off' if batch == s.ref else arm}"
+                runs = [r for r in results if r["label"] == label]
+                final = [r["map"][-1] for r in runs]
+                m, _ = common.mean_std(final)
+                _, ref_std = common.mean_std(ref)
+                inside = abs(m - common.mean_std(ref)[0]) <= 2 * ref_std if len(ref) > 1 else None
+                rows.append(
+                    {
+                        "optimizer": opt,
+                        "batch": batch,
+                        "arm": arm,
+                        "final": final,
+                        "ref": ref,
+                        "inside": inside,
+                        "lr": sorted({r["lr_used"] for r in runs}),
+                        "wall": [r["wall_s"] for r in runs],
+                    }  # fmt: skip
+                )
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    header = ["optimizer", "batch", "lr_batch_scale", "lr used", "final mAP50-95", "Δ vs reference batch",
+              "within 2 std of the reference", "per seed"]  # fmt: skip
+    out = []
+    for r in rows:
+        m, _ = common.mean_std(r["final"])
+        d = m - common.mean_std(r["ref"])[0]
+        inside = "n/a (1 seed)" if r["inside"] is None else ("yes" if r["inside"] else "**no**")
+        lrs = ", ".join(f"{x:.3g}" for x in r["lr"])
+        seeds = ", ".join(f"{x:.4f}" for x in r["final"])
+        out.append(
+            [r["optimizer"], str(r["batch"]), r["arm"], lrs, common.fmt_ms(r["final"]), f"{d:+.4f}", inside, seeds]
+        )
+    return common.md_table(header, out)
+
+
+def observations(s, rows: list[dict]) -> list[str]:
+    lines = []
+    for opt in s.optimizers:
+        for arm in ("off", "auto"):
+            rs = [r for r in rows if r["optimizer"] == opt and r["arm"] == arm and r["batch"] != s.ref]
+            out = [str(r["batch"]) for r in rs if r["inside"] is False]
+            verdict = "every batch size within" if not out else f"outside at batch {', '.join(out)} of"
+            lines.append(f"{opt}, lr_batch_scale={arm}: {verdict} the reference batch's 2-std seed spread.")
+    return lines
+
+
+def run(ctx: common.Context) -> common.Report:
+    s = ctx.settings
+    if s.ref not in s.batches:
+        raise SystemExit(f"--ref {s.ref} must be one of the batch sizes {s.batches}")
+    jobs = s.jobs or common.default_jobs()
+    ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
+    data = common.ensure_dataset(ds, ctx.workdir)
+    specs = run_specs(s, data, ctx.workdir / "batch_scaling" / "runs", ctx.verbose)
+    ctx.log(f"batch_scaling: {len(specs)} trainings, {jobs} at a time; data {data}")
+    results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
+    for r in results:  # the LR the plugin really used at the first step after warmup-free start: lr.csv's first row
+        rows_csv = common.read_results_csv(Path(r["save_dir"]) / "lr.csv") if r["plugin_active"] else []
+        r["lr_used"] = rows_csv[0]["lr/pg0(weight)"] if rows_csv else float("nan")
+    rows = summarise(s, results)
+    png = ctx.output(".png")
+    with common.figure(png, ncols=len(s.optimizers), title="final mAP50-95 against batch size") as axes:
+        axes = list(axes) if len(s.optimizers) > 1 else [axes]
+        for ax, opt in zip(axes, s.optimizers):
+            for arm, style in (("off", "o--"), ("auto", "s-")):
+                rs = [r for r in rows if r["optimizer"] == opt and r["arm"] == arm]
+                ms = [common.mean_std(r["final"]) for r in rs]
+                ax.errorbar([r["batch"] for r in rs], [m for m, _ in ms], yerr=[sd for _, sd in ms], fmt=style,
+                            label=f"lr_batch_scale={arm}", capsize=3)  # fmt: skip
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("batch (= images per optimizer step)")
+            ax.set_ylabel("final mAP50-95 (val)")
+            ax.set_title(f"{opt}, lr0 {LR0[opt]:g} for batch {s.ref}")
+            ax.legend(fontsize=7)
+    setup = (
+        f"Setup: `{common.MODEL}` from random weights on synthetic {ds.describe()}; epochs={s.epochs}, "
+        f"imgsz={s.imgsz}, nbs = batch (one optimizer step per batch), per-step cosine, no other `lr_*` key; lr0 "
+        f"{LR0} meant for batch {s.ref} (`lr_batch_ref={s.ref}`); training seeds {', '.join(map(str, s.seeds))}. "
+        "A larger batch takes fewer steps in the same epochs, which no LR rule gives back: the table shows how far "
+        "each rule gets."
+    )
+    body = "\n".join([setup, "", table(rows), "", f"![batch scaling]({common.md_link(png)})", "",
+                      *observations(s, rows)])  # fmt: skip
+    return common.Report(
+        body=body,
+        machine=common.machine_info(results),
+        data={"runs": [{k: r[k] for k in ("label", "seed", "map", "wall_s", "lr_used")} for r in results]},
+        wall_note=f" ({len(specs)} trainings, {jobs} at a time)",
+        load_note=ctx.monitor.summary(jobs),
+        console="\n".join([table(rows), "", *observations(s, rows)]),
+        problems=[f"{r['label']} seed {r['seed']}: plugin inactive" for r in results if not r["plugin_active"]],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(common.main(BENCH, run, script=Path(__file__)))
