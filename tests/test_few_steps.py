@@ -22,18 +22,16 @@ def _coloured_pixels(png) -> int:
 
 
 def test_a_run_of_few_steps_warns_draws_them_and_logs_only_used_lrs(train, ultralytics_log):
-    """4 images, batch=4, Ultralytics' nbs=64: one batch per epoch, accumulation over 3 of them (capped at the run),
-    so 3 epochs take 2 optimizer steps; epoch 2 takes none."""
-    run = train(epochs=3, batch=4, nbs=64, optimizer="SGD", lr0=LR0, warmup_epochs=0, lr_policy="cosine", plots=True)
+    """4 images, batch=4, nbs=8: one batch per epoch and a step every second batch, so 4 epochs take 2 optimizer
+    steps, in epochs 1 and 3; epochs 0 and 2 take none (epoch 2's lr/pg* is epoch 1's last step)."""
+    run = train(epochs=4, batch=4, nbs=8, optimizer="SGD", lr0=LR0, warmup_epochs=0, lr_policy="cosine", plots=True)
     rows = read_csv(run.save_dir / "lr.csv")
-    steps = [int(r["iteration"]) for r in rows]
-    assert run.nb == 1 and len(rows) == len(run.steps) < 3, steps
+    assert run.nb == 1 and [int(r["epoch"]) for r in rows] == [1, 3] and len(run.steps) == 2
     warnings = [m for m in ultralytics_log if "yolo_lr: this run takes only" in m]
     assert len(warnings) == 1, ultralytics_log
     w = warnings[0]
-    steps = f"{len(rows)} optimizer step{'' if len(rows) == 1 else 's'} in 3 epochs"
-    assert steps in w and "4 images, batch=4, 1 batches per epoch" in w, w
-    assert "nbs=64" in w and "nbs=4 (one step per batch: 3 steps)" in w and "a smaller batch" in w, w
+    assert "2 optimizer steps in 4 epochs" in w and "4 images, batch=4, 1 batches per epoch" in w, w
+    assert "nbs=8" in w and "nbs=4 (one step per batch: 4 steps)" in w and "a smaller batch" in w, w
 
     assert _coloured_pixels(run.save_dir / "lr.png") > 50  # the steps are drawn, not an empty frame
 
@@ -44,7 +42,8 @@ def test_a_run_of_few_steps_warns_draws_them_and_logs_only_used_lrs(train, ultra
         last = by_epoch.get(epoch, last)
         got = float(r["lr/pg0"])
         assert (math.isnan(got) and math.isnan(last)) or got == pytest.approx(last, rel=1e-12), (epoch, got, last)
-    assert any(epoch not in by_epoch for epoch in range(3))  # the case that used to show the native formula
+    assert math.isnan(float(results[0]["lr/pg0"]))  # no step yet: no LR
+    assert float(results[2]["lr/pg0"]) == pytest.approx(by_epoch[1], rel=1e-6)  # epoch 1's last step, not a formula
 
 
 def test_a_run_of_many_steps_does_not_warn(train, ultralytics_log):

@@ -5,7 +5,7 @@ which parameters are frozen at each step, and the plateau's history of reduction
 
 State | where it differs from the start when the run is killed
 --- | ---
-the step clock, lr.csv | mid-epoch, past warmup, mid-cosine (`clock`)
+the step clock, lr.csv | past warmup, mid-cosine, lr.csv ahead of the checkpoint by an epoch (`clock`)
 plateau state and history | after a reduction, mid-cooldown (`plateau`)
 the backbone freeze, per-layer scales | before the unfreeze epoch, during validation (`freeze`)
 
@@ -27,7 +27,8 @@ COMMON = [f"data={COCO8}", f"epochs={EPOCHS}", "imgsz=64", "batch=1", "nbs=1", "
 COMMON += ["plots=False", "amp=False", "seed=0", "optimizer=SGD", "lr0=0.02", "lrf=0.05"]
 CASES = {
     # id: (training words, the probe's scripted fitness, where to kill, the epoch the resume starts at)
-    "clock": ([f"model={MODEL}", "warmup_epochs=1", "lr_policy=cosine"], None, "batch:2:1", 2),
+    # killed after epoch 2's lr.csv rows were written but before its checkpoint: resume redoes epoch 2
+    "clock": ([f"model={MODEL}", "warmup_epochs=1", "lr_policy=cosine"], None, "presave:2", 2),
     "plateau": (
         [
             f"model={MODEL}",
@@ -70,8 +71,14 @@ def _trace(d) -> list[dict]:
     return [json.loads(line) for line in (d / "trace.jsonl").read_text().splitlines()]
 
 
-def _lr_columns(results_csv) -> list[dict]:
-    return [{k.strip(): v.strip() for k, v in r.items() if k.strip().startswith("lr/")} for r in read_csv(results_csv)]
+def _lr_columns(results_csv) -> dict[str, dict]:
+    """results.csv's lr/pg* per epoch. A run killed after writing an epoch's row but before its checkpoint repeats that
+    epoch on resume and Ultralytics appends its row again (with or without the plugin): the last row of an epoch
+    counts, as for anyone reading the file by epoch."""
+    rows = {}
+    for r in read_csv(results_csv):
+        rows[r["epoch"].strip()] = {k.strip(): v.strip() for k, v in r.items() if k.strip().startswith("lr/")}
+    return rows
 
 
 @pytest.fixture(scope="module")
