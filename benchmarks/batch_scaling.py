@@ -70,6 +70,12 @@ BENCH = common.Bench(
 )
 
 
+def peak_lr(save_dir: Path) -> float:
+    """The highest LR the weight group really used (lr.csv): the peak warmup ramps to, lr_batch_scale's factor in."""
+    rows = common.read_results_csv(save_dir / "lr.csv")
+    return max(r["lr/pg0(weight)"] for r in rows) if rows else float("nan")
+
+
 def run_specs(s, data: Path, runs_dir: Path, verbose: bool) -> list[common.RunSpec]:
     """One run per (optimizer, batch, arm, seed); the reference batch once per seed (both arms are that run)."""
     specs = []
@@ -115,7 +121,7 @@ def summarise(s, results: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    header = ["optimizer", "batch", "lr_batch_scale", "lr used", "final mAP50-95", "Δ vs reference batch",
+    header = ["optimizer", "batch", "lr_batch_scale", "peak lr used", "final mAP50-95", "Δ vs reference batch",
               "within 2 std of the reference", "per seed"]  # fmt: skip
     out = []
     for r in rows:
@@ -151,9 +157,8 @@ def run(ctx: common.Context) -> common.Report:
     specs = run_specs(s, data, ctx.workdir / "batch_scaling" / "runs", ctx.verbose)
     ctx.log(f"batch_scaling: {len(specs)} trainings, {jobs} at a time; data {data}")
     results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
-    for r in results:  # the LR the plugin really used at the first step after warmup-free start: lr.csv's first row
-        rows_csv = common.read_results_csv(Path(r["save_dir"]) / "lr.csv") if r["plugin_active"] else []
-        r["lr_used"] = rows_csv[0]["lr/pg0(weight)"] if rows_csv else float("nan")
+    for r in results:
+        r["lr_used"] = peak_lr(Path(r["save_dir"])) if r["plugin_active"] else float("nan")
     rows = summarise(s, results)
     png = ctx.output(".png")
     with common.figure(png, ncols=len(s.optimizers), title="final mAP50-95 against batch size") as axes:
@@ -171,7 +176,8 @@ def run(ctx: common.Context) -> common.Report:
             ax.legend(fontsize=7)
     setup = (
         f"Setup: `{common.MODEL}` from random weights on synthetic {ds.describe()}; epochs={s.epochs}, "
-        f"imgsz={s.imgsz}, nbs = batch (one optimizer step per batch), per-step cosine, no other `lr_*` key; lr0 "
+        f"imgsz={s.imgsz}, nbs = batch (one optimizer step per batch), Ultralytics' 3-epoch warmup, then a per-step "
+        "cosine; lr0 "
         f"{LR0} meant for batch {s.ref} (`lr_batch_ref={s.ref}`); training seeds {', '.join(map(str, s.seeds))}. "
         "A larger batch takes fewer steps in the same epochs, which no LR rule gives back: the table shows how far "
         "each rule gets."

@@ -82,7 +82,7 @@ def test_batch_scaling_smoke(tmp_path, md_before):
     md = (res / "batch_scaling.md").read_text()
     assert "python benchmarks/batch_scaling.py --smoke" in md and "| AdamW | 4 | auto |" in md
     data = json.loads((res / "batch_scaling.json").read_text())
-    lr = {r["label"]: r["lr_used"] for r in data["runs"]}  # the LR the optimizer really used at the first step
+    lr = {r["label"]: r["lr_used"] for r in data["runs"]}  # the peak LR the optimizer really used (lr.csv)
     approx = lambda x: pytest.approx(x, rel=1e-5)  # noqa: E731  (lr.csv keeps 6 significant digits)
     assert lr["SGD|4|auto"] == approx(0.01) and lr["SGD|4|off"] == approx(0.01)  # the summed loss scales SGD
     assert lr["AdamW|4|auto"] == approx(0.001 * 2**0.5) and lr["AdamW|4|off"] == approx(0.001)

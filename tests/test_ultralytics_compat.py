@@ -300,3 +300,27 @@ except Exception as e:
                            text=True, timeout=300, cwd=tmp_path)  # fmt: skip
     assert check.returncode == 1, check.stdout + check.stderr
     assert f"ultralytics   {OLD_RELEASE}" in check.stdout and "INACTIVE (older than 8.4.0" in check.stdout
+
+
+def test_an_unexpected_error_during_registration_steps_aside_too(monkeypatch, ultralytics_log):
+    """Not only a missing attribute: any exception while registering falls back instead of breaking Ultralytics."""
+    from ultralytics.utils import DEFAULT_CFG_DICT
+
+    _snapshot()
+    yolo_lr.uninstall()
+    try:
+
+        def broken(utils):
+            raise KeyError("something Ultralytics renamed")
+
+        monkeypatch.setattr(registration, "_register_keys", broken)
+        yolo_lr.install()
+        assert set(registration.installed()) == {"refusal"}
+        assert registration.inactive_reasons() == ["registration failed: KeyError: 'something Ultralytics renamed'"]
+        assert not any(k.startswith("lr_") for k in DEFAULT_CFG_DICT)
+        assert any("registration failed: KeyError" in m for m in ultralytics_log)
+    finally:
+        monkeypatch.undo()
+        yolo_lr.uninstall()
+        yolo_lr.install()
+    assert set(registration.installed()) == CONCERNS

@@ -97,8 +97,15 @@ def install() -> None:
         _startup.when_imported(_CHECKS, "check_yaml", _on_checks)
         _startup.when_imported(_TUNER, "Tuner", _on_tuner)  # optional: only model.tune needs it
         _startup.when_imported(_RAY, "run_ray_tune", _on_ray)  # optional: model.tune(use_ray=True)
-    except compat.UltralyticsCompatError as e:
-        _fall_back(e)
+    except Exception as e:  # noqa: BLE001 - whatever went wrong, never break `import ultralytics`: step aside
+        _fall_back(_as_compat_error(e))
+
+
+def _as_compat_error(e: Exception) -> compat.UltralyticsCompatError:
+    """A registration failure as the error a run with lr_* keys gets (an unexpected one is named by its type)."""
+    if isinstance(e, compat.UltralyticsCompatError):
+        return e
+    return compat.compat_error([f"registration failed: {type(e).__name__}: {e}"])
 
 
 def _late(patch: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -111,8 +118,8 @@ def _late(patch: Callable[[Any], None]) -> Callable[[Any], None]:
             return
         try:
             patch(module)
-        except compat.UltralyticsCompatError as e:
-            _fall_back(e)
+        except Exception as e:  # noqa: BLE001 - as in install(): step aside rather than break the module's import
+            _fall_back(_as_compat_error(e))
 
     return action
 
