@@ -212,6 +212,37 @@ def interrupt_after(epoch_index: int) -> dict:
     return {"on_fit_epoch_end": on_fit_epoch_end}
 
 
+def stitch(steps: list[dict], resume_epoch: int | None = None) -> list[dict]:
+    """A probe trace (tests/probe, one ``pid`` per process) as one run, ``pid`` dropped. With ``resume_epoch``: a
+    killed run and its resume, i.e. the killed process's steps of the epochs its checkpoint kept, then the resumed
+    process's (which must start at ``resume_epoch``). Without: an uninterrupted run's steps, to compare with."""
+    if resume_epoch is not None:
+        first = steps[0]["pid"]
+        resumed = [s for s in steps if s["pid"] != first]
+        assert resumed and resumed[0]["epoch"] == resume_epoch, "the resumed run did not start at the expected epoch"
+        steps = [s for s in steps if s["pid"] == first and s["epoch"] < resume_epoch] + resumed
+    return [{k: v for k, v in s.items() if k != "pid"} for s in steps]
+
+
+def oom_once() -> tuple[dict, dict]:
+    """Callbacks that make the model's first forward pass raise a CUDA out-of-memory error, as a real one would (so
+    Ultralytics halves the batch and retries the epoch), and the state that says whether it was raised."""
+    state = {"raised": False}
+
+    def on_train_start(trainer):
+        inner = trainer.model.forward
+
+        def forward(*args, **kwargs):
+            if not state["raised"]:
+                state["raised"] = True
+                raise RuntimeError("CUDA out of memory (simulated by the test)")
+            return inner(*args, **kwargs)
+
+        trainer.model.forward = forward
+
+    return state, {"on_train_start": on_train_start}
+
+
 def resume(last_pt: Path, callbacks: dict | None = None, run: Run | None = None) -> Run:
     """``YOLO(last.pt).train(resume=True)`` in this process, recording the steps it takes (into ``run`` if given, so
     they survive an exception the callbacks raise)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import oom_once
 
 from yolo_lr.batch import BatchScaling
 from yolo_lr.config import LRConfigError, validate
@@ -56,18 +57,7 @@ def test_the_preview_applies_it():
 def test_the_optimizer_uses_the_scaled_lr_and_follows_an_oom_retry(train, ultralytics_log):
     """batch=2, nbs=1: 2 images per step, against a reference of 1. AdamW, auto -> sqrt: lr0 x sqrt(2). A simulated
     out-of-memory error halves the batch to 1 before the first step: the factor follows it (x1) and says so."""
-    state = {"raised": False}
-
-    def on_train_start(trainer):
-        inner = trainer.model.forward
-
-        def forward(*args, **kwargs):
-            if not state["raised"]:
-                state["raised"] = True
-                raise RuntimeError("CUDA out of memory (simulated by the test)")
-            return inner(*args, **kwargs)
-
-        trainer.model.forward = forward
+    state, callbacks = oom_once()
 
     kw = dict(epochs=2, nbs=1, optimizer="AdamW", lr0=LR0, warmup_epochs=0, lr_policy="constant")
     kw |= dict(lr_batch_scale="auto", lr_batch_ref=1)
@@ -75,7 +65,7 @@ def test_the_optimizer_uses_the_scaled_lr_and_follows_an_oom_retry(train, ultral
     assert all(lr == pytest.approx(LR0 * math.sqrt(2), rel=1e-12) for s in plain.steps for lr in s.lr["weight"])
     assert any("lr_batch_scale=sqrt (auto): 2 images per optimizer step / reference 1" in m for m in ultralytics_log)
 
-    retried = train(batch=2, name="oom", callbacks={"on_train_start": on_train_start}, **kw)
+    retried = train(batch=2, name="oom", callbacks=callbacks, **kw)
     assert state["raised"] and retried.trainer.batch_size == 1
     assert retried.steps and all(lr == pytest.approx(LR0, rel=1e-12) for s in retried.steps for lr in s.lr["weight"])
     sgd = train(batch=2, name="sgd", **{**kw, "optimizer": "SGD", "lr_batch_scale": "sqrt"})

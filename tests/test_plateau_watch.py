@@ -10,7 +10,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import COCO8, MODEL, ROOT, read_csv, venv_bin, yolo_env
+from conftest import COCO8, MODEL, ROOT, read_csv, stitch, venv_bin, yolo_env
 
 pytestmark = pytest.mark.training
 
@@ -118,13 +118,7 @@ def test_sigkill_then_stock_cli_resume_gives_the_uninterrupted_lrs(uninterrupted
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert f"Resuming training {last} from epoch {resume_epoch + 1}" in p.stdout + p.stderr
 
-    steps = read_trace(trace)
-    killed_pid = steps[0]["pid"]
-    resumed = [s for s in steps if s["pid"] != killed_pid]
-    assert resumed[0]["epoch"] == resume_epoch
-    combined = [s for s in steps if s["pid"] == killed_pid and s["epoch"] < resume_epoch] + resumed
-    strip = [{k: v for k, v in s.items() if k != "pid"} for s in combined]
-    assert strip == [{k: v for k, v in s.items() if k != "pid"} for s in full]  # every step, bit for bit
+    assert stitch(read_trace(trace), resume_epoch) == stitch(full)  # every step, bit for bit
 
     # lr.csv is informational: after resume it holds the epochs it could keep plus the resumed ones, all exact
     rows = read_csv(csv)

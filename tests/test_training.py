@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import Interrupt, Run, interrupt_after, read_csv, resume
+from conftest import Interrupt, Run, interrupt_after, oom_once, read_csv, resume
 
 pytestmark = pytest.mark.training
 
@@ -450,18 +450,7 @@ def test_time_mode_rebuilds_do_not_override_the_policy(train):
 def test_oom_retry_keeps_the_policy(train):
     """A (simulated) out-of-memory error in the first epoch makes Ultralytics halve the batch and rebuild the loader:
     the policy picks up the new batches-per-epoch and the retried epoch starts from scratch."""
-    state = {"raised": False}
-
-    def on_train_start(trainer):
-        inner = trainer.model.forward
-
-        def forward(*args, **kwargs):
-            if not state["raised"]:
-                state["raised"] = True
-                raise RuntimeError("CUDA out of memory (simulated by the test)")
-            return inner(*args, **kwargs)
-
-        trainer.model.forward = forward
+    state, callbacks = oom_once()
 
     run = train(
         epochs=2,
@@ -472,7 +461,7 @@ def test_oom_retry_keeps_the_policy(train):
         lrf=LRF,
         warmup_epochs=0,
         lr_policy="cosine",
-        callbacks={"on_train_start": on_train_start},
+        callbacks=callbacks,
     )
     assert state["raised"] and run.trainer.batch_size == 1
     nb = len(run.trainer.train_loader)
