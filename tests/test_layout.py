@@ -43,7 +43,7 @@ def test_the_contracts_see_a_lazy_import_that_runs_back_up(tmp_path):
 
 def test_the_tools_live_in_their_subpackage():
     tools = PACKAGE / "tools"
-    assert {p.name for p in tools.glob("*.py")} == {"__init__.py", "cli.py", "find.py", "sweep.py"}
+    assert {p.name for p in tools.glob("*.py")} == {"__init__.py", "cli.py", "find.py", "sweep.py", "sweep_ray.py"}
     assert not any((PACKAGE / name).exists() for name in ("cli.py", "lr_sweep.py"))
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'yolo-lr = "yolo_lr.tools.cli:main"' in pyproject

@@ -43,8 +43,8 @@ Usage:
   yolo-lr copy-cfg NAME [force]                       copy preset NAME to ./NAME_copy.yaml for editing
   yolo-lr [TASK] find  model=M [lr_start=1e-5 lr_end=10 iters=50 rule=auto] [key=value ...]
                                                       LR range test: suggests lr0, writes lr_find.png, prints a command
-  yolo-lr [TASK] sweep lr0=A,B,C model=M [epochs=N] [metric=NAME] [key=value ...]
-                                                      one short training per lr0: table + plot, best marked
+  yolo-lr [TASK] sweep lr0=A,B,C model=M [lr_KEY=X,Y] [epochs=N] [metric=NAME] [engine=ray] [key=value ...]
+                                                      one short training per grid point: table + plot, best marked
   yolo-lr check                                       versions, startup hook, supported range, trackers (`yolo checks`)
   yolo-lr help [COMMAND] | COMMAND --help             this text, or one command's help
 
@@ -153,21 +153,31 @@ the keys lr_find_start, lr_find_end, lr_find_iters, lr_find_rule, lr_find_smooth
   yolo-lr find model=best.pt data=my.yaml optimizer=AdamW iters=80
 """,
     "sweep": """\
-yolo-lr [TASK] sweep lr0=A,B,C model=M [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE] [key=value ...]
+yolo-lr [TASK] sweep lr0=A,B,C model=M [lr_KEY=X,Y ...] [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE]
+      [engine=local|ray] [cpus_per_trial=1] [gpus_per_trial=G] [address=RAY] [early_stop=asha] [grace_period=E]
+      [key=value ...]
+yolo-lr sweep resume=SWEEP_DIR [cpus_per_trial=...] [gpus_per_trial=...] [address=...]
 
-One short training per lr0 value, everything else equal, each in its own run folder of a sweep directory
-(name=sweep by default, incremented, where `yolo train` puts runs). Prints and writes a table (lr0, final train loss,
-the ranking metric, fitness, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png (metric vs
-lr0, log x). Best = the best ranking metric of the last epoch (a tie goes to the lowest final loss; a tie on both
-crowns none). The ranking metric is the
-task's own: detect/obb mAP50-95(B), segment mAP50-95(M), pose mAP50-95(P), classify accuracy_top1 (newer tasks:
-Ultralytics' TASK2METRIC); metric=NAME picks another results.csv column or fitness (names with loss/error rank
-lowest first). Without data=, a detect model uses the bundled COCO8; other tasks need data=. optimizer=auto ignores
-lr0, so the sweep then uses SGD and says so. lr0 takes a comma-separated list (lr0=1e-4,1e-3,1e-2), a list
-([1e-4,1e-3]) or one value.
+One short training per point of a grid, everything else equal, each in its own run folder of a sweep directory
+(name=sweep by default, incremented, where `yolo train` puts runs). The grid is lr0 x every lrf or one-value lr_* key
+given several values (lr_policy=cosine,wsd lr_decay_frac=0.1,0.3). Prints and writes a table (the point, final train
+loss, the ranking metric, fitness, wall time, epochs, optimizer steps, images): sweep.csv, sweep.md and sweep.png
+(metric vs lr0, log x, a line per combination of the other keys). engine=ray runs the points as Ray Tune trials in
+parallel (cpus_per_trial, gpus_per_trial; address= an existing cluster; needs pip install 'yolo-lr[ray]');
+early_stop=asha stops trailing trials after grace_period epochs (only against trials of the same schedule, and only
+runs trained to the end are ranked). A killed sweep continues with resume=SWEEP_DIR; finished points are kept.
+
+Best = the best ranking metric of the last epoch (a tie goes to the lowest final loss; a tie on both crowns none). The
+ranking metric is the task's own: detect/obb mAP50-95(B), segment mAP50-95(M), pose mAP50-95(P), classify
+accuracy_top1 (newer tasks: Ultralytics' TASK2METRIC); metric=NAME picks another results.csv column or fitness (names
+with loss/error rank lowest first). Without data=, a detect model uses the bundled COCO8; other tasks need data=.
+optimizer=auto ignores lr0, so the sweep then uses SGD and says so. lr0 takes a comma-separated list
+(lr0=1e-4,1e-3,1e-2), a list ([1e-4,1e-3]) or one value.
 
   yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10 imgsz=320
   yolo-lr sweep lr0=3e-4,1e-3,3e-3 model=best.pt data=my.yaml cfg=finetune epochs=5
+  yolo-lr sweep lr0=1e-3,1e-2 lr_policy=cosine,wsd model=yolo26n.yaml epochs=10 engine=ray early_stop=asha
+  yolo-lr sweep resume=runs/detect/sweep3
   yolo-lr classify sweep lr0=1e-3,1e-2 model=yolo26n-cls.yaml data=path/to/images epochs=5
 """,
 }
@@ -685,26 +695,41 @@ def cmd_find(parsed: Words) -> int:
     return 0 if res.lr is not None else 1
 
 
+SWEEP_OPTIONS = ("metric", "engine", "cpus_per_trial", "gpus_per_trial", "address", "early_stop", "grace_period")
+
+
 def cmd_sweep(parsed: Words) -> int:
-    """One training per lr0; exit status 1 when no run produced a metric."""
-    from yolo_lr.tools.sweep import parse_lr0s, sweep
+    """One training per grid point; exit status 1 when no run produced a metric."""
+    from yolo_lr.tools.sweep import parse_lr0s, split_grid, sweep
 
     args = dict(parsed.args)
-    if "lr0" not in args:
-        raise LRConfigError("yolo-lr sweep: lr0= is required, e.g. lr0=1e-4,1e-3,1e-2")
+    options = {k: args.pop(k) for k in SWEEP_OPTIONS if k in args}
+    resume = args.pop("resume", None)
     try:
+        if resume not in (None, False):
+            if resume is True:
+                raise ValueError("resume= needs the sweep directory to continue, e.g. resume=runs/detect/sweep3")
+            ray = {k: options.pop(k) for k in SWEEP_OPTIONS[2:5] if k in options}
+            if args or options:
+                raise ValueError(f"resume= takes nothing else but the Ray options, not {', '.join([*args, *options])}")
+            res = sweep(resume=str(resume), **ray)
+            return 0 if res.best is not None else 1
+        if "lr0" not in args:
+            raise ValueError("lr0= is required, e.g. lr0=1e-4,1e-3,1e-2")
         values = parse_lr0s(args.pop("lr0"))
+        if args.get("model") is None:
+            raise ValueError("model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
+        axes, shared = split_grid(args)
     except ValueError as e:
+        if isinstance(e, LRConfigError):
+            raise
         raise LRConfigError(f"yolo-lr sweep: {e}") from None
-    if args.get("model") is None:
-        raise LRConfigError("yolo-lr sweep: model= is required (e.g. model=yolo26n.yaml or model=path/to/best.pt)")
-    metric = args.pop("metric", None)
-    load_config(args)
-    data = _default_data("sweep", {**load_policy(args.get("cfg"))[0], **args}, parsed.task)
+    load_config(shared)  # bad lr_* keys or presets fail here (each grid point is checked by sweep)
+    data = _default_data("sweep", {**load_policy(args.get("cfg"))[0], **shared}, parsed.task)
     if data is not None:
         args["data"] = data
     try:
-        res = sweep(values, model=args.pop("model"), metric=metric, **args)
+        res = sweep(values, model=args.pop("model"), **options, **args)
     except ValueError as e:
         if isinstance(e, LRConfigError):
             raise

@@ -1,6 +1,7 @@
-"""lr0 sweep: one short Ultralytics training per ``lr0``, a table of what each reached, and the best one.
+"""Sweeps: one short Ultralytics training per point of a grid (``lr0`` x any listed ``lr_*`` values, policies
+included), a table of what each reached, and the best one.
 
-Every value trains a fresh model from the same ``model=`` (same weights or same seeded initialisation) in its own
+Every point trains a fresh model from the same ``model=`` (same weights or same seeded initialisation) in its own
 run folder of a sweep directory, with every other key identical. Per run: the final train loss (the sum of the
 ``train/*`` columns of the last results.csv row), the ranking metric of that row and the trainer's fitness of the last
 epoch, the wall time of the training (``model.train`` as a whole: set-up, epochs, validation, final evaluation), and
@@ -8,8 +9,13 @@ the optimizer steps and images it trained on. The ranking metric is the task's o
 detect and obb ``metrics/mAP50-95(B)``, segment ``metrics/mAP50-95(M)``, pose ``metrics/mAP50-95(P)``, classify
 ``metrics/accuracy_top1``, ...) unless ``metric=`` names another results.csv column or ``fitness``; whether higher or
 lower is better follows from its name, as for the plateau metric. Best = the best metric, ties broken by the lower
-final loss. The sweep directory gets ``sweep.csv``, ``sweep.md`` and ``sweep.png`` (metric against lr0, log x, best
-marked).
+final loss. The sweep directory gets ``sweep.csv``, ``sweep.md`` and ``sweep.png`` (metric against lr0, log x, one
+line per combination of the other values, best marked).
+
+Two engines run the trainings: ``local`` (default) one after another in this process, ``ray`` as Ray Tune trials in
+parallel as the resources allow (:mod:`yolo_lr.tools.sweep_ray`, with optional ASHA early stopping). Both write a
+``row.json`` into a run folder when its training finished, and ``sweep.json`` (what was asked) into the sweep
+directory, so a killed sweep continues with ``resume=DIR`` without retraining a finished point.
 
 ``optimizer=auto`` (Ultralytics' default) ignores ``lr0``, which would make every run of the sweep identical: the
 sweep then uses SGD and says so. An explicit optimizer is used as given.
@@ -19,14 +25,15 @@ Examples:
     >>> res = sweep([1e-4, 1e-3, 1e-2], model="yolo26n.yaml", data="coco8.yaml", epochs=10, imgsz=320)
     >>> res.best.lr0
     >>> import yolo_lr
-    >>> yolo_lr.sweep([1e-3, 1e-2], model="yolo26n.yaml", epochs=3)  # the same function, from the package
+    >>> yolo_lr.sweep([1e-3, 1e-2], model="yolo26n.yaml", epochs=3, lr_policy=["cosine", "wsd"], engine="ray")
 
-    ``yolo-lr sweep lr0=1e-4,1e-3,1e-2 model=yolo26n.yaml epochs=10``
+    ``yolo-lr sweep lr0=1e-4,1e-3,1e-2 lr_policy=cosine,wsd model=yolo26n.yaml epochs=10 engine=ray``
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -37,6 +44,12 @@ MAP50, MAP = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 FITNESS = "fitness"
 
 
+ENGINES = ("local", "ray")
+# Keys a sweep can vary besides lr0: lrf and every lr_* key taking one value (a list-valued key such as lr_milestones
+# takes its commas as its own value).
+GRID_KINDS = frozenset({"choice", "number", "flag", "integer", "name"})
+
+
 def parse_lr0s(value: Any) -> list[float]:
     """The lr0 values of a sweep, sorted: a list/tuple (``lr0=1e-4,1e-3`` reaches us as a tuple), one number, or a
     comma-separated string.
@@ -44,14 +57,8 @@ def parse_lr0s(value: Any) -> list[float]:
     Raises:
         ValueError: empty, not a positive finite number, or a value given twice.
     """
-    if isinstance(value, str):
-        items: list[Any] = [v for v in value.replace(" ", "").strip("[]()").split(",") if v]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        items = [value]
     out = []
-    for v in items:
+    for v in _items(value):
         try:
             f = float(v)
         except (TypeError, ValueError):
@@ -66,11 +73,60 @@ def parse_lr0s(value: Any) -> list[float]:
     return sorted(out)
 
 
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        from yolo_lr.tools.cli import smart_value
+
+        return [smart_value(v) for v in value.replace(" ", "").strip("[]()").split(",") if v]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def grid_keys() -> frozenset[str]:
+    """The keys besides lr0 whose list of values makes an axis of the grid."""
+    from yolo_lr.config import KEYS
+
+    return frozenset({"lrf", *(k for k, p in KEYS.items() if p.kind in GRID_KINDS)})
+
+
+def split_grid(args: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Split training keys into the grid's other axes (a grid key given several values: a list, a tuple, or a
+    comma-separated string) and the keys every run shares.
+
+    Raises:
+        ValueError: a value given twice on an axis.
+    """
+    keys = grid_keys()
+    axes: dict[str, list[Any]] = {}
+    rest: dict[str, Any] = {}
+    for k, v in args.items():
+        if k in keys and (isinstance(v, (list, tuple)) or (isinstance(v, str) and "," in v)):
+            values = _items(v)
+            if not values:
+                raise ValueError(f"{k}={v!r}: no value to sweep")
+            if len({repr(x) for x in values}) != len(values):
+                raise ValueError(f"{k} values given twice: {v!r}")
+            axes[k] = values
+        else:
+            rest[k] = v
+    return axes, rest
+
+
+def grid_points(lr0s: list[float], axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination, lr0 first (sorted), then each axis in the order given."""
+    import itertools
+
+    names = ["lr0", *axes]
+    return [dict(zip(names, combo)) for combo in itertools.product(lr0s, *axes.values())]
+
+
 @dataclass
 class SweepRow:
-    """One training of the sweep."""
+    """One training of the sweep: one point of the grid."""
 
     lr0: float
+    point: dict[str, Any] = field(default_factory=dict)  # the other grid values of this run (besides lr0)
     final_loss: float = math.nan  # sum of the train/* columns, last results.csv row
     metric: float = math.nan  # the ranking metric (last results.csv row, or the last epoch's fitness)
     metrics: dict[str, float] = field(default_factory=dict)  # every metrics/* column of that row, and fitness
@@ -80,7 +136,39 @@ class SweepRow:
     images: int = 0  # training images processed (validation not counted)
     run_dir: Path | None = None
     error: str | None = None  # the exception of a run that failed
+    stopped: bool = False  # stopped early by the engine's scheduler (ASHA): not ranked
     best: bool = False
+
+    @property
+    def label(self) -> str:
+        """The point in words: ``lr0=0.001`` or ``lr0=0.001 lr_policy=wsd``."""
+        return " ".join(f"{k}={_val(v)}" for k, v in {"lr0": self.lr0, **self.point}.items())
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON-safe values (NaN kept as None)."""
+        out = {k: getattr(self, k) for k in ("lr0", "point", "final_loss", "metric", "metrics", "seconds")}
+        out |= {k: getattr(self, k) for k in ("epochs", "steps", "images", "error", "stopped")}
+        out["run_dir"] = str(self.run_dir) if self.run_dir is not None else None
+        nan = {k for k in ("final_loss", "metric", "seconds") if not math.isfinite(out[k])}
+        return {**out, **dict.fromkeys(nan), "metrics": {k: _none(v) for k, v in self.metrics.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SweepRow:
+        """The row :meth:`to_json` wrote."""
+        f = {k: math.nan if d.get(k) is None else float(d[k]) for k in ("final_loss", "metric", "seconds")}
+        metrics = {k: math.nan if v is None else float(v) for k, v in (d.get("metrics") or {}).items()}
+        run_dir = Path(d["run_dir"]) if d.get("run_dir") else None
+        counts = {k: int(d.get(k) or 0) for k in ("epochs", "steps", "images")}
+        return cls(
+            float(d["lr0"]),
+            dict(d.get("point") or {}),
+            **f,
+            metrics=metrics,
+            **counts,
+            run_dir=run_dir,
+            error=d.get("error"),
+            stopped=bool(d.get("stopped")),
+        )
 
     @property
     def map50(self) -> float:
@@ -115,6 +203,13 @@ class SweepResult:
     metric: str = MAP  # the ranking metric
     mode: str = "max"  # max: higher is better; min: lower is better
     reason: str = ""  # why the best row won, or why none did
+    axes: list[str] = field(default_factory=list)  # the grid's keys besides lr0
+    engine: str = "local"
+
+    @property
+    def epochs(self) -> int:
+        """Training epochs over all runs (fewer than points x epochs when runs were stopped early)."""
+        return sum(r.epochs for r in self.rows)
 
     @property
     def best(self) -> SweepRow | None:
@@ -134,24 +229,36 @@ class SweepResult:
     def table(self) -> str:
         """The rows as a Markdown table, the best one in bold with a ``<- best`` mark."""
         extra = [] if self.metric == FITNESS else [FITNESS]
-        head = ["lr0", "final train loss", self.metric, *extra, "time (s)", "epochs", "steps", "images", ""]
+        head = ["lr0", *self.axes, "final train loss", self.metric, *extra, "time (s)", "epochs", "steps", "images", ""]
         lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * (len(head) - 1) + "---|"]
         for r in self.rows:
+            point = [f"{r.lr0:.3g}", *(_val(r.point.get(k)) for k in self.axes)]
             if r.error:
                 blanks = " |" * len(extra)
-                lines.append(f"| {r.lr0:.3g} | failed: {r.error} | |{blanks} {_fmt(r.seconds, '.1f')} | | | | |")
+                lines.append(
+                    f"| {' | '.join(point)} | failed: {r.error} | |{blanks} {_fmt(r.seconds, '.1f')} | | | | |"
+                )
                 continue
-            cells = [f"{r.lr0:.3g}", _fmt(r.final_loss, ".4f"), _fmt(r.metric, ".4f")]
+            cells = [*point, _fmt(r.final_loss, ".4f"), _fmt(r.metric, ".4f")]
             cells += [_fmt(r.metrics.get(k, math.nan), ".4f") for k in extra]
             cells += [_fmt(r.seconds, ".1f"), str(r.epochs), str(r.steps), str(r.images)]
             if r.best:
                 cells = [f"**{c}**" for c in cells]
-            lines.append("| " + " | ".join(cells) + f" | {'<- best' if r.best else ''} |")
+            mark = "<- best" if r.best else "stopped early" if r.stopped else ""
+            lines.append("| " + " | ".join(cells) + f" | {mark} |")
         return "\n".join(lines)
 
     def rule(self) -> str:
         """How the best row was chosen, in words."""
         return f"{'highest' if self.mode == 'max' else 'lowest'} {self.metric}; ties -> lowest final loss"
+
+
+def _none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _val(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _fmt(v: float, spec: str) -> str:
@@ -167,9 +274,9 @@ def rank(rows: list[SweepRow], mode: str = "max", metric: str = "metric") -> tup
     """The best row and why, in words: the best metric (highest for mode max, lowest for min); runs that tie on it are
     told apart by the lower final loss; runs that tie on both are not told apart, and no row wins. Failed runs and NaN
     metrics never win."""
-    ok = [r for r in rows if r.error is None and math.isfinite(r.metric)]
+    ok = [r for r in rows if r.error is None and not r.stopped and math.isfinite(r.metric)]
     if not ok:
-        return None, f"no run produced a finite {metric}: no best row"
+        return None, f"no run that trained to the end produced a finite {metric}: no best row"
     sign = 1.0 if mode == "max" else -1.0
     top = max(sign * r.metric for r in ok)
     tied = [r for r in ok if _same(sign * r.metric, top)]
@@ -178,14 +285,14 @@ def rank(rows: list[SweepRow], mode: str = "max", metric: str = "metric") -> tup
         return tied[0], f"{word} {metric}: {tied[0].metric:.4g}"
     losses = sorted(tied, key=lambda r: r.final_loss if math.isfinite(r.final_loss) else math.inf)
     first, second = losses[0], losses[1]
-    lr0s = ", ".join(f"{r.lr0:.3g}" for r in tied)
+    lr0s = ", ".join(r.label for r in tied)
     if not math.isfinite(first.final_loss) or _same(first.final_loss, second.final_loss):
         return None, (
-            f"no best row: lr0={lr0s} tie on {metric} ({tied[0].metric:.4g}) and on the final loss "
+            f"no best row: {lr0s} tie on {metric} ({tied[0].metric:.4g}) and on the final loss "
             f"({_fmt(first.final_loss, '.4g')}), so they cannot be told apart (train longer, or on more data)"
         )
     return first, (
-        f"lr0={lr0s} tie on {metric} ({tied[0].metric:.4g}); the lowest final loss decides: {first.final_loss:.4g}"
+        f"{lr0s} tie on {metric} ({tied[0].metric:.4g}); the lowest final loss decides: {first.final_loss:.4g}"
     )
 
 
@@ -209,19 +316,27 @@ def read_last_row(results_csv: Path) -> dict[str, float]:
 
 
 def sweep(
-    lr0s: Any,
+    lr0s: Any = None,
     model: Any = None,
     data: str | Path | None = None,
     project: str | Path | None = None,
     name: str = "sweep",
     metric: str | None = None,
     verbose: bool = True,
+    *,
+    engine: str = "local",
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    address: str | None = None,
+    early_stop: str | bool | None = None,
+    grace_period: int | None = None,
+    resume: str | Path | None = None,
     **train_args: Any,
 ) -> SweepResult:
-    """Train once per lr0 (everything else equal) and tabulate the results.
+    """Train once per point of the grid (everything else equal) and tabulate the results.
 
     Args:
-        lr0s: the values (list, tuple, one number or ``"1e-4,1e-3"``).
+        lr0s: the lr0 values (list, tuple, one number or ``"1e-4,1e-3"``).
         model: model path/name (``yolo26n.yaml``, ``yolo26n-cls.yaml``, ``best.pt``); each run starts from a fresh
             copy. A ``YOLO`` object is accepted and reloaded from its checkpoint path or YAML.
         data: dataset YAML (or classify folder). None: the bundled COCO8 for a detect model; other tasks need it.
@@ -231,16 +346,81 @@ def sweep(
         metric: the results.csv column (or ``fitness``) that ranks the runs; default the task's own metric
             (:func:`yolo_lr.tasks.main_metric`). Higher or lower is better by its name (``loss``/``error`` -> lower).
         verbose: print progress, the table and where the files are.
+        engine: ``local`` (one training after another in this process) or ``ray`` (Ray Tune trials, in parallel as
+            the resources allow; needs ``pip install 'yolo-lr[ray]'``).
+        cpus_per_trial: Ray only: CPUs per trial (default 1); also the trial's torch threads.
+        gpus_per_trial: Ray only: GPUs per trial (default 1 when this machine has CUDA, else 0).
+        address: Ray only: an existing Ray cluster (``auto``, ``ray://host:10001``); default a local one. Run folders
+            are written where each trial runs: on a cluster, put ``project=`` on storage every node shares.
+        early_stop: ``asha`` (Ray only): stop trials that trail at a rung (Ray's ASHA on the ranking metric, judged
+            among the points that differ only in lr0); None/``off``: every point trains to the end.
+        grace_period: epochs before ASHA's first judgement (default a quarter of the epochs, at least 1).
+        resume: a sweep directory whose sweep was killed: continue it, with what it was given (``sweep.json``);
+            finished points are not trained again. Only the Ray options above may be given with it.
         **train_args: any ``yolo train`` keys, the same for every run (``epochs``, ``imgsz``, ``optimizer``,
-            ``cfg=`` a preset, ``lr_*`` policy keys, ...). ``lr0`` is not allowed here.
+            ``cfg=`` a preset, ``lr_*`` policy keys, ...), except that ``lrf`` or an ``lr_*`` key taking one value may
+            be given several values (a list, or ``"cosine,wsd"``): each is an axis of the grid. ``lr0`` is not
+            allowed here.
 
     Returns:
-        The sweep result (rows sorted by lr0).
+        The sweep result (rows in grid order: lr0 ascending, then each axis as given).
 
     Raises:
-        ValueError: bad lr0 values, no model, no data for a non-detect model, a metric whose direction is unclear,
-            ``lr0``/``project``/``name`` inside ``train_args``, bad ``lr_*`` keys, ``lr_find`` (it would replace the
-            lr0 the sweep varies), a task that contradicts the model.
+        ValueError: bad lr0 or axis values, no model, no data for a non-detect model, a metric whose direction is
+            unclear, ``lr0``/``project``/``name`` inside ``train_args``, bad ``lr_*`` keys at any point of the grid,
+            ``lr_find`` (it would replace the lr0 the sweep varies), a task that contradicts the model, Ray options
+            without ``engine=ray``, ``engine=ray`` without Ray installed.
+    """
+    ray_opts = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "address": address}
+    if resume is not None:
+        if lr0s is not None or model is not None or data is not None or train_args or early_stop or grace_period:
+            raise ValueError(
+                f"resume={resume} continues a sweep with what it was given (its sweep.json): give nothing else but "
+                "cpus_per_trial, gpus_per_trial and address"
+            )
+        plan = load_plan(resume)
+    else:
+        plan = make_plan(lr0s, model, data, project, name, metric, engine, early_stop, grace_period, train_args)
+    if plan["engine"] == "ray":
+        require_ray()
+    elif any(v is not None for v in ray_opts.values()):
+        raise ValueError(f"{', '.join(k for k, v in ray_opts.items() if v is not None)}: only with engine=ray")
+    save_dir = Path(plan["save_dir"])
+    if resume is None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        (save_dir / "sweep.json").write_text(json.dumps(plan, indent=1, default=str) + "\n")
+    return _run(plan, verbose, ray_opts)
+
+
+RAY_INSTALL = "pip install 'yolo-lr[ray]'"
+
+
+def require_ray() -> None:
+    """Raises:
+    ValueError: Ray Tune cannot be imported, with the command that installs it.
+    """
+    try:
+        from ray import tune  # noqa: F401
+    except ImportError as e:
+        raise ValueError(f"engine=ray needs Ray Tune, which is not installed here ({e}): {RAY_INSTALL}") from None
+
+
+def make_plan(
+    lr0s: Any,
+    model: Any,
+    data: Any,
+    project: Any,
+    name: str,
+    metric: str | None,
+    engine: str,
+    early_stop: Any,
+    grace_period: Any,
+    train_args: dict[str, Any],
+) -> dict[str, Any]:
+    """Check everything a sweep is given and decide its points and folders (JSON-safe: it is ``sweep.json``).
+
+    Raises:
+        ValueError: see :func:`sweep`.
     """
     from ultralytics.utils import DEFAULT_CFG_DICT
 
@@ -251,24 +431,42 @@ def sweep(
     from yolo_lr.tasks import ModelInfo, default_data, main_metric, resolve_task
     from yolo_lr.ultralytics_compat import is_auto_optimizer
 
+    if lr0s is None:
+        raise ValueError("no lr0 value to sweep: give lr0=1e-4,1e-3,1e-2")
     values = parse_lr0s(lr0s)
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}: use one of {', '.join(ENGINES)}")
+    early = None if early_stop in (None, False, "off", "none", "None") else str(early_stop)
+    if early not in (None, "asha"):
+        raise ValueError(f"early_stop={early_stop!r}: use asha (engine=ray) or off")
+    if early and engine != "ray":
+        raise ValueError("early_stop=asha needs engine=ray (Ray Tune's ASHA scheduler stops the trials)")
+    if grace_period is not None and not early:
+        raise ValueError("grace_period is the epochs before early stopping's first judgement: give early_stop=asha")
     if model is None:
         raise ValueError("sweep needs model= (e.g. yolo26n.yaml or a .pt checkpoint)")
     if "lr0" in train_args:
         raise ValueError("lr0 is what the sweep varies: pass the values as lr0s")
     if train_args.get("resume"):
-        raise ValueError("a sweep cannot resume a training")
+        raise ValueError("a sweep cannot resume a training (resume=DIR continues a killed sweep)")
     model_path = _model_path(model)
-    args = dict(train_args)
-    args.pop("exist_ok", None)  # run folders are named after their lr0, inside a new sweep directory
+    axes, args = split_grid(train_args)
+    args.pop("exist_ok", None)  # run folders are named after their point, inside a new sweep directory
     task = args.pop("task", None)
     info = ModelInfo(model.task, True) if hasattr(model, "task") and task is None else resolve_task(model_path, task)
     if args.get("cfg") is not None and not isinstance(args["cfg"], dict):
         args["cfg"] = str(preset_path(str(args["cfg"])))  # Model.train wants a file; presets are given by name
     preset, _ = load_policy(args.get("cfg"))
     merged = {**preset, **{k: v for k, v in args.items() if k != "cfg"}}
-    validate({**DEFAULT_CFG_DICT, **merged})
-    if merged.get("lr_find"):
+    points = grid_points(values, axes)
+    for point in points:  # every point must be a valid run before the first one trains
+        try:
+            validate({**DEFAULT_CFG_DICT, **merged, **point})
+        except ValueError as e:
+            if axes:  # say which point: the same type, key and source
+                e.args = (f"{e} (at the grid point {' '.join(f'{k}={v}' for k, v in point.items())})", *e.args[1:])
+            raise
+    if merged.get("lr_find") or any(p.get("lr_find") for p in points):
         raise ValueError("lr_find would replace every run's lr0 with its own finding: a sweep varies lr0, drop lr_find")
     if isinstance(args.get("cfg"), dict):  # Model.train reads cfg= from a file only: a dict becomes keyword args
         args = {**args.pop("cfg"), **args}
@@ -277,12 +475,19 @@ def sweep(
         raise ValueError(
             f"sweep needs data= for {model_path}, a {info.task} model: the bundled COCO8 is detection only"
         )
-    data = str(data)
     metric = str(metric or main_metric(info.task))
     try:
         mode = infer_mode(metric)
     except ValueError as e:
         raise ValueError(f"metric={metric!r}: {e}") from None
+    epochs = int(merged.get("epochs", DEFAULT_CFG_DICT["epochs"]))
+    grace = None
+    if early:
+        grace = max(1, epochs // 4) if grace_period is None else grace_period
+        if isinstance(grace, bool) or not isinstance(grace, int) or not 1 <= grace < epochs:
+            raise ValueError(
+                f"grace_period={grace_period!r}: a whole number of epochs from 1 to epochs-1 ({epochs - 1})"
+            )
     notes: list[str] = []
     optimizer = merged.get("optimizer", DEFAULT_CFG_DICT.get("optimizer"))
     if is_auto_optimizer(optimizer):
@@ -298,53 +503,125 @@ def sweep(
 
     where = SimpleNamespace(project=str(project) if project else None, name=name, task=info.task, mode="sweep")
     save_dir = get_save_dir(SimpleNamespace(**vars(where), exist_ok=False))
-    save_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "points": points,
+        "axes": list(axes),
+        "model": _absolute(model_path),
+        "data": _absolute(str(data)),
+        "args": {k: _absolute(v) if k == "cfg" else v for k, v in args.items()},
+        "task": info.task,
+        "metric": metric,
+        "mode": mode,
+        "optimizer": str(optimizer),
+        "epochs": epochs,
+        "notes": notes,
+        "save_dir": str(Path(save_dir).resolve()),
+        "engine": engine,
+        "early_stop": early,
+        "grace_period": grace,
+    }
 
+
+def _absolute(value: Any) -> Any:
+    """A path that exists here, made absolute (Ray trials run in their own working directory); names as given."""
+    return str(Path(value).resolve()) if isinstance(value, str) and value and Path(value).exists() else value
+
+
+def load_plan(sweep_dir: str | Path) -> dict[str, Any]:
+    """What a sweep directory's sweep was given (its ``sweep.json``).
+
+    Raises:
+        ValueError: no such directory, or no sweep.json in it.
+    """
+    path = Path(sweep_dir) / "sweep.json"
+    if not path.is_file():
+        raise ValueError(
+            f"resume={sweep_dir}: no sweep.json there (is it the folder a sweep printed as its directory?)"
+        )
+    plan = json.loads(path.read_text())
+    plan["save_dir"] = str(path.parent.resolve())  # the folder may have moved since
+    return plan
+
+
+def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> SweepResult:
+    """Train every point of the plan with its engine, rank the rows and write the sweep's files."""
     say = print if verbose else (lambda *a, **k: None)
+    save_dir = Path(plan["save_dir"])
+    points, metric, mode = plan["points"], plan["metric"], plan["mode"]
+    axes = "".join(f" x {k} in {', '.join(_val(v) for v in _axis(points, k))}" for k in plan["axes"])
+    lr0s = ", ".join(f"{v:.3g}" for v in _axis(points, "lr0"))
+    early = f", early stop {plan['early_stop']} after {plan['grace_period']} epochs" if plan["early_stop"] else ""
     say(
-        f"yolo-lr sweep: {len(values)} trainings of {model_path} ({info.task}) on {data}, optimizer={optimizer}, "
-        f"lr0 in {', '.join(f'{v:.3g}' for v in values)}, ranked by {metric} ({mode}) -> {save_dir}",
+        f"yolo-lr sweep: {len(points)} trainings of {plan['model']} ({plan['task']}) on {plan['data']}, "
+        f"optimizer={plan['optimizer']}, lr0 in {lr0s}{axes}, ranked by {metric} ({mode}), engine {plan['engine']}"
+        f"{early} -> {save_dir}",
         flush=True,
     )
+    notes = list(plan["notes"])
     for n in notes:
         say(f"  note: {n}", flush=True)
     t0 = time.perf_counter()
-    rows = []
-    for i, lr0 in enumerate(values):
-        row = _train_one(model_path, lr0, data, save_dir, args, metric)
-        rows.append(row)
-        status = f"failed: {row.error}" if row.error else f"loss {row.final_loss:.4f}, {metric} {row.metric:.4f}"
-        say(f"  [{i + 1}/{len(values)}] lr0={lr0:.3g}: {status} ({row.seconds:.1f} s)", flush=True)
+    if plan["engine"] == "ray":
+        from yolo_lr.tools.sweep_ray import run_trials
+
+        rows = run_trials(plan, say, **ray_opts)
+    else:
+        rows = []
+        for i, point in enumerate(points):
+            row, done_before = train_point(plan, point)
+            rows.append(row)
+            again = " (trained before: not retrained)" if done_before else ""
+            say(f"  [{i + 1}/{len(points)}] {row.label}: {_status(row, metric)}{again}", flush=True)
     best, reason = rank(rows, mode, metric)
     if best is not None:
         best.best = True
     else:
         notes.append(reason)
+    stopped = sum(r.stopped for r in rows)
+    if stopped:
+        notes.append(
+            f"{stopped} of {len(rows)} runs were stopped early by {plan['early_stop']} ({sum(r.epochs for r in rows)} "
+            f"of {len(rows) * plan['epochs']} epochs trained); only runs trained to the end are ranked."
+        )
     res = SweepResult(
         rows=rows,
-        optimizer=str(optimizer),
+        optimizer=plan["optimizer"],
         notes=notes,
         save_dir=save_dir,
         csv=save_dir / "sweep.csv",
         md=save_dir / "sweep.md",
         png=None,
         seconds=time.perf_counter() - t0,
-        train_args={**args, "model": model_path, "data": data},
-        task=info.task,
+        train_args={**plan["args"], "model": plan["model"], "data": plan["data"]},
+        task=plan["task"],
         metric=metric,
         mode=mode,
         reason=reason,
+        axes=list(plan["axes"]),
+        engine=plan["engine"],
     )
     _write_csv(res)
     _write_md(res)
     res.png = _plot(res, save_dir / "sweep.png")
     say(res.table())
-    if best is not None:
-        say(f"best: lr0={best.lr0:.3g} ({reason})")
-    else:
-        say(reason)
+    say(f"best: {best.label} ({reason})" if best is not None else reason)
     say(f"sweep: {res.csv}\n       {res.md}\n       {res.png}\n({res.seconds:.0f} s in all)", flush=True)
     return res
+
+
+def _axis(points: list[dict[str, Any]], key: str) -> list[Any]:
+    out: list[Any] = []
+    for p in points:
+        if p[key] not in out:
+            out.append(p[key])
+    return out
+
+
+def _status(row: SweepRow, metric: str) -> str:
+    if row.error:
+        return f"failed: {row.error} ({row.seconds:.1f} s)"
+    early = f", stopped early after {row.epochs} epochs" if row.stopped else ""
+    return f"loss {row.final_loss:.4f}, {metric} {row.metric:.4f}{early} ({row.seconds:.1f} s)"
 
 
 def _model_path(model: Any) -> str:
@@ -355,19 +632,46 @@ def _model_path(model: Any) -> str:
     return str(model)
 
 
-def run_name(lr0: float) -> str:
-    """Run folder of one lr0 inside the sweep directory."""
-    return f"lr0_{lr0:.3g}"
+def run_name(lr0: float, point: dict[str, Any] | None = None) -> str:
+    """Run folder of one point inside the sweep directory: ``lr0_0.001``, ``lr0_0.001-lr_policy_wsd``."""
+    return "-".join([f"lr0_{lr0:.3g}", *(f"{k}_{_val(v)}" for k, v in (point or {}).items() if k != "lr0")])
 
 
-def _train_one(model_path: str, lr0: float, data: str, save_dir: Path, args: dict[str, Any], metric: str) -> SweepRow:
-    """Train one fresh model at this lr0; count its steps and images; read its last results.csv row."""
+ROW_FILE = "row.json"  # written into a run folder when its training finished: a resumed sweep keeps it
+
+
+def train_point(
+    plan: dict[str, Any], point: dict[str, Any], on_epoch: Any = None, drop_callbacks: str | None = None
+) -> tuple[SweepRow, bool]:
+    """Train one fresh model at this point of the grid (or read the row a finished earlier training left), count its
+    steps and images, read its last results.csv row. ``on_epoch(row)`` is called after every epoch but the last with
+    the row so far. ``drop_callbacks``: a module whose callbacks the trainer must not run (Ultralytics' own Ray Tune
+    reporter, in a Ray trial that reports its own way). Returns the row and whether it was trained before.
+
+    Raises:
+        LRConfigError: a setting that fails every run (a metric the task does not produce).
+    """
+    import shutil
+
     from ultralytics import YOLO
 
     from yolo_lr.config import LRConfigError
 
-    row = SweepRow(lr0=lr0)
+    lr0, rest = float(point["lr0"]), {k: v for k, v in point.items() if k != "lr0"}
+    run_dir = Path(plan["save_dir"]) / run_name(lr0, rest)
+    if (run_dir / ROW_FILE).is_file():
+        return SweepRow.from_json(json.loads((run_dir / ROW_FILE).read_text())), True
+    if run_dir.exists():  # a training killed before it finished: start it again, from nothing
+        shutil.rmtree(run_dir)
+    metric = plan["metric"]
+    row = SweepRow(lr0=lr0, point=rest, run_dir=run_dir)
     count: dict[str, Any] = {"epochs": 0, "steps": 0, "images": 0, "fitness": math.nan}
+    t0 = time.perf_counter()
+
+    def on_pretrain_routine_start(trainer):
+        if drop_callbacks:
+            for fns in trainer.callbacks.values():
+                fns[:] = [f for f in fns if getattr(f, "__module__", None) != drop_callbacks]
 
     def on_pretrain_routine_end(trainer):  # the metric names exist now (loss names only after the first batch)
         known = [FITNESS, *(trainer.metrics or {})]
@@ -384,37 +688,54 @@ def _train_one(model_path: str, lr0: float, data: str, save_dir: Path, args: dic
     def on_fit_epoch_end(trainer):
         if trainer.epoch < trainer.epochs and trainer.fitness is not None:  # not final_eval's call (epoch+1)
             count["fitness"] = float(trainer.fitness)
+        ema = getattr(trainer, "ema", None)
+        count["steps"] = int(ema.updates) if ema is not None else 0
+        if on_epoch is not None and trainer.epoch + 1 < trainer.epochs:
+            _fill(row, count, metric, time.perf_counter() - t0)
+            on_epoch(row)
 
     def on_train_end(trainer):
         ema = getattr(trainer, "ema", None)
         count["steps"] = int(ema.updates) if ema is not None else 0
 
-    yolo = YOLO(model_path)
-    yolo.add_callback("on_pretrain_routine_end", on_pretrain_routine_end)
-    yolo.add_callback("on_train_epoch_end", on_train_epoch_end)
-    yolo.add_callback("on_fit_epoch_end", on_fit_epoch_end)
-    yolo.add_callback("on_train_end", on_train_end)
-    t0 = time.perf_counter()
+    yolo = YOLO(plan["model"])
+    for event, fn in (
+        ("on_pretrain_routine_start", on_pretrain_routine_start),
+        ("on_pretrain_routine_end", on_pretrain_routine_end),
+        ("on_train_epoch_end", on_train_epoch_end),
+        ("on_fit_epoch_end", on_fit_epoch_end),
+        ("on_train_end", on_train_end),
+    ):
+        yolo.add_callback(event, fn)
     try:
-        yolo.train(data=data, lr0=lr0, project=str(save_dir), name=run_name(lr0), exist_ok=True, **args)
+        yolo.train(
+            data=plan["data"], project=str(run_dir.parent), name=run_dir.name, exist_ok=True, **plan["args"], **point
+        )
     except LRConfigError:
         raise  # a setting that fails every run: stop the sweep
     except Exception as e:  # noqa: BLE001 - one diverging or broken run must not lose the others
         row.error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-    row.seconds = time.perf_counter() - t0
-    row.epochs, row.steps, row.images = count["epochs"], count["steps"], count["images"]
     trainer = getattr(yolo, "trainer", None)
-    row.run_dir = Path(trainer.save_dir) if trainer is not None else save_dir / run_name(lr0)
-    results = row.run_dir / "results.csv"
+    row.run_dir = Path(trainer.save_dir) if trainer is not None else run_dir
+    _fill(row, count, metric, time.perf_counter() - t0)
+    if row.error is None and not (row.run_dir / "results.csv").exists():
+        row.error = f"no results.csv in {row.run_dir}"
+    row.run_dir.mkdir(parents=True, exist_ok=True)
+    (row.run_dir / ROW_FILE).write_text(json.dumps(row.to_json(), indent=1) + "\n")
+    return row, False
+
+
+def _fill(row: SweepRow, count: dict[str, Any], metric: str, seconds: float) -> None:
+    """The row from the counters and the last results.csv row so far."""
+    row.seconds = seconds
+    row.epochs, row.steps, row.images = count["epochs"], count["steps"], count["images"]
+    results = Path(row.run_dir) / "results.csv"
     if row.error is None and results.exists():
         last = read_last_row(results)
         row.final_loss = sum(v for k, v in last.items() if k.startswith("train/"))
         row.metrics = {k: v for k, v in last.items() if k.startswith("metrics/")}
         row.metrics[FITNESS] = count["fitness"]
         row.metric = row.metrics[FITNESS] if metric == FITNESS else last.get(metric, math.nan)
-    elif row.error is None:
-        row.error = f"no results.csv in {row.run_dir}"
-    return row
 
 
 def _write_csv(res: SweepResult) -> None:
@@ -422,12 +743,14 @@ def _write_csv(res: SweepResult) -> None:
         w = csv.writer(f)
         extra = [] if res.metric == FITNESS else [FITNESS]
         w.writerow(
-            ["lr0", "final_loss", res.metric, *extra, "time_s", "epochs", "steps", "images", "best", "run_dir", "error"]
+            ["lr0", *res.axes, "final_loss", res.metric, *extra, "time_s", "epochs", "steps", "images", "best"]
+            + ["stopped_early", "run_dir", "error"]
         )
         for r in res.rows:
             w.writerow(
                 [
                     f"{r.lr0:.6g}",
+                    *(r.point.get(k) for k in res.axes),
                     f"{r.final_loss:.6g}",
                     f"{r.metric:.6g}",
                     *(f"{r.metrics.get(k, math.nan):.6g}" for k in extra),
@@ -436,6 +759,7 @@ def _write_csv(res: SweepResult) -> None:
                     r.steps,
                     r.images,
                     int(r.best),
+                    int(r.stopped),
                     r.run_dir or "",
                     r.error or "",
                 ]
@@ -444,15 +768,18 @@ def _write_csv(res: SweepResult) -> None:
 
 def _write_md(res: SweepResult) -> None:
     args = " ".join(f"{k}={v}" for k, v in res.train_args.items())
-    text = [f"# lr0 sweep ({res.task}, {res.optimizer})", "", f"Training arguments: `{args}`", "", res.table(), ""]
+    what = " x ".join(["lr0", *res.axes])
+    text = [f"# {what} sweep ({res.task}, {res.optimizer}, engine {res.engine})", "", f"Training arguments: `{args}`"]
+    text += ["", res.table(), ""]
     if res.best is not None:
-        text.append(f"Best: lr0={res.best.lr0:.3g} ({res.reason or res.rule()}).")
+        text.append(f"Best: {res.best.label} ({res.reason or res.rule()}).")
     text += [f"Note: {n}" for n in res.notes]
     res.md.write_text("\n".join(text) + "\n")
 
 
 def _plot(res: SweepResult, path: Path) -> Path | None:
-    """The ranking metric (left axis) and the final train loss (right axis) against lr0, log x; best marked."""
+    """The ranking metric (left axis) and the final train loss (right axis) against lr0, log x, one colour per
+    combination of the other axes; runs stopped early hollow; best marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -462,25 +789,32 @@ def _plot(res: SweepResult, path: Path) -> Path | None:
     fig = Figure(figsize=(8, 4.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    x = [r.lr0 for r in ok]
-    ax.plot(x, [r.metric for r in ok], "o-", color="tab:blue", label=res.metric)
+    loss_ax = ax.twinx()
+    groups: dict[str, list[SweepRow]] = {}
+    for r in ok:
+        groups.setdefault(" ".join(f"{k}={_val(r.point.get(k))}" for k in res.axes), []).append(r)
+    for i, (label, rows) in enumerate(groups.items()):
+        colour = f"C{i % 10}"
+        x = [r.lr0 for r in rows]
+        ax.plot(x, [r.metric for r in rows], "-", color=colour, label=f"{res.metric} {label}".rstrip())
+        for r in rows:
+            ax.plot([r.lr0], [r.metric], "o", color=colour, fillstyle="none" if r.stopped else "full")
+        loss_ax.plot(x, [r.final_loss for r in rows], "^:", color=colour, alpha=0.6, label=f"final train loss {label}")
     ax.set_xscale("log")
     ax.set_xlabel("lr0 (log scale)")
     ax.set_ylabel(f"{res.metric} (last epoch, {'higher' if res.mode == 'max' else 'lower'} is better)")
-    loss_ax = ax.twinx()
-    loss_ax.plot(x, [r.final_loss for r in ok], "^:", color="tab:orange", label="final train loss")
-    loss_ax.set_ylabel("final train loss")
+    loss_ax.set_ylabel("final train loss (triangles)")
     best = res.best
     if best is not None:
         ax.axvline(best.lr0, color="tab:red", linestyle="--", linewidth=1.2)
-        ax.plot([best.lr0], [best.metric], "*", color="tab:red", markersize=16, label=f"best lr0={best.lr0:.3g}")
-    lines = ax.get_legend_handles_labels()
-    more = loss_ax.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+        ax.plot([best.lr0], [best.metric], "*", color="tab:red", markersize=16, label=f"best: {best.label}")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize=8, loc="best")
     epochs = max(r.epochs for r in ok)
+    stopped = " (hollow: stopped early)" if any(r.stopped for r in ok) else ""
     ax.set_title(
-        f"lr0 sweep: {Path(str(res.train_args.get('model'))).name}, {res.optimizer}, {epochs} "
-        f"epoch{'' if epochs == 1 else 's'} per run",
+        f"{' x '.join(['lr0', *res.axes])} sweep: {Path(str(res.train_args.get('model'))).name}, {res.optimizer}, "
+        f"{epochs} epoch{'' if epochs == 1 else 's'} per run{stopped}",
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.25)

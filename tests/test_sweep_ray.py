@@ -1,0 +1,244 @@
+"""Grid sweeps (lr0 x lr_* values) and the Ray engine: the grid, its checks, ASHA per schedule, and real sweeps on a
+local Ray cluster (a 2x2 grid whose trials are plugin runs, a sweep killed mid-way and continued, the error without
+Ray)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import time
+from types import SimpleNamespace
+
+import pytest
+from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
+
+from yolo_lr.tools.sweep import SweepRow, grid_points, run_name, split_grid, sweep
+
+# coco8: 4 train images, batch 2, nbs 2 -> 2 optimizer steps per epoch; no warmup so the policy starts at step 0
+TINY = {"imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0, "plots": False, "amp": False, "warmup_epochs": 0}
+
+
+def words(**extra) -> list[str]:
+    return [f"{k}={v}" for k, v in {**TINY, **extra}.items()]
+
+
+def test_grid_axes_points_and_run_names():
+    axes, rest = split_grid(
+        {"lr_policy": "cosine,wsd", "lrf": (0.01, 0.1), "lr_milestones": (0.5, 0.8), "epochs": 3, "lr_gamma": 0.5}
+    )
+    assert axes == {"lr_policy": ["cosine", "wsd"], "lrf": [0.01, 0.1]}
+    assert rest == {"lr_milestones": (0.5, 0.8), "epochs": 3, "lr_gamma": 0.5}  # a list-valued key keeps its list
+    points = grid_points([1e-3, 1e-2], axes)
+    assert len(points) == 8 and points[0] == {"lr0": 1e-3, "lr_policy": "cosine", "lrf": 0.01}
+    assert points[-1] == {"lr0": 1e-2, "lr_policy": "wsd", "lrf": 0.1}
+    assert run_name(1e-3, {"lr_policy": "wsd", "lrf": 0.1}) == "lr0_0.001-lr_policy_wsd-lrf_0.1"
+    assert run_name(1e-3) == "lr0_0.001"
+    with pytest.raises(ValueError, match="lr_policy values given twice"):
+        split_grid({"lr_policy": ["wsd", "wsd"]})
+
+
+def test_row_json_round_trip_keeps_nan_and_point():
+    row = SweepRow(1e-3, {"lr_policy": "wsd"}, final_loss=2.5, metric=math.nan, metrics={"fitness": math.nan})
+    row.epochs, row.stopped = 2, True
+    back = SweepRow.from_json(json.loads(json.dumps(row.to_json())))
+    assert back.point == {"lr_policy": "wsd"} and back.final_loss == 2.5 and back.epochs == 2 and back.stopped
+    assert math.isnan(back.metric) and math.isnan(back.metrics["fitness"])
+    assert back.label == "lr0=0.001 lr_policy=wsd"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr_policy": "cosine,wsdd"}, "lr_policy='wsdd'.*at the grid point lr0=0.001 lr_policy=wsdd"),
+        ({"early_stop": "asha"}, "early_stop=asha needs engine=ray"),
+        ({"engine": "ray", "early_stop": "hyperband"}, "early_stop='hyperband': use asha"),
+        ({"engine": "ray", "early_stop": "asha", "grace_period": 3}, r"grace_period=3: .* 1 to epochs-1 \(2\)"),
+        ({"grace_period": 1}, "give early_stop=asha"),
+        ({"cpus_per_trial": 2}, "cpus_per_trial: only with engine=ray"),
+        ({"engine": "spark"}, "engine='spark': use one of local, ray"),
+    ],
+)
+def test_bad_sweeps_fail_before_anything_is_written(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sweep([1e-3, 1e-2], model=MODEL, data=str(COCO8), project=str(tmp_path), epochs=3, verbose=False, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_takes_only_the_sweep_directory(tmp_path):
+    with pytest.raises(ValueError, match="give nothing else"):
+        sweep([1e-3], resume=tmp_path)
+    with pytest.raises(ValueError, match="no sweep.json there"):
+        sweep(resume=tmp_path)
+
+
+def test_asha_judges_a_trial_only_against_its_own_schedule():
+    """Trials of one policy at a rung are compared with each other, never with another policy's: a cosine trial far
+    below every WSD trial at epoch 1 goes on (first of its schedule), while the trailing WSD trials stop."""
+    from yolo_lr.tools.sweep_ray import _ASHAPerSchedule
+
+    def trials(policy):
+        return [
+            SimpleNamespace(trial_id=f"{policy}{i}", config={"point": {"lr0": 10.0**-i, "lr_policy": policy}})
+            for i in range(3)
+        ]
+
+    s = _ASHAPerSchedule(time_attr="epoch", metric="metric", mode="max", max_t=9, grace_period=1, reduction_factor=3)
+    wsd, cosine = trials("wsd"), trials("cosine")
+    for t in wsd + cosine:
+        s.on_trial_add(None, t)
+    assert [s.on_trial_result(None, t, {"epoch": 1, "metric": v}) for t, v in zip(wsd, [30, 20, 10])] == [
+        "CONTINUE",
+        "STOP",
+        "STOP",
+    ]
+    assert s.on_trial_result(None, cosine[0], {"epoch": 1, "metric": 3}) == "CONTINUE"
+    assert s.on_trial_result(None, cosine[1], {"epoch": 1, "metric": 1}) == "STOP"
+    assert s.on_trial_result(None, cosine[2], {"epoch": 1}) == "CONTINUE"  # no metric yet: not judged
+
+
+@pytest.mark.training
+def test_ray_sweep_2x2_grid_trials_are_plugin_runs(tmp_path):
+    """`yolo-lr sweep lr0=A,B lr_policy=cosine,wsd engine=ray`: four Ray trials, each a plugin run whose optimizer
+    followed its own lr0 and policy at every step; the same table, CSV, plot and run folders as the local engine."""
+    epochs = 3
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "sweep", "lr0=0.002,0.02", "lr_policy=cosine,wsd", f"model={MODEL}", f"data={COCO8}",
+         "engine=ray", "cpus_per_trial=1", "lrf=0.1", *words(epochs=epochs), f"project={tmp_path}", "name=grid"],
+        capture_output=True, text=True, env={**yolo_env(), "RAY_AUTH_MODE": "disabled"}, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert p.returncode in (0, 1), p.stdout[-3000:] + p.stderr[-3000:]
+    out = tmp_path / "grid"
+    rows = read_csv(out / "sweep.csv")
+    assert [(float(r["lr0"]), r["lr_policy"]) for r in rows] == [
+        (0.002, "cosine"),
+        (0.002, "wsd"),
+        (0.02, "cosine"),
+        (0.02, "wsd"),
+    ]
+    assert (out / "sweep.png").exists() and "lr0 x lr_policy sweep" in (out / "sweep.md").read_text()
+    assert (out / "ray").is_dir() and "engine ray" in p.stdout
+    for r in rows:
+        lr0, policy = float(r["lr0"]), r["lr_policy"]
+        run = out / run_name(lr0, {"lr_policy": policy})
+        assert r["run_dir"] == str(run) and int(r["epochs"]) == epochs and r["stopped_early"] == "0"
+        assert (run / "row.json").is_file() and f"lr_policy: {policy}" in (run / "args.yaml").read_text()
+        steps = read_csv(run / "lr.csv")
+        assert len(steps) == 2 * epochs
+        lrs = [float(s["lr/pg0(weight)"]) for s in steps]
+        h = epochs - 1 / 2  # the policy's horizon: the last step's epoch time
+        for k, lr in enumerate(lrs):
+            t = k / 2
+            if policy == "cosine":
+                want = 0.1 + 0.9 * (1 + math.cos(math.pi * t / h)) / 2
+            else:  # wsd: flat, then linear to lrf over the last lr_decay_frac (0.2) of the run
+                start = h * 0.8
+                want = 1.0 if t <= start else 1 - 0.9 * (t - start) / (h - start)
+            assert lr == pytest.approx(lr0 * want, rel=1e-9), (lr0, policy, k)
+        assert float(steps[0]["lr/pg2(bias)"]) == pytest.approx(lr0, rel=1e-12)
+
+
+def _wait_for(pred, timeout: float, proc) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.training
+def test_killed_ray_sweep_continues_without_retraining_finished_points(tmp_path):
+    """SIGKILL the sweep (driver, local Ray and its workers) once one point has finished; `resume=DIR` trains the
+    others and leaves the finished one's folder untouched; every run has each epoch once."""
+    epochs = 3
+    out = tmp_path / "killed"
+    args = [venv_bin("yolo-lr"), "sweep", "lr0=0.001,0.003,0.01,0.03", f"model={MODEL}", f"data={COCO8}",
+            "engine=ray", "lr_policy=cosine", *words(epochs=epochs), f"project={tmp_path}", "name=killed"]  # fmt: skip
+    env = {**yolo_env(), "RAY_AUTH_MODE": "disabled"}
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True)
+    try:
+        finished = _wait_for(lambda: any(out.glob("*/row.json")), 300, proc)
+        time.sleep(1.0)  # let the finished trial's report reach Ray's experiment state (or not: row.json decides)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+    assert finished, (tmp_path / "first.log").read_text()[-3000:]
+    done = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/row.json")}
+    done_results = {name: (out / name / "results.csv").read_bytes() for name in done}
+    assert 1 <= len(done) < 4 and not (out / "sweep.csv").exists()
+
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "sweep", f"resume={out}"], capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=600,
+    )  # fmt: skip
+    assert p.returncode in (0, 1), p.stdout[-3000:] + p.stderr[-3000:]
+    assert "continuing the Ray Tune experiment" in p.stdout
+    rows = read_csv(out / "sweep.csv")
+    assert [float(r["lr0"]) for r in rows] == [0.001, 0.003, 0.01, 0.03]
+    for name, mtime in done.items():  # not trained again
+        assert (out / name / "row.json").stat().st_mtime_ns == mtime
+        assert (out / name / "results.csv").read_bytes() == done_results[name]
+    for r in rows:
+        assert r["error"] == "" and int(r["epochs"]) == epochs
+        results = read_csv(out / run_name(float(r["lr0"])) / "results.csv")
+        assert [int(float(x["epoch"])) for x in results] == list(range(1, epochs + 1))  # no epoch twice
+        assert len(read_csv(out / run_name(float(r["lr0"])) / "lr.csv")) == 2 * epochs
+
+
+@pytest.mark.training
+def test_asha_stops_trailing_trials_and_ranks_only_finished_ones(tmp_path):
+    res = sweep(
+        [1e-4, 1e-3, 1e-2],
+        model=MODEL,
+        data=str(COCO8),
+        project=str(tmp_path),
+        metric="train/box_loss",  # differs between lr0 values from the first epoch on coco8
+        engine="ray",
+        early_stop="asha",
+        grace_period=1,
+        epochs=4,
+        verbose=False,
+        **TINY,
+    )
+    stopped = [r for r in res.rows if r.stopped]
+    assert stopped and all(r.epochs < 4 and not r.best for r in stopped)
+    assert all(r.epochs == 4 for r in res.rows if not r.stopped) and res.best is not None and not res.best.stopped
+    assert res.epochs == sum(r.epochs for r in res.rows) < 12
+    assert any("stopped early by asha" in n for n in res.notes)
+    assert read_csv(res.csv)[res.rows.index(stopped[0])]["stopped_early"] == "1"
+
+
+def test_engine_ray_without_ray_fails_at_once_with_the_install_command(tmp_path):
+    fake = tmp_path / "no_ray"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('No module named ray (test)')\n")
+    env = {**yolo_env(), "PYTHONPATH": os.pathsep.join([str(fake), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run(
+        [venv_bin("yolo-lr"), "sweep", "lr0=1e-3,1e-2", f"model={MODEL}", "engine=ray", f"project={tmp_path / 'r'}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "engine=ray needs Ray Tune" in p.stderr and "pip install 'yolo-lr[ray]'" in p.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.training
+def test_local_sweep_resume_keeps_finished_points_and_restarts_a_killed_one(tmp_path):
+    """The local engine keeps the same promise: a point whose folder has row.json is kept; a folder without it (a
+    training killed mid-way) is trained again from nothing, not appended to."""
+    res = sweep([1e-3, 1e-2], model=MODEL, data=str(COCO8), project=str(tmp_path), epochs=2, verbose=False, **TINY)
+    kept, killed = (r.run_dir for r in res.rows)
+    mtime = (kept / "row.json").stat().st_mtime_ns
+    (killed / "row.json").unlink()  # as if killed during its last epoch
+    (res.save_dir / "sweep.csv").unlink()
+    again = sweep(resume=res.save_dir, verbose=False)
+    assert (kept / "row.json").stat().st_mtime_ns == mtime and (killed / "row.json").is_file()
+    assert [int(float(r["epoch"])) for r in read_csv(killed / "results.csv")] == [1, 2]
+    assert [(r.lr0, r.epochs, r.final_loss) for r in again.rows] == [(r.lr0, r.epochs, r.final_loss) for r in res.rows]
