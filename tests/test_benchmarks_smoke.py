@@ -91,6 +91,37 @@ def test_batch_scaling_smoke(tmp_path, md_before):
 
 
 @pytest.mark.training
+def test_sweep_engines_smoke(tmp_path, md_before):
+    """Both engines run the same grid through `yolo-lr sweep` (Ray: a real local cluster), and ASHA's grid is compared
+    with the full one on the epochs each trained."""
+    r = run_smoke("sweep_engines.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    data = json.loads((tmp_path / "results" / "sweep_engines.json").read_text())
+    assert len(data["speed"]["walls"]["local"]) == len(data["speed"]["walls"]["ray"]) == 1
+    walls = data["speed"]["walls"]
+    assert data["speed"]["ratios"][0] == pytest.approx(walls["local"][0] / walls["ray"][0], rel=1e-4)  # JSON rounds
+    runs = tmp_path / "sweep_engines"
+    for arm in ("local0", "ray0"):  # the same two points, each a plugin run
+        assert len(read_csv_rows(runs / "speed" / arm / "sweep.csv")) == 2
+        assert len(list((runs / "speed" / arm).glob("lr0_*/lr.csv"))) == 2
+    assert (runs / "speed" / "ray0" / "ray").is_dir() and not (runs / "speed" / "local0" / "ray").exists()
+    full, asha = data["asha"]["full"], data["asha"]["asha"]
+    assert full["epochs"] == sum(row["epochs"] for row in full["rows"]) == 4  # 2 points x 2 epochs
+    assert asha["epochs"] == sum(row["epochs"] for row in asha["rows"]) <= 4
+    assert data["asha"]["share"] == pytest.approx(asha["epochs"] / full["epochs"])
+    md = (tmp_path / "results" / "sweep_engines.md").read_text()
+    assert "python benchmarks/sweep_engines.py --smoke" in md and "ratio local / ray" in md
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+
+
+def read_csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.training
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -146,7 +177,7 @@ def test_pretrain_smoke(tmp_path, md_before):
 
 
 @pytest.mark.parametrize(
-    "script", ["from_scratch.py", "overhead.py", "pretrain.py", "transfer.py", "finder_vs_sweep.py"]
+    "script", ["from_scratch.py", "overhead.py", "pretrain.py", "transfer.py", "finder_vs_sweep.py", "sweep_engines.py"]
 )
 def test_smoke_refuses_to_write_markdown(script):
     r = run_bench(script, "--smoke", "--write-md", timeout=60)
@@ -166,7 +197,7 @@ def test_replace_block_touches_only_its_block(tmp_path):
 
 def test_real_benchmarks_md_has_the_blocks():
     text = (ROOT / "BENCHMARKS.md").read_text()
-    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study", "finder"):
+    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study", "finder", "batch", "engines"):
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
 
 

@@ -44,9 +44,10 @@ def _known_keys() -> set[str]:
 
     from yolo_lr.config import KEYS
     from yolo_lr.finder import FINDER_KEYS
+    from yolo_lr.tools.cli import SWEEP_OPTIONS
 
-    tools = {"lr0", "metric", "batches", "out", "cfg", "force", "rule", "iters"}  # yolo-lr find/sweep/plot words
-    return set(DEFAULT_CFG_DICT) | set(KEYS) | set(FINDER_KEYS) | tools | set(MODES) | set(TASKS)
+    tools = {"lr0", "batches", "out", "cfg", "force", "rule", "iters"}  # yolo-lr find/sweep/plot words
+    return set(DEFAULT_CFG_DICT) | set(KEYS) | set(FINDER_KEYS) | tools | set(SWEEP_OPTIONS) | set(MODES) | set(TASKS)
 
 
 def _check_words(words: list[str], known: set[str]) -> list[str]:

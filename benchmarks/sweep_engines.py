@@ -1,0 +1,192 @@
+#!/usr/bin/env python
+"""Sweep engines: the same grid run one training after another and as Ray Tune trials, and ASHA against the full grid.
+
+Every training fine-tunes ``benchmarks/assets/source.pt`` (yolo26n pretrained on the synthetic world S) on the near
+target N with AdamW, through ``yolo-lr sweep`` / ``yolo_lr.sweep`` exactly as a user runs them.
+
+1. **Wall time** of one 4-point grid (2 lr0 x 2 policies), the whole ``yolo-lr sweep`` command from start to exit:
+   ``engine=local`` (one training after another, one torch thread: ``OMP_NUM_THREADS=1``) against ``engine=ray
+   cpus_per_trial=1`` (a local Ray cluster started by the command, two trials at a time on this machine's two cores,
+   one torch thread each). The two commands alternate, ``--pairs`` times; the ratio is taken pair by pair.
+2. **ASHA against the full grid** on a 9-point grid (3 lr0 x 3 policies), both on the Ray engine: the share of the
+   full grid's training epochs that ``early_stop=asha`` spends (its grace period is the default, a quarter of the
+   epochs), and whether it picks the full grid's best point or one within a grid step of it (same policy, the
+   neighbouring lr0).
+
+    python benchmarks/sweep_engines.py               # full run
+    python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
+    python benchmarks/sweep_engines.py --smoke       # a minute: 8 images, 1-2 epochs, one pair
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (benchmarks/ is not a package)
+
+CHECKPOINT = common.ROOT / "benchmarks" / "assets" / "source.pt"
+BENCH = common.Bench(
+    name="sweep_engines",
+    block="engines",
+    doc=__doc__,
+    full={
+        "imgsz": 128,
+        "batch": 16,
+        "n_train": 64,
+        "n_val": 100,
+        "speed_epochs": 6,
+        "speed_lr0": [0.001, 0.003],
+        "speed_policies": ["cosine", "wsd"],
+        "pairs": 3,
+        "grid_epochs": 12,
+        "grid_lr0": [0.0003, 0.001, 0.003],
+        "grid_policies": ["cosine", "wsd", "linear"],
+    },
+    smoke={
+        "imgsz": 64,
+        "batch": 4,
+        "n_train": 8,
+        "n_val": 8,
+        "speed_epochs": 1,
+        "speed_lr0": [0.001],
+        "speed_policies": ["cosine", "wsd"],
+        "pairs": 1,
+        "grid_epochs": 2,
+        "grid_lr0": [0.001, 0.003],
+        "grid_policies": ["cosine"],
+    },
+    help={"pairs": "alternating local/ray pairs of the wall-time grid"},
+    types={"speed_lr0": [float], "grid_lr0": [float], "speed_policies": [str], "grid_policies": [str], "pairs": int},
+    minimum={"pairs": 1},
+)
+
+
+def train_args(s, data: Path, epochs: int) -> dict:
+    """The training keys every point shares (the model and data included)."""
+    return {"model": str(CHECKPOINT), "data": str(data), "epochs": epochs, "imgsz": s.imgsz, "batch": s.batch,
+            "nbs": s.batch, "optimizer": "AdamW", "momentum": 0.9, "warmup_epochs": 1, "workers": 0, "seed": 0,
+            "amp": False, "plots": False, "device": "cpu"}  # fmt: skip
+
+
+def timed_sweep(words: list[str], env: dict, log: Path) -> float:
+    """Wall time of one whole `yolo-lr sweep` command."""
+    t0 = time.perf_counter()
+    with open(log, "a") as f:
+        p = subprocess.run([str(Path(sys.executable).parent / "yolo-lr"), "sweep", *words], stdout=f,
+                           stderr=subprocess.STDOUT, env=env, check=False)  # fmt: skip
+    wall = time.perf_counter() - t0
+    if p.returncode not in (0, 1):  # 1: no best row, still a finished sweep
+        raise SystemExit(f"sweep_engines: `yolo-lr sweep {' '.join(words)}` failed ({p.returncode}); see {log}")
+    return wall
+
+
+def speed(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
+    s = ctx.settings
+    grid = [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
+    base = [*grid, *(f"{k}={v}" for k, v in train_args(s, data, s.speed_epochs).items())]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    arms = {
+        "local": ([*base, "engine=local"], {**env, "OMP_NUM_THREADS": "1"}),
+        "ray": ([*base, "engine=ray", "cpus_per_trial=1"], env),
+    }
+    runs = ctx.workdir / "sweep_engines" / "speed"
+    runs.mkdir(parents=True, exist_ok=True)
+    log = runs / "sweeps.log"
+    walls: dict[str, list[float]] = {"local": [], "ray": []}
+    for i in range(s.pairs):
+        for arm, (words, arm_env) in arms.items():
+            walls[arm].append(timed_sweep([*words, f"project={runs}", f"name={arm}{i}"], arm_env, log))
+            ctx.log(f"sweep_engines: pair {i + 1}/{s.pairs}, {arm}: {walls[arm][-1]:.1f} s")
+    ratios = [a / b for a, b in zip(walls["local"], walls["ray"])]
+    points = len(s.speed_lr0) * len(s.speed_policies)
+    rows = [
+        ["`engine=local`, 1 torch thread", *_stats(walls["local"])],
+        ["`engine=ray cpus_per_trial=1` (2 trials at a time)", *_stats(walls["ray"])],
+        ["ratio local / ray, pair by pair", *_stats(ratios, "{:.2f}x")],
+    ]
+    text = [
+        f"**Wall time**, the whole command, {points} points ({' x '.join(grid)}), {s.speed_epochs} epochs each, "
+        f"{s.pairs} alternating pairs:",
+        "",
+        common.md_table(["command", "median", "min", "max"], rows),
+    ]
+    return text, {"walls": walls, "ratios": ratios}
+
+
+def _stats(xs: list[float], fmt: str = "{:.1f} s") -> list[str]:
+    return [fmt.format(statistics.median(xs)), fmt.format(min(xs)), fmt.format(max(xs))]
+
+
+def asha(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
+    from yolo_lr.tools.sweep import sweep
+
+    s = ctx.settings
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    args = train_args(s, data, s.grid_epochs)
+    project = ctx.workdir / "sweep_engines" / "grid"
+    out = {}
+    for arm, extra in (("full", {}), ("asha", {"early_stop": "asha"})):
+        t0 = time.perf_counter()
+        res = sweep(s.grid_lr0, lr_policy=list(s.grid_policies), project=str(project), name=arm, engine="ray",
+                    verbose=ctx.verbose, **args, **extra)  # fmt: skip
+        out[arm] = (res, time.perf_counter() - t0)
+        ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {res.best.label if res.best else None}")
+    full, full_s = out["full"]
+    early, early_s = out["asha"]
+    share = early.epochs / full.epochs
+    fb, eb = full.best, early.best
+    lr0s = sorted(s.grid_lr0)
+    near = (
+        fb is not None and eb is not None and fb.point == eb.point and abs(lr0s.index(fb.lr0) - lr0s.index(eb.lr0)) <= 1
+    )
+    verdict = "the same point" if fb and eb and fb.label == eb.label else "within a grid step" if near else "another"
+    rows = [[r.label, f"{r.metric:.4f}", str(r.epochs), f"{e.metric:.4f}" if not e.stopped else f"stopped ({e.epochs})"]
+            for r, e in zip(full.rows, early.rows)]  # fmt: skip
+    text = [
+        f"**ASHA against the full grid**: {len(full.rows)} points ({len(lr0s)} lr0 x {len(s.grid_policies)} policies: "
+        f"{', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, ASHA grace {early_grace(s)} epochs, reduction "
+        "factor 3, one ASHA per policy; ranked by final mAP50-95.",
+        "",
+        common.md_table(["point", "full grid: mAP50-95", "epochs", "ASHA: mAP50-95 (or stopped after N epochs)"], rows),
+        "",
+        f"- Full grid: {full.epochs} epochs in {full_s:.0f} s, best {fb.label if fb else 'none'}.",
+        f"- ASHA: {early.epochs} epochs ({share:.0%} of the full grid's) in {early_s:.0f} s, best "
+        f"{eb.label if eb else 'none'}: {verdict}.",
+    ]
+    data = {arm: {"epochs": r.epochs, "seconds": sec, "best": r.best.label if r.best else None,
+                  "rows": [row.to_json() for row in r.rows]} for arm, (r, sec) in out.items()}  # fmt: skip
+    return text, {**data, "share": share, "verdict": verdict}
+
+
+def early_grace(s) -> int:
+    return max(1, s.grid_epochs // 4)
+
+
+def run(ctx: common.Context) -> common.Report:
+    s = ctx.settings
+    ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
+    data = common.ensure_dataset(ds, ctx.workdir)
+    speed_text, speed_data = speed(ctx, data)
+    asha_text, asha_data = asha(ctx, data)
+    setup = (
+        f"Setup: fine-tuning `benchmarks/assets/source.pt` on synthetic {ds.describe()}; AdamW, momentum 0.9, "
+        f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0, CPU."
+    )
+    body = "\n".join([setup, "", *speed_text, "", *asha_text])
+    return common.Report(
+        body=body,
+        machine=common.machine_info(),
+        data={"speed": speed_data, "asha": asha_data},
+        wall_note=" (the sweeps above, one after another)",
+        console=body,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(common.main(BENCH, run, script=Path(__file__)))
