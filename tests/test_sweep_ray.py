@@ -72,6 +72,9 @@ def test_resume_takes_only_the_sweep_directory(tmp_path):
         sweep([1e-3], resume=tmp_path)
     with pytest.raises(ValueError, match="no sweep.json there"):
         sweep(resume=tmp_path)
+    (tmp_path / "sweep.json").write_text('{"engine": "local", "save_dir": "x"}')
+    with pytest.raises(ValueError, match="an engine=local sweep: it continues on that engine"):
+        sweep(resume=tmp_path, engine="ray")
 
 
 def test_asha_judges_a_trial_only_against_its_own_schedule():

@@ -379,6 +379,8 @@ def sweep(
                 "cpus_per_trial, gpus_per_trial and address"
             )
         plan = load_plan(resume)
+        if engine not in ("local", plan["engine"]):  # "local" is the default: not a choice
+            raise ValueError(f"resume={resume} is an engine={plan['engine']} sweep: it continues on that engine")
     else:
         plan = make_plan(lr0s, model, data, project, name, metric, engine, early_stop, grace_period, train_args)
     if plan["engine"] == "ray":
