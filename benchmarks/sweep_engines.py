@@ -47,6 +47,7 @@ BENCH = common.Bench(
         "grid_epochs": 12,
         "grid_lr0": [0.0003, 0.001, 0.003],
         "grid_policies": ["cosine", "wsd", "linear"],
+        "parts": ["speed", "asha"],
     },
     smoke={
         "imgsz": 64,
@@ -61,7 +62,8 @@ BENCH = common.Bench(
         "grid_lr0": [0.001, 0.003],
         "grid_policies": ["cosine"],
     },
-    help={"pairs": "alternating local/ray pairs of the wall-time grid"},
+    help={"pairs": "alternating local/ray pairs of the wall-time grid", "parts": "which measurements to run"},
+    choices={"parts": ["speed", "asha"]},
     types={"speed_lr0": [float], "grid_lr0": [float], "speed_policies": [str], "grid_policies": [str], "pairs": int},
     minimum={"pairs": 1},
 )
@@ -172,8 +174,8 @@ def run(ctx: common.Context) -> common.Report:
     s = ctx.settings
     ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
     data = common.ensure_dataset(ds, ctx.workdir)
-    speed_text, speed_data = speed(ctx, data)
-    asha_text, asha_data = asha(ctx, data)
+    speed_text, speed_data = speed(ctx, data) if "speed" in s.parts else ([], {})
+    asha_text, asha_data = asha(ctx, data) if "asha" in s.parts else ([], {})
     setup = (
         f"Setup: fine-tuning `benchmarks/assets/source.pt` on synthetic {ds.describe()}; AdamW, momentum 0.9, "
         f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0, CPU."
