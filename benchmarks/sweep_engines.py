@@ -9,9 +9,9 @@ target N with AdamW, through ``yolo-lr sweep`` / ``yolo_lr.sweep`` exactly as a 
    cpus_per_trial=1`` (a local Ray cluster started by the command, two trials at a time on this machine's two cores,
    one torch thread each). The two commands alternate, ``--pairs`` times; the ratio is taken pair by pair.
 2. **ASHA against the full grid** on a 9-point grid (3 lr0 x 3 policies), both on the Ray engine: the share of the
-   full grid's training epochs that ``early_stop=asha`` spends (its grace period is the default, a quarter of the
-   epochs), and whether it picks the full grid's best point or one within a grid step of it (same policy, the
-   neighbouring lr0).
+   full grid's training epochs that ``early_stop=asha`` spends (with the default grace period, a quarter of the
+   epochs, and with ``--more-grace`` ones), and whether it picks the full grid's best point or one within a grid step
+   of it (same policy, the neighbouring lr0).
 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
@@ -47,6 +47,7 @@ BENCH = common.Bench(
         "grid_epochs": 12,
         "grid_lr0": [0.0003, 0.001, 0.003],
         "grid_policies": ["cosine", "wsd", "linear"],
+        "more_grace": [6],
         "parts": ["speed", "asha"],
     },
     smoke={
@@ -61,10 +62,22 @@ BENCH = common.Bench(
         "grid_epochs": 2,
         "grid_lr0": [0.001, 0.003],
         "grid_policies": ["cosine"],
+        "more_grace": [],
     },
-    help={"pairs": "alternating local/ray pairs of the wall-time grid", "parts": "which measurements to run"},
+    help={
+        "pairs": "alternating local/ray pairs of the wall-time grid",
+        "parts": "which measurements to run",
+        "more_grace": "ASHA grace periods (epochs) measured besides the default",
+    },
     choices={"parts": ["speed", "asha"]},
-    types={"speed_lr0": [float], "grid_lr0": [float], "speed_policies": [str], "grid_policies": [str], "pairs": int},
+    types={
+        "more_grace": [int],
+        "speed_lr0": [float],
+        "grid_lr0": [float],
+        "speed_policies": [str],
+        "grid_policies": [str],
+        "pairs": int,
+    },
     minimum={"pairs": 1},
 )
 
@@ -132,42 +145,61 @@ def asha(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     args = train_args(s, data, s.grid_epochs)
     project = ctx.workdir / "sweep_engines" / "grid"
+    default = max(1, s.grid_epochs // 4)  # the sweep's default grace period
+    arms = {"full": {}, "asha": {"early_stop": "asha"}}
+    arms |= {f"asha_grace_{g}": {"early_stop": "asha", "grace_period": g} for g in s.more_grace if g != default}
     out = {}
-    for arm, extra in (("full", {}), ("asha", {"early_stop": "asha"})):
+    for arm, extra in arms.items():
         t0 = time.perf_counter()
         res = sweep(s.grid_lr0, lr_policy=list(s.grid_policies), project=str(project), name=arm, engine="ray",
                     verbose=ctx.verbose, **args, **extra)  # fmt: skip
         out[arm] = (res, time.perf_counter() - t0)
         ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {res.best.label if res.best else None}")
     full, full_s = out["full"]
-    early, early_s = out["asha"]
-    share = early.epochs / full.epochs
-    fb, eb = full.best, early.best
-    lr0s = sorted(s.grid_lr0)
-    near = (
-        fb is not None and eb is not None and fb.point == eb.point and abs(lr0s.index(fb.lr0) - lr0s.index(eb.lr0)) <= 1
-    )
-    verdict = "the same point" if fb and eb and fb.label == eb.label else "within a grid step" if near else "another"
-    rows = [[r.label, f"{r.metric:.4f}", str(r.epochs), f"{e.metric:.4f}" if not e.stopped else f"stopped ({e.epochs})"]
-            for r, e in zip(full.rows, early.rows)]  # fmt: skip
+    fb, lr0s = full.best, sorted(s.grid_lr0)
+
+    def verdict(eb) -> str:
+        if fb is None or eb is None:
+            return "no pick to compare"
+        if eb.label == fb.label:
+            return "the same point"
+        near = fb.point == eb.point and abs(lr0s.index(fb.lr0) - lr0s.index(eb.lr0)) <= 1
+        return "within a grid step" if near else "another point"
+
+    early = [a for a in out if a != "full"]
+    graces = {a: arms[a].get("grace_period", default) for a in early}
+    head = [
+        "point",
+        "full grid: mAP50-95",
+        *(f"ASHA grace {graces[a]}: mAP50-95 (or stopped after N epochs)" for a in early),
+    ]
+    rows = [[r.label, f"{r.metric:.4f}", *(_cell(out[a][0].rows[i]) for a in early)] for i, r in enumerate(full.rows)]
     text = [
         f"**ASHA against the full grid**: {len(full.rows)} points ({len(lr0s)} lr0 x {len(s.grid_policies)} policies: "
-        f"{', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, ASHA grace {early_grace(s)} epochs, reduction "
-        "factor 3, one ASHA per policy; ranked by final mAP50-95.",
+        f"{', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per policy, "
+        f"grace period {default} epochs (the default, a quarter of the epochs) and "
+        f"{', '.join(str(graces[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
         "",
-        common.md_table(["point", "full grid: mAP50-95", "epochs", "ASHA: mAP50-95 (or stopped after N epochs)"], rows),
+        common.md_table(head, rows),
         "",
-        f"- Full grid: {full.epochs} epochs in {full_s:.0f} s, best {fb.label if fb else 'none'}.",
-        f"- ASHA: {early.epochs} epochs ({share:.0%} of the full grid's) in {early_s:.0f} s, best "
-        f"{eb.label if eb else 'none'}: {verdict}.",
+        f"- Full grid: {full.epochs} epochs in {full_s:.0f} s, best {fb.label if fb else 'none'}"
+        f"{f' ({fb.metric:.4f})' if fb else ''}.",
     ]
+    for a in early:
+        r, sec = out[a]
+        b = r.best
+        text.append(
+            f"- ASHA, grace {graces[a]}: {r.epochs} epochs ({r.epochs / full.epochs:.0%} of the full grid's) in "
+            f"{sec:.0f} s, best {b.label if b else 'none'}{f' ({b.metric:.4f})' if b else ''}: {verdict(b)}."
+        )
     data = {arm: {"epochs": r.epochs, "seconds": sec, "best": r.best.label if r.best else None,
-                  "rows": [row.to_json() for row in r.rows]} for arm, (r, sec) in out.items()}  # fmt: skip
-    return text, {**data, "share": share, "verdict": verdict}
+                  "verdict": verdict(r.best), "rows": [row.to_json() for row in r.rows]}
+            for arm, (r, sec) in out.items()}  # fmt: skip
+    return text, {**data, "share": out["asha"][0].epochs / full.epochs}
 
 
-def early_grace(s) -> int:
-    return max(1, s.grid_epochs // 4)
+def _cell(row) -> str:
+    return f"stopped ({row.epochs})" if row.stopped else f"{row.metric:.4f}"
 
 
 def run(ctx: common.Context) -> common.Report:
