@@ -154,40 +154,59 @@ def _wait_for(pred, timeout: float, proc) -> bool:
     return False
 
 
+def _stop_when(args, env, cwd, sig, ready, log_path):
+    """Start a sweep in its own session and send ``sig`` to its whole process group (the driver, the local Ray and
+    its workers) once ``ready()``; the exit status."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        try:
+            got_there = _wait_for(ready, 300, proc)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+            rc = proc.wait(timeout=120)
+    assert got_there, log_path.read_text()[-3000:]
+    return rc
+
+
 @pytest.mark.training
 def test_killed_ray_sweep_continues_without_retraining_finished_points(tmp_path):
-    """SIGKILL the sweep (driver, local Ray and its workers) once one point has finished; `resume=DIR` trains the
-    others and leaves the finished one's folder untouched; every run has each epoch once."""
-    epochs = 3
+    """SIGKILL the sweep (driver, local Ray and its workers) once one point has finished; `resume=DIR`, interrupted
+    by Ctrl-C (SIGINT) once another finished, says how to continue (exit 130); the next `resume=DIR` trains the rest.
+    Finished points' folders are never touched again, and every run has each epoch once."""
+    epochs, lr0s = 3, [0.001, 0.002, 0.005, 0.01, 0.03]
     out = tmp_path / "killed"
-    args = [venv_bin("yolo-lr"), "sweep", "lr0=0.001,0.003,0.01,0.03", f"model={MODEL}", f"data={COCO8}",
-            "engine=ray", "lr_policy=cosine", *words(epochs=epochs), f"project={tmp_path}", "name=killed"]  # fmt: skip
     env = {**yolo_env(), "RAY_AUTH_MODE": "disabled"}
-    log = open(tmp_path / "first.log", "w")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True)
-    try:
-        finished = _wait_for(lambda: any(out.glob("*/row.json")), 300, proc)
-        time.sleep(1.0)  # let the finished trial's report reach Ray's experiment state (or not: row.json decides)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        log.close()
-    assert finished, (tmp_path / "first.log").read_text()[-3000:]
-    done = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/row.json")}
-    done_results = {name: (out / name / "results.csv").read_bytes() for name in done}
-    assert 1 <= len(done) < 4 and not (out / "sweep.csv").exists()
+    grid = [f"lr0={','.join(map(str, lr0s))}", "lr_policy=cosine", f"model={MODEL}", f"data={COCO8}", "engine=ray"]
+    sweep_cmd = [venv_bin("yolo-lr"), "sweep", *grid, *words(epochs=epochs), f"project={tmp_path}", "name=killed"]
+    resume_cmd = [venv_bin("yolo-lr"), "sweep", f"resume={out}"]
 
-    p = subprocess.run(
-        [venv_bin("yolo-lr"), "sweep", f"resume={out}"], capture_output=True, text=True, env=env, cwd=tmp_path,
-        timeout=600,
-    )  # fmt: skip
+    def finished():
+        return {
+            p.parent.name: (p.stat().st_mtime_ns, (p.parent / "results.csv").read_bytes())
+            for p in out.glob("*/row.json")
+        }
+
+    _stop_when(sweep_cmd, env, tmp_path, signal.SIGKILL, lambda: finished(), tmp_path / "first.log")
+    time.sleep(5)  # Ray's workers run in sessions of their own: an orphaned trial may finish its point meanwhile
+    first = finished()
+    assert 1 <= len(first) <= 2 and not (out / "sweep.csv").exists()
+
+    rc = _stop_when(
+        resume_cmd, env, tmp_path, signal.SIGINT, lambda: len(finished()) > len(first), tmp_path / "second.log"
+    )
+    second = finished()
+    log = (tmp_path / "second.log").read_text()
+    assert rc == 130 and f"continue it (finished points are kept) with: yolo-lr sweep resume={out}" in log, log[-3000:]
+    assert len(first) < len(second) < len(lr0s) and not (out / "sweep.csv").exists()
+
+    p = subprocess.run(resume_cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert p.returncode in (0, 1), p.stdout[-3000:] + p.stderr[-3000:]
     assert "continuing the Ray Tune experiment" in p.stdout
     rows = read_csv(out / "sweep.csv")
-    assert [float(r["lr0"]) for r in rows] == [0.001, 0.003, 0.01, 0.03]
-    for name, mtime in done.items():  # not trained again
-        assert (out / name / "row.json").stat().st_mtime_ns == mtime
-        assert (out / name / "results.csv").read_bytes() == done_results[name]
+    assert [float(r["lr0"]) for r in rows] == lr0s
+    last = finished()
+    assert all(last[name] == second[name] for name in second)  # not trained again
     for r in rows:
         assert r["error"] == "" and int(r["epochs"]) == epochs
         results = read_csv(out / run_name(float(r["lr0"])) / "results.csv")

@@ -700,6 +700,16 @@ SWEEP_OPTIONS = ("metric", "engine", "cpus_per_trial", "gpus_per_trial", "addres
 
 def cmd_sweep(parsed: Words) -> int:
     """One training per grid point; exit status 1 when no run produced a metric."""
+    from yolo_lr.tools.sweep import SweepInterrupted
+
+    try:
+        return _sweep(parsed)
+    except (SweepInterrupted, KeyboardInterrupt) as e:
+        print(f"yolo-lr sweep: {e or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+def _sweep(parsed: Words) -> int:
     from yolo_lr.tools.sweep import parse_lr0s, split_grid, sweep
 
     args = dict(parsed.args)

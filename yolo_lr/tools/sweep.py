@@ -391,7 +391,11 @@ def sweep(
     if resume is None:
         save_dir.mkdir(parents=True, exist_ok=True)
         (save_dir / "sweep.json").write_text(json.dumps(plan, indent=1, default=str) + "\n")
-    return _run(plan, verbose, ray_opts)
+    try:
+        return _run(plan, verbose, ray_opts)
+    except KeyboardInterrupt:  # Ctrl-C outside Ray Tune's own handling (start-up, a second Ctrl-C, the local engine)
+        done = sum((point_dir(plan, p) / ROW_FILE).is_file() for p in plan["points"])
+        raise SweepInterrupted(save_dir, done, len(plan["points"])) from None
 
 
 RAY_INSTALL = "pip install 'yolo-lr[ray]'"
@@ -642,6 +646,22 @@ def run_name(lr0: float, point: dict[str, Any] | None = None) -> str:
 ROW_FILE = "row.json"  # written into a run folder when its training finished: a resumed sweep keeps it
 
 
+def point_dir(plan: dict[str, Any], point: dict[str, Any]) -> Path:
+    """The run folder of a point of the plan's grid."""
+    return Path(plan["save_dir"]) / run_name(float(point["lr0"]), point)
+
+
+class SweepInterrupted(Exception):
+    """The sweep stopped before every point finished (Ctrl-C, a trial lost): ``resume=save_dir`` continues it."""
+
+    def __init__(self, save_dir: Path, finished: int, total: int):
+        self.save_dir = save_dir
+        super().__init__(
+            f"sweep interrupted with {finished} of {total} points finished; continue it (finished points are kept) "
+            f"with: yolo-lr sweep resume={save_dir}   (Python: yolo_lr.sweep(resume={str(save_dir)!r}))"
+        )
+
+
 def train_point(
     plan: dict[str, Any], point: dict[str, Any], on_epoch: Any = None, drop_callbacks: str | None = None
 ) -> tuple[SweepRow, bool]:
@@ -660,7 +680,7 @@ def train_point(
     from yolo_lr.config import LRConfigError
 
     lr0, rest = float(point["lr0"]), {k: v for k, v in point.items() if k != "lr0"}
-    run_dir = Path(plan["save_dir"]) / run_name(lr0, rest)
+    run_dir = point_dir(plan, point)
     if (run_dir / ROW_FILE).is_file():
         return SweepRow.from_json(json.loads((run_dir / ROW_FILE).read_text())), True
     if run_dir.exists():  # a training killed before it finished: start it again, from nothing

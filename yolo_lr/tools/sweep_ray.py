@@ -48,7 +48,7 @@ def run_trials(
         ValueError: a resource count below 0.
     """
     from yolo_lr.config import LRConfigError
-    from yolo_lr.tools.sweep import SweepRow
+    from yolo_lr.tools.sweep import ROW_FILE, SweepInterrupted, SweepRow, point_dir
 
     cpus = 1.0 if cpus_per_trial is None else float(cpus_per_trial)
     gpus = _default_gpus() if gpus_per_trial is None else float(gpus_per_trial)
@@ -89,20 +89,26 @@ def run_trials(
     finally:
         if started:
             ray.shutdown()
-    by_point: dict[str, Any] = {}
-    for result in grid:
-        point = result.config["point"]
-        m = result.metrics or {}
+    results = {_key(r.config["point"]): r for r in grid if r.config}
+    rows, unfinished = [], 0
+    for point in plan["points"]:
+        rest = {k: v for k, v in point.items() if k != "lr0"}
+        done = point_dir(plan, point) / ROW_FILE  # written by the trial when it finished, by ASHA when it stopped it
+        result = results.get(_key(point))
+        m = (result.metrics if result is not None else None) or {}
         if m.get("config_error"):
             raise LRConfigError(m["config_error"])
-        if "row" in m:
-            row = SweepRow.from_json(json.loads(m["row"]))
-            row.stopped = not m.get("finished", False) and row.error is None
+        if done.is_file():
+            rows.append(SweepRow.from_json(json.loads(done.read_text())))
+        elif m.get("finished") and "row" in m:  # a cluster node's run folder this machine cannot see
+            rows.append(SweepRow.from_json(json.loads(m["row"])))
+        elif result is not None and result.error is not None:
+            rows.append(SweepRow(float(point["lr0"]), rest, error=f"Ray trial failed: {result.error}"[:200]))
         else:
-            rest = {k: v for k, v in point.items() if k != "lr0"}
-            row = SweepRow(float(point["lr0"]), rest, error=f"Ray trial failed: {result.error}".splitlines()[0][:200])
-        by_point[_key(point)] = row
-    return [by_point.get(_key(p)) or SweepRow(float(p["lr0"]), error="no Ray result") for p in plan["points"]]
+            unfinished += 1
+    if unfinished:
+        raise SweepInterrupted(Path(plan["save_dir"]), len(rows), len(plan["points"]))
+    return rows
 
 
 def _key(point: dict[str, Any]) -> str:
@@ -146,6 +152,7 @@ def _scheduler(plan: dict[str, Any]) -> Any:
     if plan["early_stop"] != "asha":
         return None
     return _ASHAPerSchedule(
+        save_dir=plan["save_dir"],
         time_attr="epoch",
         metric="metric",
         mode=plan["mode"],
@@ -156,7 +163,7 @@ def _scheduler(plan: dict[str, Any]) -> Any:
 
 
 def _progress(plan: dict[str, Any], say: Callable[..., None]) -> Any:
-    from yolo_lr.tools.sweep import SweepRow, _status
+    from yolo_lr.tools.sweep import ROW_FILE, SweepRow, _status, point_dir
 
     total = len(plan["points"])
 
@@ -164,7 +171,8 @@ def _progress(plan: dict[str, Any], say: Callable[..., None]) -> Any:
         done = 0
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self.done += 1
+            finished = sum((point_dir(plan, p) / ROW_FILE).is_file() for p in plan["points"])  # a resume's too
+            self.done = max(self.done + 1, finished)
             m = trial.last_result or {}
             if "row" not in m:
                 say(f"  [{self.done}/{total}] {trial.config['point']}: no result", flush=True)
@@ -182,10 +190,12 @@ def _progress(plan: dict[str, Any], say: Callable[..., None]) -> Any:
 
 class _ASHAPerSchedule(FIFOScheduler):
     """One ASHA per combination of the grid's values besides lr0: a trial is only judged against the trials of the
-    same schedule, at the same point of it."""
+    same schedule, at the same point of it. A trial it stops gets its row (``stopped``) in its run folder, so a resumed
+    sweep keeps the decision."""
 
-    def __init__(self, **asha: Any):
+    def __init__(self, save_dir: str | None = None, **asha: Any):
         super().__init__()
+        self._save_dir = save_dir
         self._asha_args = asha
         self._by: dict[str, ASHAScheduler] = {}
 
@@ -199,7 +209,15 @@ class _ASHAPerSchedule(FIFOScheduler):
         self._of(trial).on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller, trial, result):
-        return self._of(trial).on_trial_result(tune_controller, trial, result)
+        action = self._of(trial).on_trial_result(tune_controller, trial, result)
+        if action == self.STOP and self._save_dir and "row" in result and not result.get("finished"):
+            from yolo_lr.tools.sweep import ROW_FILE, point_dir
+
+            row = {**json.loads(result["row"]), "stopped": True}
+            folder = point_dir({"save_dir": self._save_dir}, trial.config["point"])
+            if folder.is_dir():
+                (folder / ROW_FILE).write_text(json.dumps(row, indent=1) + "\n")
+        return action
 
     def on_trial_complete(self, tune_controller, trial, result):
         self._of(trial).on_trial_complete(tune_controller, trial, result)
