@@ -139,7 +139,15 @@ def test_peak_is_the_printed_suggestion_and_is_saved(found_run):
 
     run, _, lr0, messages, _ = found_run
     assert lr0 == _rule(run.save_dir / "lr_find.csv") and lr0 != 0.01  # the rule's answer, not the configured lr0
-    assert any("range test on this run's model, data and SGD param groups" in m for m in messages)
+    (said,) = [m for m in messages if "range test on this run's model, data and SGD param groups" in m]
+    tested = len(read_csv(run.save_dir / "lr_find.csv"))  # how the test ended, as the log says it
+    ending = r"ran all steps" if tested == FIND["lr_find_iters"] else r"stopped: (diverged|loss not finite) at lr=\S+"
+    assert re.search(rf": {tested}/20 steps of lr 0\.0001 -> 10 \({ending}\), \d+ images, ", said), said
+    from yolo_lr.adapter import _controller
+    from yolo_lr.finder import DEFAULT_RULE
+
+    found = _controller(run.trainer).found  # what the run keeps of the test
+    assert (found.lr0, found.before, found.rule, found.optimizer) == (lr0, 0.01, DEFAULT_RULE, "SGD")
     groups = run.trainer.optimizer.param_groups
     assert [g["initial_lr"] for g in groups] == [lr0] * 3  # the peak the policy reads
     assert run.trainer.scheduler.base_lrs == [lr0] * 3
