@@ -77,7 +77,9 @@ def run_trials(
             tuner = tune.Tuner(
                 trainable,
                 param_space={"point": tune.grid_search(plan["points"])},
-                tune_config=tune.TuneConfig(num_samples=1, scheduler=_scheduler(plan)),
+                # reuse_actors: a worker trains its next point without a new process (the local engine also trains
+                # one model after another in one process)
+                tune_config=tune.TuneConfig(num_samples=1, scheduler=_scheduler(plan), reuse_actors=True),
                 run_config=tune.RunConfig(
                     name=EXPERIMENT,
                     storage_path=plan["save_dir"],
