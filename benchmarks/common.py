@@ -7,7 +7,8 @@ measurement.
   block (with the machine, the date, the wall time and the command), the raw JSON and, with ``--write-md``, the block
   of BENCHMARKS.md. ``--smoke`` runs in a temp dir and never writes BENCHMARKS.md (the tests run it).
 - synthetic datasets from ``scripts/make_dataset.py``, generated once per settings and cached under the work dir;
-- one training per run in a fresh worker process (``train_one``), run in parallel by ``run_all``: Ultralytics trains
+- one training per run in a fresh worker process (``train_one``), run in parallel by ``run_all`` as Ray Tune trials
+  (resumable, like ``yolo-lr sweep engine=ray``; ``make_pool`` is the plain process pool): Ultralytics trains
   on CPU with ``min(8, cores - 1)`` torch threads, so on a 2-core machine one training uses one core and two
   trainings side by side use the machine;
 - ``results.csv`` reading, seeds and statistics (mean ± std, spread, percentiles), machine description, plots.
@@ -321,21 +322,73 @@ class LoadMonitor:
 
 
 def run_all(specs: list[RunSpec], jobs: int, log: Callable[[str], None], monitor: LoadMonitor) -> list[dict]:
-    """Run every spec in worker processes, ``jobs`` at a time; results in the order of ``specs``."""
-    with make_pool(jobs) as pool:
-        futures = {pool.submit(train_one, s): i for i, s in enumerate(specs)}
-        return collect(futures, len(specs), log, monitor)
+    """Run every spec as a Ray Tune trial (the engine of ``yolo-lr sweep engine=ray``): each training in a fresh worker
+    process, ``jobs`` at a time (one CPU each); results in the order of ``specs``.
+
+    Ray keeps every finished training's result in the experiment folder beside the runs (``ray/runs-<hash of the
+    specs>``), so the same benchmark killed mid-way and started again with the same settings continues: finished
+    trainings are reread, the others trained.
+    """
+    import ray
+    from ray import tune
+
+    if not specs:
+        return []
+    key = hashlib.sha256(json.dumps([spec_dict(s) for s in specs], sort_keys=True, default=str).encode()).hexdigest()
+    experiment = Path(specs[0].train_args["project"]).resolve().parent / "ray" / f"runs-{key[:12]}"
+    env = {k: v for k, v in os.environ.items() if k.startswith(("YOLO_", "OMP_", "MKL_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")) if p)
+    env["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    try:
+        trainable = tune.with_resources(tune.with_parameters(_ray_train, specs=specs), {"cpu": 1})
+        if tune.Tuner.can_restore(str(experiment)):
+            log(f"  continuing {experiment}: finished trainings are reread")
+            tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=True)
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space={"i": tune.grid_search(list(range(len(specs))))},
+                run_config=tune.RunConfig(
+                    name=experiment.name, storage_path=str(experiment.parent), verbose=0,
+                    callbacks=[_progress(len(specs), log, monitor)],
+                ),
+            )  # fmt: skip
+        grid = tuner.fit()
+    finally:
+        ray.shutdown()
+    out = {}
+    for r in grid:
+        if r.error is not None or "result" not in (r.metrics or {}):
+            raise RuntimeError(f"benchmark training {specs[r.config['i']].label} failed: {r.error}")
+        out[r.config["i"]] = json.loads(r.metrics["result"])
+    return [out[i] for i in range(len(specs))]
 
 
-def collect(futures: dict, total: int, log: Callable[[str], None], monitor: LoadMonitor) -> list[dict]:
-    """Wait for futures (future -> index), logging each finished run; results ordered by index."""
-    out: list[dict | None] = [None] * total
-    for done, fut in enumerate(cf.as_completed(futures), 1):
-        r = fut.result()
-        out[futures[fut]] = r
-        monitor.sample()
-        log(f"  [{done}/{total}] {result_line(r)}")
-    return out
+def _ray_train(config: dict, specs: list[RunSpec]) -> None:
+    from ray import tune
+
+    tune.report({"result": json.dumps(train_one(specs[config["i"]]))})
+
+
+def _progress(total: int, log: Callable[[str], None], monitor: LoadMonitor):
+    from ray import tune
+
+    class Progress(tune.Callback):  # no closure over log/monitor: Ray pickles the class with the experiment
+        def __init__(self, log, monitor):
+            self.done, self.log, self.monitor = 0, log, monitor
+
+        def __getstate__(self):  # Ray saves the experiment with its callbacks: the log and the monitor stay here
+            return {"done": self.done, "log": print, "monitor": None}
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.done += 1
+            if self.monitor is not None:
+                self.monitor.sample()
+            self.log(f"  [{self.done}/{total}] {result_line(json.loads((trial.last_result or {})['result']))}")
+
+    return Progress(log, monitor)
 
 
 def result_line(r: dict) -> str:

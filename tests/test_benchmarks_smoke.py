@@ -70,6 +70,9 @@ def test_from_scratch_smoke(tmp_path, md_before):
     assert (tmp_path / "datasets").is_dir() and (tmp_path / "from_scratch" / "runs" / "defaults_s0").is_dir()
     assert not (tmp_path / "from_scratch" / "runs" / "defaults_s0" / "lr.csv").exists()  # native: plugin inert
     assert (tmp_path / "from_scratch" / "runs" / "warmup_cosine_s0" / "lr.csv").exists()
+    again = run_smoke("from_scratch.py", tmp_path)  # the same settings: Ray rereads the finished trainings
+    assert again.returncode == 0 and "finished trainings are reread" in again.stdout + again.stderr
+    assert json.loads((res / "from_scratch.json").read_text())["runs"] == data["runs"]
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
