@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -65,6 +66,32 @@ def test_bad_sweeps_fail_before_anything_is_written(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         sweep([1e-3, 1e-2], model=MODEL, data=str(COCO8), project=str(tmp_path), epochs=3, verbose=False, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plan_holds_what_the_sweep_was_given_resolved(tmp_path, monkeypatch):
+    """sweep.json: paths absolute (Ray trials run elsewhere), a preset by name as its file, the default data, the axes,
+    the grace period's default, `none` spellings of off, and the run folder's place."""
+    from ultralytics import YOLO
+
+    from yolo_lr.tasks import default_data
+    from yolo_lr.tools.sweep import make_plan
+
+    train = {"cfg": "finetune", "lr_policy": "cosine,wsd", "epochs": 8, "optimizer": "SGD"}
+    plan = make_plan([1e-3, 1e-2], MODEL, None, tmp_path, "s", None, "ray", "asha", None, dict(train))
+    assert plan["axes"] == ["lr_policy"] and len(plan["points"]) == 4 and plan["grace_period"] == 2
+    assert Path(plan["args"]["cfg"]).is_absolute() and plan["args"]["cfg"].endswith("finetune.yaml")
+    assert plan["data"] == str(default_data("detect")) and plan["model"] == MODEL and plan["task"] == "detect"
+    assert plan["save_dir"] == str((tmp_path / "s").resolve()) and not (tmp_path / "s").exists()  # made by sweep()
+    assert (plan["epochs"], plan["metric"], plan["mode"], plan["engine"]) == (8, "metrics/mAP50-95(B)", "max", "ray")
+    assert plan["optimizer"] == "SGD" and plan["notes"] == [] and "lr_policy" not in plan["args"]
+    data = tmp_path / "my.yaml"
+    data.write_text(COCO8.read_text())
+    monkeypatch.chdir(tmp_path)
+    yolo = YOLO(MODEL)
+    plan = make_plan(0.01, yolo, "my.yaml", None, "s", "fitness", "local", "none", None, {"epochs": 2})
+    assert plan["early_stop"] is None and plan["grace_period"] is None and plan["model"] == MODEL
+    assert plan["metric"] == "fitness" and plan["optimizer"] == "SGD" and "ignores lr0" in plan["notes"][0]
+    assert plan["data"] == str(data.resolve())  # relative here, absolute for a trial that runs elsewhere
 
 
 def test_resume_takes_only_the_sweep_directory(tmp_path):
@@ -264,3 +291,4 @@ def test_local_sweep_resume_keeps_finished_points_and_restarts_a_killed_one(tmp_
     assert (kept / "row.json").stat().st_mtime_ns == mtime and (killed / "row.json").is_file()
     assert [int(float(r["epoch"])) for r in read_csv(killed / "results.csv")] == [1, 2]
     assert [(r.lr0, r.epochs, r.final_loss) for r in again.rows] == [(r.lr0, r.epochs, r.final_loss) for r in res.rows]
+    assert res.engine == again.engine == "local" and not (res.save_dir / "ray").exists()  # no Ray for a local sweep

@@ -361,8 +361,9 @@ def hook_trainer(trainer) -> None:
         return
     from inspect import unwrap
 
-    for event, fn in plugin_callbacks():  # a callback wrapped by someone (functools.wraps: a timer, ...) counts
-        if not any(unwrap(f) is fn for f in callbacks.setdefault(event, []) if callable(f)):
+    for event, fn in plugin_callbacks():  # a callback wrapped by someone (functools.wraps: a timer, ...) counts,
+        own = unwrap(fn)  # and so does the plugin's own callback when it is itself a wrapper (a profiler, mutmut)
+        if not any(unwrap(f) is own for f in callbacks.setdefault(event, []) if callable(f)):
             callbacks[event].append(fn)
 
 
