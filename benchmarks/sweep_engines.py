@@ -215,7 +215,8 @@ def run(ctx: common.Context) -> common.Report:
     body = "\n".join([setup, "", *speed_text, "", *asha_text])
     return common.Report(
         body=body,
-        machine=common.machine_info(),
+        machine=common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
+        load_note=ctx.monitor.summary(2, affected="the wall times are inflated"),  # Ray runs two trainings at a time
         data={"speed": speed_data, "asha": asha_data},
         wall_note=" (the sweeps above, one after another)",
         console=body,
