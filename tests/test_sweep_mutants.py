@@ -138,3 +138,12 @@ def test_the_rule_in_words_follows_the_mode(tmp_path):
     assert result(tmp_path, []).rule() == f"highest {MAP}; ties -> lowest final loss"
     by_loss = result(tmp_path, [], mode="min", metric="val/box_loss")
     assert by_loss.rule() == "lowest val/box_loss; ties -> lowest final loss"
+
+
+def test_read_last_row_reads_the_last_of_several_rows(tmp_path):
+    from yolo_lr.tools.sweep import read_last_row
+
+    path = tmp_path / "results.csv"
+    path.write_text("epoch, train/box_loss, metrics/mAP50(B)\n1, 3.0, 0.1\n2, 2.5, 0.2\n3, 2.0, oops\n")
+    last = read_last_row(path)
+    assert last["epoch"] == 3 and last["train/box_loss"] == 2.0 and math.isnan(last["metrics/mAP50(B)"])

@@ -258,6 +258,7 @@ def test_asha_stops_trailing_trials_and_ranks_only_finished_ones(tmp_path):
     )
     stopped = [r for r in res.rows if r.stopped]
     assert stopped and all(r.epochs < 4 and not r.best for r in stopped)
+    assert all(0 < r.seconds < 300 for r in res.rows)  # each row's own training time, also where ASHA stopped it
     assert all(r.epochs == 4 for r in res.rows if not r.stopped) and res.best is not None and not res.best.stopped
     assert res.epochs == sum(r.epochs for r in res.rows) < 12
     assert any("stopped early by asha" in n for n in res.notes)
@@ -279,7 +280,7 @@ def test_engine_ray_without_ray_fails_at_once_with_the_install_command(tmp_path)
 
 
 @pytest.mark.training
-def test_local_sweep_resume_keeps_finished_points_and_restarts_a_killed_one(tmp_path):
+def test_local_sweep_resume_keeps_finished_points_and_restarts_a_killed_one(tmp_path, capsys):
     """The local engine keeps the same promise: a point whose folder has row.json is kept; a folder without it (a
     training killed mid-way) is trained again from nothing, not appended to."""
     res = sweep([1e-3, 1e-2], model=MODEL, data=str(COCO8), project=str(tmp_path), epochs=2, verbose=False, **TINY)
@@ -287,7 +288,11 @@ def test_local_sweep_resume_keeps_finished_points_and_restarts_a_killed_one(tmp_
     mtime = (kept / "row.json").stat().st_mtime_ns
     (killed / "row.json").unlink()  # as if killed during its last epoch
     (res.save_dir / "sweep.csv").unlink()
-    again = sweep(resume=res.save_dir, verbose=False)
+    capsys.readouterr()
+    again = sweep(resume=res.save_dir)
+    said = capsys.readouterr().out
+    assert "[1/2] lr0=0.001: loss" in said and "(trained before: not retrained)" in said.split("[2/2]")[0]
+    assert "(trained before" not in said.split("[2/2]")[1]
     assert (kept / "row.json").stat().st_mtime_ns == mtime and (killed / "row.json").is_file()
     assert [int(float(r["epoch"])) for r in read_csv(killed / "results.csv")] == [1, 2]
     assert [(r.lr0, r.epochs, r.final_loss) for r in again.rows] == [(r.lr0, r.epochs, r.final_loss) for r in res.rows]
