@@ -147,3 +147,79 @@ def test_read_last_row_reads_the_last_of_several_rows(tmp_path):
     path.write_text("epoch, train/box_loss, metrics/mAP50(B)\n1, 3.0, 0.1\n2, 2.5, 0.2\n3, 2.0, oops\n")
     last = read_last_row(path)
     assert last["epoch"] == 3 and last["train/box_loss"] == 2.0 and math.isnan(last["metrics/mAP50(B)"])
+
+
+def test_ctrl_c_in_a_local_sweep_says_how_to_continue(tmp_path, monkeypatch):
+    import pytest
+
+    from yolo_lr.tools import sweep as sweep_module
+
+    def interrupted(plan, point, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "train_point", interrupted)
+    with pytest.raises(sweep_module.SweepInterrupted) as e:
+        sweep_module.sweep([1e-3, 1e-2], model="yolo26n.yaml", project=str(tmp_path), name="s", epochs=1, verbose=False)
+    where = (tmp_path / "s").resolve()
+    assert e.value.save_dir == where and "with 0 of 2 points finished" in str(e.value)
+    assert f"yolo-lr sweep resume={where}" in str(e.value) and f"yolo_lr.sweep(resume={str(where)!r})" in str(e.value)
+
+
+def test_a_moved_sweep_directory_resumes_where_it_is_now(tmp_path):
+    from yolo_lr.tools.sweep import load_plan
+
+    (tmp_path / "sweep.json").write_text(json.dumps({"engine": "local", "save_dir": "/somewhere/it/was"}))
+    assert load_plan(tmp_path)["save_dir"] == str(tmp_path.resolve())
+
+
+def test_a_failing_training_becomes_a_row_with_its_first_error_line(tmp_path, monkeypatch):
+    import ultralytics
+
+    from yolo_lr.tools.sweep import ROW_FILE, SweepRow, train_point
+
+    class Broken:
+        def __init__(self, model):
+            self.trainer = None
+
+        def add_callback(self, event, fn):
+            pass
+
+        def train(self, **kwargs):
+            raise RuntimeError("diverged at step 3\nsecond line")
+
+    monkeypatch.setattr(ultralytics, "YOLO", Broken)
+    plan = {"save_dir": str(tmp_path), "metric": MAP, "model": "m.yaml", "data": "d.yaml", "args": {}}
+    row, before = train_point(plan, {"lr0": 0.01, "lr_policy": "wsd"})
+    assert not before and row.error == "RuntimeError: diverged at step 3" and row.point == {"lr_policy": "wsd"}
+    assert row.run_dir == tmp_path / "lr0_0.01-lr_policy_wsd"
+    assert SweepRow.from_json(json.loads((row.run_dir / ROW_FILE).read_text())).error == row.error
+    again, before = train_point(plan, {"lr0": 0.01, "lr_policy": "wsd"})  # a finished point is read back, not retrained
+    assert before and again.error == row.error
+
+
+def test_a_metric_missing_from_results_csv_reads_as_nan(tmp_path):
+    from yolo_lr.tools.sweep import _fill
+
+    (tmp_path / "results.csv").write_text("epoch,train/box_loss,metrics/mAP50(B)\n1,2.0,0.5\n")
+    row = SweepRow(0.01, run_dir=tmp_path)
+    _fill(row, {"epochs": 1, "steps": 2, "images": 4, "fitness": 0.1}, "metrics/mAP50-95(M)", 3.5)
+    assert math.isnan(row.metric) and row.final_loss == 2.0 and row.metrics == {"metrics/mAP50(B)": 0.5, "fitness": 0.1}
+    assert (row.seconds, row.epochs, row.steps, row.images) == (3.5, 1, 2, 4)
+
+
+def test_the_plot_says_which_way_is_better_and_how_long_each_run_trained(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from yolo_lr.tools.sweep import _plot
+
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
+    for mode, word, epochs in (("max", "higher", 1), ("min", "lower", 2)):
+        row = SweepRow(1e-3, {"lr_policy": "wsd"}, 2.0, 0.3, {}, 1.0, epochs, 2, 4)
+        res = result(tmp_path, [row], mode=mode, metric="m", axes=["lr_policy"])
+        assert _plot(res, tmp_path / f"{mode}.png") == tmp_path / f"{mode}.png"
+        ax = figures[-1].axes[0]
+        assert ax.get_ylabel() == f"m (last epoch, {word} is better)"
+        runs = "1 epoch per run" if epochs == 1 else "2 epochs per run"
+        assert ax.get_title() == f"lr0 x lr_policy sweep: yolo26n.yaml, SGD, {runs}"
