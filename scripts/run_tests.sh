@@ -5,4 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup_env.sh"
 cd "$ROOT"
-exec python -m pytest -q -p no:cacheprovider "$@"
+# Two worker processes, each taking whole test files (module fixtures are built once): a CPU training uses one core
+# (Ultralytics' thread count on a 2-core machine), so two files train side by side. YOLO_LR_TEST_WORKERS=0 runs
+# everything in this process.
+exec python -m pytest -q -p no:cacheprovider -n "${YOLO_LR_TEST_WORKERS:-2}" --dist loadfile --durations=15 "$@"
