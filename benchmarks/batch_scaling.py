@@ -102,9 +102,6 @@ def summarise(s, results: list[dict]) -> list[dict]:
                 label = f"{opt}|{batch}|{'off' if batch == s.ref else arm}"
                 runs = [r for r in results if r["label"] == label]
                 final = [r["map"][-1] for r in runs]
-                m, _ = common.mean_std(final)
-                _, ref_std = common.mean_std(ref)
-                inside = abs(m - common.mean_std(ref)[0]) <= 2 * ref_std if len(ref) > 1 else None
                 rows.append(
                     {
                         "optimizer": opt,
@@ -112,7 +109,7 @@ def summarise(s, results: list[dict]) -> list[dict]:
                         "arm": arm,
                         "final": final,
                         "ref": ref,
-                        "inside": inside,
+                        "welch": common.welch(final, ref),
                         "lr": sorted({r["lr_used"] for r in runs}),
                         "wall": [r["wall_s"] for r in runs],
                     }  # fmt: skip
@@ -122,17 +119,16 @@ def summarise(s, results: list[dict]) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     header = ["optimizer", "batch", "lr_batch_scale", "peak lr used", "final mAP50-95", "Δ vs reference batch",
-              "within 2 std of the reference", "per seed"]  # fmt: skip
+              "Welch p vs the reference", "per seed"]  # fmt: skip
     out = []
     for r in rows:
-        m, _ = common.mean_std(r["final"])
-        d = m - common.mean_std(r["ref"])[0]
-        inside = "n/a (1 seed)" if r["inside"] is None else ("yes" if r["inside"] else "**no**")
         lrs = ", ".join(f"{x:.3g}" for x in r["lr"])
         seeds = ", ".join(f"{x:.4f}" for x in r["final"])
+        w = r["welch"]
         out.append(
-            [r["optimizer"], str(r["batch"]), r["arm"], lrs, common.fmt_ms(r["final"]), f"{d:+.4f}", inside, seeds]
-        )
+            [r["optimizer"], str(r["batch"]), r["arm"], lrs, common.fmt_ms(r["final"]), f"{w['diff']:+.4f}",
+             common.fmt_p(w), seeds]
+        )  # fmt: skip
     return common.md_table(header, out)
 
 
@@ -141,13 +137,17 @@ def observations(s, rows: list[dict]) -> list[str]:
     for opt in s.optimizers:
         for arm in ("off", "auto"):
             rs = [r for r in rows if r["optimizer"] == opt and r["arm"] == arm and r["batch"] != s.ref]
-            out = [str(r["batch"]) for r in rs if r["inside"] is False]
-            verdict = "every batch size within" if not out else f"outside at batch {', '.join(out)} of"
-            lines.append(f"{opt}, lr_batch_scale={arm}: {verdict} the reference batch's 2-std seed spread.")
+            out = [f"{r['batch']} ({r['welch']['diff']:+.4f})" for r in rs if r["welch"]["differs"]]
+            verdict = "no batch size differs" if not out else f"batch {', '.join(out)} differ{'s' * (len(out) == 1)}"
+            lines.append(
+                f"{opt}, lr_batch_scale={arm}: {verdict} from the reference batch "
+                f"(Welch's t-test over seeds, p < {common.ALPHA:g})."
+            )
     return lines
 
 
-def run(ctx: common.Context) -> common.Report:
+def run(ctx: common.Context) -> dict:
+    """Train every (optimizer, batch, arm, seed); the raw numbers ``render`` reports."""
     s = ctx.settings
     if s.ref not in s.batches:
         raise SystemExit(f"--ref {s.ref} must be one of the batch sizes {s.batches}")
@@ -159,7 +159,20 @@ def run(ctx: common.Context) -> common.Report:
     results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
     for r in results:
         r["lr_used"] = peak_lr(Path(r["save_dir"])) if r["plugin_active"] else float("nan")
-    rows = summarise(s, results)
+    return {
+        "machine": common.machine_info(results),
+        "wall_note": f" ({len(specs)} trainings, {jobs} at a time)",
+        "load_note": ctx.monitor.summary(jobs),
+        "problems": [f"{r['label']} seed {r['seed']}: plugin inactive" for r in results if not r["plugin_active"]],
+        "runs": [{k: r[k] for k in ("label", "seed", "map", "wall_s", "lr_used")} for r in results],
+    }
+
+
+def render(ctx: common.Context, raw: dict) -> common.Report:
+    """The table, plot and verdicts of a measurement (or of its JSON: ``--from-json``)."""
+    s = ctx.settings
+    ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
+    rows = summarise(s, raw["runs"])
     png = ctx.output(".png")
     with common.figure(png, ncols=len(s.optimizers), title="final mAP50-95 against batch size") as axes:
         axes = list(axes) if len(s.optimizers) > 1 else [axes]
@@ -182,18 +195,16 @@ def run(ctx: common.Context) -> common.Report:
         "A larger batch takes fewer steps in the same epochs, which no LR rule gives back: the table shows how far "
         "each rule gets."
     )
-    body = "\n".join([setup, "", table(rows), "", f"![batch scaling]({common.md_link(png)})", "",
+    notes = [x for note in raw.get("notes", []) for x in ("", note)]
+    body = "\n".join([setup, "", table(rows), *notes, "", f"![batch scaling]({common.md_link(png)})", "",
                       *observations(s, rows)])  # fmt: skip
     return common.Report(
         body=body,
-        machine=common.machine_info(results),
-        data={"runs": [{k: r[k] for k in ("label", "seed", "map", "wall_s", "lr_used")} for r in results]},
-        wall_note=f" ({len(specs)} trainings, {jobs} at a time)",
-        load_note=ctx.monitor.summary(jobs),
+        machine=raw["machine"],
         console="\n".join([table(rows), "", *observations(s, rows)]),
-        problems=[f"{r['label']} seed {r['seed']}: plugin inactive" for r in results if not r["plugin_active"]],
+        problems=raw["problems"],
     )
 
 
 if __name__ == "__main__":
-    sys.exit(common.main(BENCH, run, script=Path(__file__)))
+    sys.exit(common.main(BENCH, run, script=Path(__file__), render=render))

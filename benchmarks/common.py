@@ -7,11 +7,13 @@ measurement.
   block (with the machine, the date, the wall time and the command), the raw JSON and, with ``--write-md``, the block
   of BENCHMARKS.md. ``--smoke`` runs in a temp dir and never writes BENCHMARKS.md (the tests run it).
 - synthetic datasets from ``scripts/make_dataset.py``, generated once per settings and cached under the work dir;
-- one training per run in a fresh worker process (``train_one``), run in parallel by ``run_all`` as Ray Tune trials
-  (resumable, like ``yolo-lr sweep engine=ray``; ``make_pool`` is the plain process pool): Ultralytics trains
+- one training (or any job) per run in a fresh worker process (``train_one``), run in parallel by ``run_all`` as Ray
+  Tune trials (resumable, like ``yolo-lr sweep engine=ray``): Ultralytics trains
   on CPU with ``min(8, cores - 1)`` torch threads, so on a 2-core machine one training uses one core and two
   trainings side by side use the machine;
-- ``results.csv`` reading, seeds and statistics (mean ± std, spread, percentiles), machine description, plots.
+- ``results.csv`` reading, seeds and statistics (mean ± std, percentiles, Welch's t-test), machine description, plots;
+- ``main(..., render=...)``: the block rendered from the raw numbers as the JSON keeps them, so ``--from-json``
+  renders it again, measuring nothing.
 
 A benchmark script is then its spec, its measurement and its tables::
 
@@ -32,14 +34,12 @@ Nothing here keeps run state in module globals: every function takes what it nee
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import contextlib
 import csv
 import datetime as _dt
 import hashlib
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import shlex
@@ -249,15 +249,6 @@ def train_one(spec: RunSpec) -> dict:
     }
 
 
-def make_pool(jobs: int) -> cf.ProcessPoolExecutor:
-    """A pool of spawned workers, each used for one training only (a fresh interpreter per run)."""
-    ctx = mp.get_context("spawn")
-    try:
-        return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1)
-    except TypeError:  # Python < 3.11: workers are reused
-        return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-
-
 @dataclass
 class LoadMonitor:
     """Samples the 1-minute load average while a benchmark runs, to say whether other work competed for the CPU.
@@ -321,30 +312,54 @@ class LoadMonitor:
         return text
 
 
-def run_all(specs: list[RunSpec], jobs: int, log: Callable[[str], None], monitor: LoadMonitor) -> list[dict]:
-    """Run every spec as a Ray Tune trial (the engine of ``yolo-lr sweep engine=ray``): each training in a fresh worker
-    process, ``jobs`` at a time (one CPU each); results in the order of ``specs``.
+def run_all(
+    specs: list,
+    jobs: int,
+    log: Callable[[str], None],
+    monitor: LoadMonitor,
+    fn: Callable | None = None,
+    where: Path | None = None,
+    line: Callable[[dict], str] | None = None,
+) -> list[dict]:
+    """Run ``fn(spec)`` for every spec as a Ray Tune trial (the engine of ``yolo-lr sweep engine=ray``): each in a
+    fresh worker process, ``jobs`` at a time (one CPU each); results in the order of ``specs``. ``jobs=0`` runs them
+    one after the other in this process, without Ray.
 
-    Ray keeps every finished training's result in the experiment folder beside the runs (``ray/runs-<hash of the
-    specs>``), so the same benchmark killed mid-way and started again with the same settings continues: finished
-    trainings are reread, the others trained.
+    Ray keeps every finished job's result in its experiment folder (``where``, default beside the first spec's runs:
+    ``ray/``; named after a hash of the specs), so the same benchmark killed mid-way and started again with the same
+    settings continues: finished jobs are reread, the others run.
+
+    Args:
+        specs: picklable job descriptions (``RunSpec`` for the default ``fn``).
+        fn: the job, a module-level function returning a JSON-able dict (default ``train_one``). An exception it
+            raises ends the benchmark, unless ``fn`` returns it as a result (a diverged training can be a result).
+        line: the progress line of a finished job's result (default ``result_line``).
     """
+    fn, line = fn or train_one, line or result_line
+    if not specs:
+        return []
+    if jobs == 0:
+        out = []
+        for i, spec in enumerate(specs, 1):
+            out.append(fn(spec))
+            monitor.sample()
+            log(f"  [{i}/{len(specs)}] {line(out[-1])}")
+        return out
     import ray
     from ray import tune
 
-    if not specs:
-        return []
-    key = hashlib.sha256(json.dumps([spec_dict(s) for s in specs], sort_keys=True, default=str).encode()).hexdigest()
-    experiment = Path(specs[0].train_args["project"]).resolve().parent / "ray" / f"runs-{key[:12]}"
+    key = settings_key([asdict(s) if hasattr(s, "__dataclass_fields__") else s for s in specs])
+    where = where or Path(specs[0].train_args["project"]).resolve().parent / "ray"
+    experiment = Path(where) / f"jobs-{key}"
     env = {k: v for k, v in os.environ.items() if k.startswith(("YOLO_", "OMP_", "MKL_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")) if p)
     env["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
     try:
-        trainable = tune.with_resources(tune.with_parameters(_ray_train, specs=specs), {"cpu": 1})
+        trainable = tune.with_resources(tune.with_parameters(_ray_job, specs=specs, fn=fn), {"cpu": 1})
         if tune.Tuner.can_restore(str(experiment)):
-            log(f"  continuing {experiment}: finished trainings are reread")
+            log(f"  continuing {experiment}: finished jobs are reread")
             tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=True)
         else:
             tuner = tune.Tuner(
@@ -352,7 +367,7 @@ def run_all(specs: list[RunSpec], jobs: int, log: Callable[[str], None], monitor
                 param_space={"i": tune.grid_search(list(range(len(specs))))},
                 run_config=tune.RunConfig(
                     name=experiment.name, storage_path=str(experiment.parent), verbose=0,
-                    callbacks=[_progress(len(specs), log, monitor)],
+                    callbacks=[_progress(len(specs), log, monitor, line)],
                 ),
             )  # fmt: skip
         grid = tuner.fit()
@@ -361,18 +376,18 @@ def run_all(specs: list[RunSpec], jobs: int, log: Callable[[str], None], monitor
     out = {}
     for r in grid:
         if r.error is not None or "result" not in (r.metrics or {}):
-            raise RuntimeError(f"benchmark training {specs[r.config['i']].label} failed: {r.error}")
+            raise RuntimeError(f"benchmark job {r.config['i']} ({specs[r.config['i']]!r:.200}) failed: {r.error}")
         out[r.config["i"]] = json.loads(r.metrics["result"])
     return [out[i] for i in range(len(specs))]
 
 
-def _ray_train(config: dict, specs: list[RunSpec]) -> None:
+def _ray_job(config: dict, specs: list, fn: Callable) -> None:
     from ray import tune
 
-    tune.report({"result": json.dumps(train_one(specs[config["i"]]))})
+    tune.report({"result": json.dumps(fn(specs[config["i"]]))})
 
 
-def _progress(total: int, log: Callable[[str], None], monitor: LoadMonitor):
+def _progress(total: int, log: Callable[[str], None], monitor: LoadMonitor, line: Callable[[dict], str]):
     from ray import tune
 
     class Progress(tune.Callback):  # no closure over log/monitor: Ray pickles the class with the experiment
@@ -386,7 +401,7 @@ def _progress(total: int, log: Callable[[str], None], monitor: LoadMonitor):
             self.done += 1
             if self.monitor is not None:
                 self.monitor.sample()
-            self.log(f"  [{self.done}/{total}] {result_line(json.loads((trial.last_result or {})['result']))}")
+            self.log(f"  [{self.done}/{total}] {line(json.loads((trial.last_result or {})['result']))}")
 
     return Progress(log, monitor)
 
@@ -472,18 +487,31 @@ def describe(xs: list[float]) -> dict[str, float]:
     }
 
 
-def outside_spread(
-    base: list[float], others: dict[str, list[float]], k: float = 2.0
-) -> tuple[float, list[str], list[str]]:
-    """Which configs' means lie more than ``k`` standard deviations of ``base`` (over seeds) above or below its mean.
+ALPHA = 0.05  # the significance level of every "differs from" verdict
 
-    Returns:
-        The base's std, the names above and the names below (in ``others`` order).
-    """
-    bm, bs = mean_std(base)
-    above = [name for name, xs in others.items() if statistics.fmean(xs) - bm > k * bs]
-    below = [name for name, xs in others.items() if bm - statistics.fmean(xs) > k * bs]
-    return bs, above, below
+
+def welch(xs: list[float], ref: list[float]) -> dict:
+    """``xs`` against ``ref`` over seeds: the difference of the means and the two-sided p-value of Welch's t-test
+    (scipy; unequal variances). p is None with fewer than two values on a side, 1.0 when both sides are constant and
+    equal, 0.0 when constant and different; ``differs``: p < ``ALPHA``."""
+    from scipy import stats
+
+    diff = statistics.fmean(xs) - statistics.fmean(ref)
+    if min(len(xs), len(ref)) < 2:
+        p = None
+    elif statistics.pstdev(xs) == 0 and statistics.pstdev(ref) == 0:
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        p = float(stats.ttest_ind(xs, ref, equal_var=False).pvalue)
+    return {"diff": diff, "p": p, "differs": p is not None and p < ALPHA}
+
+
+def fmt_p(w: dict) -> str:
+    """A Welch comparison as a table cell: p, in bold where it differs."""
+    if w["p"] is None:
+        return "n/a (1 seed)"
+    text = f"p={w['p']:.2g}"
+    return f"**{text}**" if w["differs"] else text
 
 
 # ------------------------------------------------------------------------------------------------------ reporting
@@ -588,8 +616,15 @@ def replace_block(md_path: Path, key: str, body: str) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write raw numbers as JSON (NaN as null; floats rounded for a small, diffable file: to 6 decimals, or to 6
-    significant digits below 1, so that small values such as learning rates keep their precision)."""
+    """Write raw numbers as JSON, as ``as_written`` keeps them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(as_written(data), indent=1) + "\n")
+
+
+def as_written(data: dict) -> dict:
+    """``data`` as its JSON file keeps it (NaN as null; floats rounded for a small, diffable file: to 6 decimals, or
+    to 6 significant digits below 1, so that small values such as learning rates keep their precision), so that a
+    report rendered from it is the report rendered again from the file."""
 
     def clean(x):
         if isinstance(x, float):
@@ -604,18 +639,12 @@ def write_json(path: Path, data: dict) -> None:
             return str(x)
         return x
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(clean(data), indent=1) + "\n")
+    return json.loads(json.dumps(clean(data)))
 
 
 def settings_key(settings: dict) -> str:
     """A short stable hash of a settings dict (for cache folders)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def spec_dict(spec: RunSpec) -> dict:
-    """A RunSpec as a plain dict (for JSON)."""
-    return asdict(spec)
 
 
 def md_link(path: Path) -> str:
@@ -777,8 +806,9 @@ class Report:
     command: str | None = None
 
 
-def build_parser(bench: Bench) -> argparse.ArgumentParser:
-    """Options from the spec's settings, plus --smoke, --workdir, --write-md, --md and --verbose."""
+def build_parser(bench: Bench, from_json: bool = False) -> argparse.ArgumentParser:
+    """Options from the spec's settings, plus --smoke, --workdir, --write-md, --md, --verbose and (``from_json``)
+    --from-json."""
     doc = bench.doc.strip()
     description, _, epilog = doc.partition("\n\n")
     p = argparse.ArgumentParser(
@@ -822,6 +852,9 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
     p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
     p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
+    if from_json:
+        text = "re-render the block and the plots from a results JSON this script wrote, measuring nothing"
+        p.add_argument("--from-json", type=Path, metavar="JSON", help=text)
     return p
 
 
@@ -864,31 +897,37 @@ def render_block(ctx: Context, report: Report, date: str, wall_s: float) -> str:
 
 def main(
     bench: Bench,
-    run: Callable[[Context], Report],
+    run: Callable[[Context], Report | dict],
     argv: list[str] | None = None,
     script: Path | None = None,
     add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+    render: Callable[[Context, dict], Report] | None = None,
 ) -> int:
     """Parse the options, set the environment up, run the benchmark and write its block, JSON and (--write-md) the
     block of BENCHMARKS.md.
 
     Args:
         bench: the benchmark's spec.
-        run: does the measurement; gets a ``Context``, returns a ``Report``.
+        run: does the measurement; gets a ``Context``, returns a ``Report`` or, with ``render``, the raw numbers.
         argv: options (default ``sys.argv[1:]``).
         script: the script's path, for the command shown in the report (default ``sys.argv[0]``).
         add_options: adds the script's own options beyond its settings (they reach ``run`` as ``ctx.args``).
+        render: makes the report from the raw numbers as the JSON keeps them (``as_written``), so the block is what
+            ``--from-json`` renders again from the file. ``run`` then returns a dict: ``machine`` and what
+            ``render`` reads, optionally ``wall_note`` and ``load_note`` for the header (and ``date``, ``wall_s``,
+            ``command`` to keep an earlier run's).
 
     Returns:
         The exit status: 0, or 1 when the report lists problems (2 on bad options, from argparse).
     """
-    parser = build_parser(bench)
+    parser = build_parser(bench, from_json=render is not None)
     if add_options is not None:
         add_options(parser)
     args = parser.parse_args(argv)
     if args.smoke and args.write_md:
         parser.error("--smoke never writes BENCHMARKS.md; drop --write-md")
-    settings = resolve_settings(bench, args, parser)
+    recorded = json.loads(args.from_json.read_text()) if getattr(args, "from_json", None) else None
+    settings = SimpleNamespace(**recorded["settings"]) if recorded else resolve_settings(bench, args, parser)
     command = command_line(Path(script or sys.argv[0]), argv)
     if args.workdir is not None:
         workdir = args.workdir
@@ -903,40 +942,62 @@ def main(
         workdir=workdir,
         results_dir=results_dir,
         command=command,
-        monitor=LoadMonitor(),
+        monitor=LoadMonitor(samples=list(recorded.get("load_average", [])) if recorded else []),
     )
-    cfg_dir = setup_environment(args.verbose)
-    ctx.monitor.start()
-    try:
-        report = run(ctx)
-    finally:
-        ctx.monitor.stop()
-        if cfg_dir is not None:
-            shutil.rmtree(cfg_dir, ignore_errors=True)
+    if recorded is None:
+        cfg_dir = setup_environment(args.verbose)
+        ctx.monitor.start()
+        try:
+            out = run(ctx)
+        finally:
+            ctx.monitor.stop()
+            if cfg_dir is not None:
+                shutil.rmtree(cfg_dir, ignore_errors=True)
+    if render is None:
+        report, raw = out, None
+    else:
+        raw = recorded or as_written(
+            {
+                "date": utc_now(),
+                "command": command,
+                "wall_s": ctx.elapsed(),
+                "settings": vars(settings),
+                "load_average": ctx.monitor.samples,
+                **out,
+            }
+        )
+        report = render(ctx, raw)
+        report.machine, report.date, report.wall_s = raw["machine"], raw["date"], raw["wall_s"]
+        report.command = raw["command"]
+        report.wall_note = raw.get("wall_note", report.wall_note)
+        report.load_note = raw.get("load_note", report.load_note)
     wall_s = report.wall_s if report.wall_s is not None else ctx.elapsed()
     date = report.date or utc_now()
     block = render_block(ctx, report, date, wall_s)
     results_dir.mkdir(parents=True, exist_ok=True)
     md_out, json_out = ctx.output(".md", report.name), ctx.output(".json", report.name)
     md_out.write_text(block + "\n")
-    write_json(
-        json_out,
-        {
-            "date": date,
-            "command": report.command or command,
-            "wall_s": wall_s,
-            "machine": report.machine,
-            "settings": vars(settings),
-            "load_average": ctx.monitor.samples,
-            **report.data,
-        },
-    )
+    if recorded is None:
+        write_json(
+            json_out,
+            raw
+            or {
+                "date": date,
+                "command": report.command or command,
+                "wall_s": wall_s,
+                "machine": report.machine,
+                "settings": vars(settings),
+                "load_average": ctx.monitor.samples,
+                **report.data,
+            },
+        )
     ctx.log("")
     if report.console:
         ctx.log(report.console)
     for problem in report.problems:
         ctx.log(f"PROBLEM: {problem}")
-    ctx.log(f"{report.name or bench.name}: block {md_out}, raw numbers {json_out}; took {ctx.elapsed():.0f} s")
+    made = f"block {md_out}" + (f", raw numbers {json_out}" if recorded is None else f" from {args.from_json}")
+    ctx.log(f"{report.name or bench.name}: {made}; took {ctx.elapsed():.0f} s")
     if args.write_md:
         key = report.block or bench.block
         replace_block(args.md, key, block)

@@ -52,15 +52,13 @@ Run from the repository root with the project's environment (``source scripts/se
 Options, folders and the report's header come from the shared harness (``benchmarks/common.py``: ``Bench`` and
 ``main``). Outputs: ``benchmarks/results/finder_vs_sweep.{md,json,png}`` (``--smoke``: under ``WORKDIR/results``; a
 smoke run never touches BENCHMARKS.md). ``--write-md`` rewrites only the block between ``<!-- finder:start -->`` and
-``<!-- finder:end -->``. ``--from-json`` re-renders the block and the plot from a results JSON without training: one
-written by this script, or the one measured before the core restructure (branch ``finder``), whose layout predates the
-harness.
+``<!-- finder:end -->``. ``--from-json`` re-renders the block and the plot from a results JSON this script wrote,
+without training (the harness's option; the test suite checks the committed blocks against it).
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import json
 import math
 import sys
@@ -82,8 +80,6 @@ RULES = ("auto", "valley", "steep", "min10", "edge10")
 FRACTIONS = (0.5, 0.6, 2.0 / 3.0, 0.75)  # shapes of rule auto compared across seeds: how far down the descent
 DIVISORS = (5.0, 10.0, 15.0, 20.0, 30.0)  # ... and the edge of stability's divisor without a descent
 DIVERGE = 4.0  # the finder's divergence stop, replayed for every candidate
-# The committed results were measured before the core restructure; their JSON predates the harness's layout.
-PRE_HARNESS_COMMIT = "76c34e8"  # branch finder: the commit that recorded benchmarks/results/finder_vs_sweep.json
 
 BENCH = common.Bench(
     name="finder_vs_sweep",
@@ -302,34 +298,27 @@ def finder_job(model: str, args: dict, lr_start: float, lr_end: float, iters: in
     }
 
 
-def sweep_job(spec: common.RunSpec) -> dict:
-    """One training of the sweep (worker process), with this process's CPU time."""
+def job(item: dict) -> dict:
+    """One job of the measurement (a worker process, or this one with ``--jobs 0``): a recorded range test, or a sweep
+    training with this process's CPU time; a training that fails (e.g. diverges) is a result, its error."""
+    if item["kind"] == "find":
+        return finder_job(item["model"], item["args"], item["lr_start"], item["lr_end"], item["iters"])
     cpu0 = time.process_time()
-    r = common.train_one(spec)
-    r["cpu_s"] = time.process_time() - cpu0
-    return r
+    try:
+        r = common.train_one(item["spec"])
+    except Exception as e:  # noqa: BLE001 - kept as the grid point's result
+        return {"error": repr(e)}
+    return {**r, "cpu_s": time.process_time() - cpu0}
 
 
-class Inline:
-    """Runs each job at once in this process (``--jobs 0``, the smoke run's default: no interpreter start-ups)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        fut = cf.Future()
-        try:
-            fut.set_result(fn(*args))
-        except Exception as e:  # noqa: BLE001 - delivered through the future, as a pool would
-            fut.set_exception(e)
-        return fut
-
-
-def pool_for(jobs: int):
-    return Inline() if jobs == 0 else common.make_pool(jobs)
+def job_line(r: dict) -> str:
+    """The progress line of a finished job."""
+    if "losses" in r:
+        cpu = r["step_cpu_s"][-1] if r["step_cpu_s"] else r["setup_cpu_s"]
+        return f"finder: {len(r['losses'])}/{r['planned']} steps ({r['stop_reason']}), {cpu:.0f} s CPU"
+    if "error" in r:
+        return f"sweep training failed: {r['error']}"
+    return f"{r['label']}: mAP50-95 {r['map'][-1]:.4f}, {r['cpu_s']:.0f} s CPU"
 
 
 # --------------------------------------------------------------------------------------------------- the readings
@@ -434,28 +423,21 @@ def evaluate(results: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------- running
-def run_entry(key: str, lr0: float, fut: cf.Future, log) -> dict:
-    """One sweep training's record from its finished job (a failed training, e.g. diverged, is a NaN result)."""
-    if fut.exception() is not None:
-        log(f"  {key} lr0={lr0:.3g}: failed: {fut.exception()!r}")
+def run_entry(lr0: float, r: dict) -> dict:
+    """One sweep training's record from its job's result (a failed training, e.g. diverged, is a NaN result)."""
+    if "error" in r:
         nan = math.nan
         return {"lr0": lr0, "map": nan, "map50": nan, "loss": nan, "curve": [], "cpu_s": 0.0, "wall_s": 0.0,
-                "epochs": 0, "error": repr(fut.exception())}  # fmt: skip
-    r = fut.result()
+                "epochs": 0, "error": r["error"]}  # fmt: skip
     loss = r["train_loss"][-1] if r["train_loss"] else math.nan
-    log(f"  {key} lr0={lr0:.3g}: mAP50-95 {r['map'][-1]:.4f}, loss {loss:.3f}, {r['cpu_s']:.0f} s CPU")
     return {"lr0": lr0, "map": r["map"][-1], "map50": r["map50"][-1], "loss": loss, "curve": r["map"],
             "cpu_s": r["cpu_s"], "wall_s": r["wall_s"], "epochs": len(r["map"])}  # fmt: skip
 
 
 def project_dir(s: SimpleNamespace, workdir: Path, kind: str = "runs") -> Path:
-    """A fresh folder for this seed's trainings (``kind``: the full measurement's, or --merge's)."""
-    import shutil
-
-    project = workdir / "finder_vs_sweep" / (kind if not seed_of(s) else f"{kind}_seed{seed_of(s)}")
-    if project.exists():
-        shutil.rmtree(project)
-    return project
+    """The folder of this seed's trainings (``kind``: the full measurement's, or --merge's); each training replaces
+    its own run folder, and the engine's record (``ray/`` beside it) lets a killed measurement continue."""
+    return workdir / "finder_vs_sweep" / (kind if not seed_of(s) else f"{kind}_seed{seed_of(s)}")
 
 
 def measure(
@@ -468,62 +450,46 @@ def measure(
     monitor,
     project: Path | None = None,
 ) -> dict:
-    """Datasets, finder recordings and sweeps for every case (``s.jobs`` worker processes at a time; 0: all in this
-    process), in ``project`` (default: a fresh ``runs`` folder of this seed). Returns the raw results: per case its
-    runs, best, finder recording and compute."""
+    """Datasets, finder recordings and sweeps for every case, run by the engine (``common.run_all``: ``s.jobs`` at a
+    time; 0: all in this process), in ``project`` (default: this seed's ``runs`` folder); then, while a case's best
+    lr0 sits at an end of its grid, one more point on that side (at most ``s.max_extend`` rounds). Returns the raw
+    results: per case its runs, best, finder recording and compute."""
     datasets = {c.key: common.ensure_dataset(c.data, workdir) for c in cases}
     project = project or project_dir(s, workdir)
     out: dict = {"cases": {}, "checkpoint": common.md_link(checkpoint)}
-    with pool_for(s.jobs) as pool:
-        futures = {}
-        for case in cases:
-            model = str(checkpoint) if case.pretrained else common.MODEL
-            args = train_args(s, case, datasets[case.key], project, f"{case.key}_find", verbose)
-            futures[pool.submit(finder_job, model, args, s.lr_start, s.lr_end, s.iters)] = (case.key, "find", None)
-            for lr0 in case.grid:
-                spec = sweep_spec(s, case, model, datasets, project, lr0, verbose)
-                futures[pool.submit(sweep_job, spec)] = (case.key, "sweep", lr0)
-            out["cases"][case.key] = {
-                "title": case.title,
-                "model": common.md_link(Path(model)) if case.pretrained else model,
-                "optimizer": case.optimizer,
-                "data": case.data.describe(),
-                "pretrained": case.pretrained,
-                "extra": case.extra,
-                "runs": [],
-                "finder": None,
-            }
-        extended = {c.key: 0 for c in cases}
-        while futures:
-            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                key, kind, lr0 = futures.pop(fut)
-                monitor.sample()
-                entry = out["cases"][key]
-                if kind == "sweep" and fut.exception() is not None:  # a diverged training is a result, not a crash
-                    entry["runs"].append(run_entry(key, lr0, fut, log))
-                    continue
-                if kind == "find":
-                    r = fut.result()
-                    entry["finder"] = {**r, "lr_end": s.lr_end}
-                    cpu = r["step_cpu_s"][-1] if r["step_cpu_s"] else r["setup_cpu_s"]
-                    log(
-                        f"  {key} finder: {len(r['losses'])}/{r['planned']} steps ({r['stop_reason']}), {cpu:.0f} s CPU"
-                    )
-                    continue
-                r = fut.result()
+    items = []
+    for case in cases:
+        args = train_args(s, case, datasets[case.key], project, f"{case.key}_find", verbose)
+        items.append({"case": case.key, "kind": "find", "model": model_of(case, checkpoint), "args": args,
+                      "lr_start": s.lr_start, "lr_end": s.lr_end, "iters": s.iters})  # fmt: skip
+        items += [sweep_item(s, case, checkpoint, datasets, project, lr0, verbose) for lr0 in case.grid]
+        out["cases"][case.key] = {
+            "title": case.title,
+            "model": common.md_link(checkpoint) if case.pretrained else common.MODEL,
+            "optimizer": case.optimizer,
+            "data": case.data.describe(),
+            "pretrained": case.pretrained,
+            "extra": case.extra,
+            "runs": [],
+            "finder": None,
+        }
+    for extended in range(s.max_extend + 1):
+        for item, r in zip(items, run_jobs(s, items, project, log, monitor)):
+            entry = out["cases"][item["case"]]
+            if item["kind"] == "find":
+                entry["finder"] = {**r, "lr_end": s.lr_end}
+                continue
+            if "versions" in r:
                 out.setdefault("machine_src", {"versions": r["versions"], "torch_threads": r["torch_threads"]})
-                entry["runs"].append(run_entry(key, lr0, fut, log))
-                case = next(c for c in cases if c.key == key)
-                pending = [v for k2, kd, v in futures.values() if k2 == key and kd == "sweep"]
-                if not pending and extended[key] < s.max_extend:
-                    nxt = extension(entry["runs"])
-                    if nxt is not None:
-                        extended[key] += 1
-                        log(f"  {key}: best lr0 at the end of the grid, adding lr0={nxt:.3g}")
-                        spec = sweep_spec(s, case, str(checkpoint) if case.pretrained else common.MODEL, datasets,
-                                          project, nxt, verbose)  # fmt: skip
-                        futures[pool.submit(sweep_job, spec)] = (key, "sweep", nxt)
+            entry["runs"].append(run_entry(item["lr0"], r))
+        items = []
+        for case in cases if extended < s.max_extend else ():
+            nxt = extension(out["cases"][case.key]["runs"])
+            if nxt is not None:
+                log(f"  {case.key}: best lr0 at the end of the grid, adding lr0={nxt:.3g}")
+                items.append(sweep_item(s, case, checkpoint, datasets, project, nxt, verbose))
+        if not items:
+            break
     for entry in out["cases"].values():
         entry["runs"].sort(key=lambda r: r["lr0"])
         entry["best"] = best_row(entry["runs"])
@@ -532,6 +498,11 @@ def measure(
         entry["sweep_wall_s"] = sum(r["wall_s"] for r in entry["runs"])
         entry["sweep_steps"] = sum(r["epochs"] for r in entry["runs"]) * entry["finder"]["batches_per_epoch"]
     return out
+
+
+def run_jobs(s: SimpleNamespace, items: list[dict], project: Path, log, monitor) -> list[dict]:
+    """The jobs' results, by the engine (``ray/`` beside ``project`` keeps them for a restart)."""
+    return common.run_all(items, s.jobs, log, monitor, fn=job, where=project.parent / "ray", line=job_line)
 
 
 def refine(
@@ -554,19 +525,17 @@ def refine(
             have = {r["lr0"] for r in [*entry["runs"], *entry.get("refine", [])]}
             todo += [(case, lr0) for lr0 in case.refine if lr0 not in have]
     datasets = {case.key: common.ensure_dataset(case.data, workdir) for case, _ in todo}
-    with pool_for(s.jobs) as pool:
-        futures = {}
-        for case, lr0 in todo:
-            model = str(checkpoint) if case.pretrained else common.MODEL
-            spec = sweep_spec(s, case, model, datasets, project, lr0, verbose)
-            futures[pool.submit(sweep_job, spec)] = (case.key, lr0)
-        for fut in cf.as_completed(futures):
-            key, lr0 = futures[fut]
-            monitor.sample()
-            results["cases"][key].setdefault("refine", []).append(run_entry(key, lr0, fut, log))
+    items = [sweep_item(s, case, checkpoint, datasets, project, lr0, verbose) for case, lr0 in todo]
+    for item, r in zip(items, run_jobs(s, items, project, log, monitor)):
+        results["cases"][item["case"]].setdefault("refine", []).append(run_entry(item["lr0"], r))
     for entry in results["cases"].values():
         entry.get("refine", []).sort(key=lambda r: r["lr0"])
     return len(todo)
+
+
+def model_of(case: Case, checkpoint: Path) -> str:
+    """What a case trains: the source checkpoint, or the model YAML from scratch."""
+    return str(checkpoint) if case.pretrained else common.MODEL
 
 
 def sweep_spec(
@@ -574,6 +543,14 @@ def sweep_spec(
 ) -> common.RunSpec:
     args = train_args(s, case, datasets[case.key], project, f"{case.key}_lr{lr0:.3g}", verbose)
     return common.RunSpec(f"{case.key} lr0={lr0:.3g}", seed_of(s), model, {**args, "lr0": lr0})
+
+
+def sweep_item(
+    s: SimpleNamespace, case: Case, checkpoint: Path, datasets: dict, project: Path, lr0: float, verbose: bool
+) -> dict:
+    """The job of one sweep training."""
+    spec = sweep_spec(s, case, model_of(case, checkpoint), datasets, project, lr0, verbose)
+    return {"case": case.key, "kind": "sweep", "lr0": lr0, "spec": spec}
 
 
 def extension(runs: list[dict]) -> float | None:
@@ -778,33 +755,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
     """This benchmark's options beyond its settings."""
     p.add_argument("--checkpoint", type=Path, default=SOURCE_PT, help="pretrained weights for N and B "
                    "(default benchmarks/assets/source.pt)")  # fmt: skip
-    p.add_argument("--from-json", type=Path, help="re-render the block and the plot from a results JSON, without "
-                   "training (the JSON itself is left as it is)")  # fmt: skip
     p.add_argument("--merge", action="store_true", help="add to this seed's recorded results (same settings) the "
                    "cases they lack and every case's refinement lr0 (half grid steps for the reference of the "
                    "seeds' mean), then rewrite its files and block")  # fmt: skip
 
 
 def load_results(path: Path) -> dict:
-    """A results JSON in the harness's layout: one this script wrote, or the one recorded before the core
-    restructure (branch ``finder``), which kept date, command, machine and notes under ``meta``."""
-    data = json.loads(Path(path).read_text())
-    if "meta" not in data:
-        return data
-    meta = data.pop("meta")
-    note = (
-        f"these figures were measured at commit {PRE_HARNESS_COMMIT} (branch `finder`) before the core restructure, "
-        "with the same finder algorithm (range test, smoothings and rules of `yolo_lr/finder.py`), and this block was "
-        "re-rendered from that run's JSON by the current script (`--from-json`)."
-    )
-    return {
-        "date": meta["date"],
-        "command": meta["command"],
-        "wall_s": meta["wall_s"],
-        "machine": meta["machine"],
-        **data,
-        "notes": [note, *meta.get("notes", [])],
-    }
+    """A results JSON this script wrote."""
+    return json.loads(Path(path).read_text())
 
 
 def mean_reference(runs: list[dict], key: str) -> dict | None:
@@ -1033,8 +991,8 @@ def earlier_seeds(path: Path, seed: int) -> list[dict]:
     return [load_results(path.parent / n) for n in names if (path.parent / n).exists()]
 
 
-def run(ctx: common.Context) -> common.Report:
-    """Measure (datasets, recordings, sweeps), then report exactly what the JSON will hold."""
+def run(ctx: common.Context) -> dict:
+    """Measure (datasets, recordings, sweeps): the raw numbers ``render`` reports."""
     s = ctx.settings
     if s.jobs is None:
         s.jobs = common.default_jobs()
@@ -1047,23 +1005,19 @@ def run(ctx: common.Context) -> common.Report:
     ctx.log(f"finder vs sweep: {len(cases)} cases, {s.jobs} processes at a time, workdir {ctx.workdir}")
     raw = measure(s, cases, ctx.workdir, checkpoint, ctx.verbose, ctx.log, ctx.monitor)
     machine = common.machine_info([raw.pop("machine_src")])
-    data = {**raw, "library_default": list(library_default()), "load": ctx.monitor.summary(max(s.jobs, 1))}
-    saved = as_written(ctx.workdir, {"settings": vars(s), "machine": machine, **data})
-    report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(ctx.output(".json"), seed_of(s)))
-    report.data = {k: saved[k] for k in data}
-    return report
+    return {**raw, "machine": machine, "library_default": list(library_default()),
+            "load": ctx.monitor.summary(max(s.jobs, 1))}  # fmt: skip
 
 
-def as_written(workdir: Path, data: dict) -> dict:
-    """``data`` as the harness's JSON will hold it (floats rounded as it rounds), so a report shows the kept numbers."""
-    scratch = workdir / "finder_vs_sweep.raw.json"
-    common.write_json(scratch, data)
-    saved = json.loads(scratch.read_text())
-    scratch.unlink()
-    return saved
+def report(ctx: common.Context, results: dict) -> common.Report:
+    """The block and plot of a seed's results (or of its JSON: ``--from-json``), with the seeds before it from the
+    JSONs beside it."""
+    folder = Path(ctx.args.from_json).resolve().parent if ctx.args.from_json else ctx.results_dir
+    s = results["settings"]
+    return make_report(results, ctx.output(".png", variant(s)), earlier_seeds(folder / "x.json", seed_of(s)))
 
 
-def merge(ctx: common.Context) -> common.Report:
+def merge(ctx: common.Context) -> dict:
     """--merge: add to this seed's recorded results the cases it lacks (measured in full) and the refinement lr0 of
     every case; the header keeps the first run's date, lists both commands and adds up their wall times."""
     s = ctx.settings
@@ -1097,53 +1051,13 @@ def merge(ctx: common.Context) -> common.Report:
         wall_s=old["wall_s"] + ctx.elapsed(),
         load=f"{old['load']} Added by --merge: {ctx.monitor.summary(max(s.jobs, 1))}",
         load_average=[*old.get("load_average", []), *ctx.monitor.samples],
+        settings=old["settings"],
     )
-    saved = as_written(ctx.workdir, results)
-    report = make_report(saved, ctx.output(".png", variant(s)), earlier_seeds(path, seed_of(s)))
-    report.date, report.wall_s, report.command = saved["date"], saved["wall_s"], saved["command"]
-    report.data = {k: v for k, v in saved.items() if k not in ("date", "command", "wall_s", "machine", "settings")}
-    report.machine = saved["machine"]
-    return report
-
-
-def rerender(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """--from-json: the block (header from the recorded run), the results Markdown and the plot, from a JSON."""
-    if args.smoke and args.write_md:
-        parser.error("--smoke never writes BENCHMARKS.md; drop --write-md")
-    results = load_results(args.from_json)
-    workdir = (args.workdir or common.DEFAULT_WORKDIR).resolve()
-    results_dir = (args.results_dir or (workdir / "results" if args.smoke else common.RESULTS_DIR)).resolve()
-    ctx = common.Context(
-        bench=BENCH,
-        settings=SimpleNamespace(**results["settings"]),
-        args=args,
-        workdir=workdir,
-        results_dir=results_dir,
-        command=results["command"],
-        monitor=common.LoadMonitor(samples=list(results.get("load_average", []))),
-    )
-    report = make_report(
-        results,
-        ctx.output(".png", variant(results["settings"])),
-        earlier_seeds(Path(args.from_json).resolve(), seed_of(results["settings"])),
-    )
-    block = common.render_block(ctx, report, results["date"], results["wall_s"])
-    ctx.output(".md", report.name).write_text(block + "\n")
-    print(block + "\n\n" + report.console)
-    if args.write_md:
-        key = report.block or BENCH.block
-        common.replace_block(args.md, key, block)
-        print(f"updated {args.md} between <!-- {key}:start --> and <!-- {key}:end -->")
-    return 0
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = common.build_parser(BENCH)
-    add_options(parser)
-    args = parser.parse_args(argv)
-    if args.from_json is not None:
-        return rerender(args, parser, argv)
-    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options)
+    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options, render=report)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def summarise(names: list[str], results: list[dict]) -> list[dict]:
                 "loss": [r["train_loss"][-1] for r in rs],
                 "wall": [r["wall_s"] for r in rs],
                 "optimizer": sorted({f"{r['optimizer']} {r['lr0']:g}" for r in rs}),
-                "plugin_active": sorted({r["plugin_active"] for r in rs}),
+                "plugin_active": sorted({r.get("plugin_active") for r in rs}),
             }
         )
     return rows
@@ -150,7 +150,7 @@ def table(rows: list[dict]) -> str:
         "config",
         "optimizer, lr0 used",
         "final mAP50-95",
-        "Δ vs defaults",
+        "Δ vs defaults (Welch p)",
         "final mAP50",
         "best-epoch mAP50-95",
         "final train loss",
@@ -159,8 +159,11 @@ def table(rows: list[dict]) -> str:
     ]
     out = []
     for row in rows:
-        m, _ = common.mean_std(row["final"])
-        delta = "" if base is None or row is base else f"{m - common.mean_std(base['final'])[0]:+.4f}"
+        if base is None or row is base:
+            delta = ""
+        else:
+            w = common.welch(row["final"], base["final"])
+            delta = f"{w['diff']:+.4f}" + ("" if w["p"] is None else f" ({common.fmt_p(w)})")
         name = "Ultralytics defaults (no `lr_*` key)" if row["config"] == DEFAULTS else f"`{row['config']}`"
         out.append(
             [
@@ -184,14 +187,15 @@ def observations(rows: list[dict]) -> list[str]:
     lines = ["Ranking by mean final mAP50-95: " + " > ".join(f"`{r['config']}`" for r in ranked) + "."]
     base = next((r for r in rows if r["config"] == DEFAULTS), None)
     if base is not None and len(base["final"]) > 1:
-        others = {r["config"]: r["final"] for r in rows if r is not base}
-        std, above, below = common.outside_spread(base["final"], others, k=2.0)
+        tests = {r["config"]: common.welch(r["final"], base["final"]) for r in rows if r is not base}
+        above = [f"`{c}`" for c, w in tests.items() if w["differs"] and w["diff"] > 0]
+        below = [f"`{c}`" for c, w in tests.items() if w["differs"] and w["diff"] < 0]
         lines.append(
-            f"Against the defaults' seed-to-seed spread (std {std:.4f}): above by more than 2 std: "
-            + (", ".join(f"`{c}`" for c in above) or "none")
-            + "; below by more than 2 std: "
-            + (", ".join(f"`{c}`" for c in below) or "none")
-            + "."
+            f"Against the defaults over seeds (Welch's t-test, p < {common.ALPHA:g}): higher: "
+            + (", ".join(above) or "none")
+            + "; lower: "
+            + (", ".join(below) or "none")
+            + f"; the rest is inside the seed-to-seed noise at {len(base['final'])} seeds."
         )
     native = next((r for r in rows if r["config"] == "native"), None)
     if base is not None and native is not None:
@@ -247,8 +251,8 @@ def setup_sentence(s, ds: common.DatasetSpec, rows: list[dict]) -> str:
     )
 
 
-def run(ctx: common.Context) -> common.Report:
-    """Train every (config, seed) in worker processes and report the per-config figures."""
+def run(ctx: common.Context) -> dict:
+    """Train every (config, seed) in worker processes; the raw numbers ``render`` reports."""
     s = ctx.settings
     names = configs(s)
     jobs = s.jobs or common.default_jobs()
@@ -260,7 +264,23 @@ def run(ctx: common.Context) -> common.Report:
         f"data {data}"
     )
     results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
-    rows = summarise(names, results)
+    return {
+        "machine": common.machine_info(results),
+        "wall_note": f" ({len(specs)} trainings, {jobs} at a time)",
+        "load_note": ctx.monitor.summary(jobs),
+        "problems": check_runs(summarise(names, results), s.epochs),
+        "dataset": vars(ds),
+        "runs": [
+            {k: r[k] for k in ("label", "seed", "map", "map50", "train_loss", "wall_s", "optimizer", "lr0")}
+            for r in results
+        ],
+    }
+
+
+def render(ctx: common.Context, raw: dict) -> common.Report:
+    """The per-config figures, plot and observations of a measurement (or of its JSON: ``--from-json``)."""
+    s, ds = ctx.settings, common.DatasetSpec(**raw["dataset"])
+    rows = summarise(list(dict.fromkeys(r["label"] for r in raw["runs"])), raw["runs"])
     png = ctx.output(".png")
     plot(rows, png, f"yolo26n from scratch on synthetic A, {s.epochs} epochs, imgsz {s.imgsz}, {len(s.seeds)} seed(s)")
     body = "\n".join(
@@ -276,20 +296,11 @@ def run(ctx: common.Context) -> common.Report:
     )
     return common.Report(
         body=body,
-        machine=common.machine_info(results),
-        data={
-            "dataset": vars(ds),
-            "runs": [
-                {k: r[k] for k in ("label", "seed", "map", "map50", "train_loss", "wall_s", "optimizer", "lr0")}
-                for r in results
-            ],
-        },
-        wall_note=f" ({len(specs)} trainings, {jobs} at a time)",
-        load_note=ctx.monitor.summary(jobs),
+        machine=raw["machine"],
         console="\n".join([table(rows), "", *observations(rows)]),
-        problems=check_runs(rows, s.epochs),
+        problems=raw["problems"],
     )
 
 
 if __name__ == "__main__":
-    sys.exit(common.main(BENCH, run, script=Path(__file__)))
+    sys.exit(common.main(BENCH, run, script=Path(__file__), render=render))

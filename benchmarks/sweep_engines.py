@@ -16,6 +16,8 @@ target N with AdamW, through ``yolo-lr sweep`` / ``yolo_lr.sweep`` exactly as a 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
     python benchmarks/sweep_engines.py --smoke       # a minute: 8 images, 1-2 epochs, one pair
+    python benchmarks/sweep_engines.py --parts speed --speed-epochs 12 --block engines_long --write-md  # longer
+                                                     # trainings, the wall-time part alone, in its own block
 """
 
 from __future__ import annotations
@@ -202,6 +204,11 @@ def _cell(row) -> str:
     return f"stopped ({row.epochs})" if row.stopped else f"{row.metric:.4f}"
 
 
+def add_options(p) -> None:
+    """This benchmark's options beyond its settings."""
+    p.add_argument("--block", help="name of the BENCHMARKS.md block and results files (default: engines)")
+
+
 def run(ctx: common.Context) -> common.Report:
     s = ctx.settings
     ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
@@ -220,8 +227,10 @@ def run(ctx: common.Context) -> common.Report:
         data={"speed": speed_data, "asha": asha_data},
         wall_note=" (the sweeps above, one after another)",
         console=body,
+        name=ctx.args.block and f"sweep_engines_{ctx.args.block}",
+        block=ctx.args.block,
     )
 
 
 if __name__ == "__main__":
-    sys.exit(common.main(BENCH, run, script=Path(__file__)))
+    sys.exit(common.main(BENCH, run, script=Path(__file__), add_options=add_options))

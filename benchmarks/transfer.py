@@ -22,8 +22,8 @@ Every target has its own 250-image validation set. Every config trains the same 
 held-out confirmation and is never used to choose), and writes its own block.
 
 Reported per target: final mAP50-95 (mean ± std over seeds), relative to native, epochs to reach native's final
-mAP50-95 (per seed), wall time; curves in ``benchmarks/results/transfer.png``. A difference smaller than the larger
-seed std of the two configs is called inside the seed spread.
+mAP50-95 (per seed), wall time; curves in ``benchmarks/results/transfer.png``. Each difference to native comes with
+the p-value of Welch's t-test over the seeds (``common.welch``, scipy).
 
 Run from the repository root::
 
@@ -166,7 +166,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--block", help="name of the BENCHMARKS.md block and results files (default: transfer, or transfer_study)"
     )
-    p.add_argument("--no-cache", action="store_true", help="retrain runs even when a finished identical one exists")
 
 
 def backbone_layers() -> int:
@@ -186,78 +185,21 @@ def policy_of(cfg: Config) -> dict:
 
 
 def run_specs(configs: dict, targets: list[str], s: dict, data: dict, ckpt: Path, runs: Path, verbose: bool):
-    """One RunSpec per (target, config, seed), each in a folder named after a hash of everything it depends on.
-
-    The hash covers the checkpoint's bytes, the dataset, the train() arguments, every key the config sets and, when
-    it sets any, the plugin's source code, so a run that the study already made with identical settings is not
-    trained twice (``--no-cache`` retrains).
-    """
-    import hashlib
-
+    """One RunSpec per (target, config, seed), each in its own run folder (``runs/<target>_<config>_s<seed>``)."""
     n_backbone = backbone_layers()
-    ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    # runs the plugin drives also depend on the plugin's code; native runs (no key set) do not
-    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((common.ROOT / "yolo_lr").rglob("*.py"))))
-    code_sha = code.hexdigest()
     specs = []
     for target in targets:
         for name, cfg in configs.items():
             policy = policy_of(cfg)
             extra = {k: (n_backbone if v == "backbone" else v) for k, v in cfg.train.items()}
             for seed in s["seeds"]:
-                train = dict(
-                    data=str(data[target]),
-                    epochs=s["epochs"],
-                    imgsz=s["imgsz"],
-                    batch=s["batch"],
-                    seed=seed,
-                    device="cpu",
-                    workers=0,
-                    amp=False,
-                    plots=False,
-                    val=True,
-                    **extra,
-                )
-                key = common.settings_key(
-                    {
-                        "ckpt": ckpt_sha,
-                        "data": Path(data[target]).parent.name,
-                        "train": train,
-                        "policy": policy,
-                        "code": code_sha if policy else None,
-                    }
-                )
-                train.update(verbose=verbose, project=str(runs), name=f"{target}_{key}_s{seed}", exist_ok=True)
+                train = dict(data=str(data[target]), epochs=s["epochs"], imgsz=s["imgsz"], batch=s["batch"], seed=seed,
+                             device="cpu", workers=0, amp=False, plots=False, val=True, verbose=verbose,
+                             project=str(runs), name=f"{target}_{name}_s{seed}", exist_ok=True, **extra)  # fmt: skip
                 specs.append(
                     common.RunSpec(f"{target}/{name}", seed, str(ckpt), train, preset=dict(policy) if policy else None)
                 )
     return specs
-
-
-def run_cached(specs: list, jobs: int, use_cache: bool, monitor) -> list[dict]:
-    """Train what has no finished result yet (``result.json`` beside its run); results in the order of specs."""
-    import json
-
-    def cache_path(spec) -> Path:
-        return Path(spec.train_args["project"]) / spec.train_args["name"] / "result.json"
-
-    cached, todo = {}, []
-    for i, spec in enumerate(specs):
-        path = cache_path(spec)
-        if use_cache and path.exists():
-            cached[i] = {**json.loads(path.read_text()), "label": spec.label, "cached": True}
-        else:
-            todo.append(i)
-    print(
-        f"{len(specs)} trainings: {len(cached)} reused from earlier runs with identical settings, {len(todo)} to "
-        f"run, {jobs} at a time",
-        flush=True,
-    )
-    fresh = common.run_all([specs[i] for i in todo], jobs, lambda m: print(m, flush=True), monitor) if todo else []
-    for i, r in zip(todo, fresh):
-        cache_path(specs[i]).write_text(json.dumps(r))
-        cached[i] = {**r, "cached": False}
-    return [cached[i] for i in range(len(specs))]
 
 
 def summarise(results: list[dict], configs: dict, targets: list[str], epochs: int) -> dict:
@@ -287,11 +229,16 @@ def summarise(results: list[dict], configs: dict, targets: list[str], epochs: in
 
 
 def compare(rows: dict, name: str) -> dict:
-    """A config against native: relative gain of the means, and whether it is inside the seed spread."""
+    """A config against native: relative gain of the means, and Welch's test of the difference over seeds."""
     m, sd = common.mean_std(rows[name]["final"])
-    nm, nsd = common.mean_std(rows["native"]["final"])
+    nm = statistics.fmean(rows["native"]["final"])
     rel = m / nm - 1 if nm > 0 else float("nan")
-    return {"mean": m, "std": sd, "rel": rel, "inside": abs(m - nm) <= max(sd, nsd)}
+    return {"mean": m, "std": sd, "rel": rel, "welch": common.welch(rows[name]["final"], rows["native"]["final"])}
+
+
+def fmt_rel(c: dict) -> str:
+    """The gain over native with its Welch p (bold: significant)."""
+    return f"{100 * c['rel']:+.1f} %" + ("" if c["welch"]["p"] is None else f" ({common.fmt_p(c['welch'])})")
 
 
 def fmt_reach(reach: list, epochs: int) -> str:
@@ -312,7 +259,7 @@ def target_table(rows: dict, configs: dict, epochs: int) -> str:
     body = []
     for name, r in rows.items():
         c = compare(rows, name)
-        rel = "" if name == "native" else f"{100 * c['rel']:+.1f} %{' (inside spread)' if c['inside'] else ''}"
+        rel = "" if name == "native" else fmt_rel(c)
         body.append(
             [
                 f"`{name}`: {configs[name].title}",
@@ -337,7 +284,7 @@ def verdicts(summary: dict, epochs: int, name: str = "finetune") -> list[str]:
         ok = c["mean"] >= common.mean_std(rows["native"]["final"])[0]
         line = (
             f"- {target}: `{name}` {c['mean']:.4f} vs native {common.mean_std(rows['native']['final'])[0]:.4f} "
-            f"({100 * c['rel']:+.1f} %{', inside the seed spread' if c['inside'] else ''}): mean >= native "
+            f"({100 * c['rel']:+.1f} %, {common.fmt_p(c['welch'])}): mean >= native "
             f"**{'met' if ok else 'missed'}**"
         )
         if target == "near32":
@@ -370,7 +317,7 @@ def study_table(summary: dict, configs: dict) -> str:
             [
                 f"`{name}`: {configs[name].title}",
                 *(common.fmt_ms(rows[name]["final"]) for rows in summary.values()),
-                *("" if name == "native" else f"{100 * c['rel']:+.1f} %{'*' if c['inside'] else ''}" for c in cs),
+                *("" if name == "native" else fmt_rel(c) for c in cs),
                 "" if name == "native" else f"{100 * worst:+.1f} %",
             ]
         )
@@ -402,7 +349,8 @@ def plot(summary: dict, path: Path, epochs: int) -> None:
     plt.close(fig)
 
 
-def run(ctx: common.Context) -> common.Report:
+def run(ctx: common.Context) -> dict:
+    """Train every (target, config, seed); the raw numbers ``render`` reports."""
     args, s = ctx.args, ctx.settings
     base = SMOKE if ctx.smoke else (STUDY_FULL if args.study else FULL)
     s.epochs, s.seeds = s.epochs or base["epochs"], s.seeds or base["seeds"]
@@ -429,49 +377,55 @@ def run(ctx: common.Context) -> common.Report:
         for t in targets
     }
     specs = run_specs(configs, targets, vars(s), data, args.checkpoint, ctx.workdir / "transfer" / "runs", ctx.verbose)
-    results = run_cached(specs, s.jobs, not args.no_cache, ctx.monitor)
-    summary = summarise(results, configs, targets, s.epochs)
-    reused = sum(r["cached"] for r in results)
+    ctx.log(f"transfer: {len(specs)} trainings, {s.jobs} at a time")
+    results = common.run_all(specs, s.jobs, ctx.log, ctx.monitor)
+    return {
+        "machine": common.machine_info(results),
+        "wall_note": f" ({len(specs)} trainings, {s.jobs} at a time)",
+        "load_note": ctx.monitor.summary(s.jobs),
+        "study": bool(args.study),
+        "block": args.block or ("transfer_study" if args.study else "transfer"),
+        "n_train": n_train,
+        "summary": summarise(results, configs, targets, s.epochs),
+    }
+
+
+def render(ctx: common.Context, raw: dict) -> common.Report:
+    """The tables, plot and verdicts of a measurement or a study (or of its JSON: ``--from-json``)."""
+    s, summary = ctx.settings, raw["summary"]
+    names = dict.fromkeys(n for rows in summary.values() for n in rows)
+    configs = {n: (STUDY if raw["study"] else CONFIGS)[n] for n in names}
     parts = [
         f"Checkpoint `benchmarks/assets/source.pt` (yolo26n pretrained on the source world S). Every run: "
         f"epochs={s.epochs}, imgsz={s.imgsz}, batch={s.batch}, workers=0, amp=False, device=cpu, "
         f"training seeds {', '.join(map(str, s.seeds))}; validation on {s.n_val} images per target."
     ]
-    if args.study:
-        parts += [
-            "",
-            study_table(summary, configs),
-            "",
-            "`*`: inside the seed spread (the difference of the means is at most the larger seed std).",
-        ]
+    if raw["study"]:
+        parts += ["", study_table(summary, configs), "", P_NOTE]
     else:
         png = ctx.output(".png")
         plot(summary, png, s.epochs)
         for target, rows in summary.items():
             parts += [
                 "",
-                f"**{target}** (domain {TARGETS[target][0]}, {n_train[target]} train images)",
+                f"**{target}** (domain {TARGETS[target][0]}, {raw['n_train'][target]} train images)",
                 "",
                 target_table(rows, configs, s.epochs),
             ]
-        parts += ["", f"![mAP50-95 curves]({common.md_link(png)})", "", "Targets:", *verdicts(summary, s.epochs)]
+        parts += ["", P_NOTE, "", f"![mAP50-95 curves]({common.md_link(png)})", "", "Targets:",
+                  *verdicts(summary, s.epochs)]  # fmt: skip
     body = "\n".join(parts)
-    block = args.block or ("transfer_study" if args.study else "transfer")
-    return common.Report(
-        body=body,
-        machine=common.machine_info(results),
-        data={"summary": summary},
-        wall_note=f" ({len(specs)} trainings, {reused} reused from earlier runs with identical settings, "
-        f"{s.jobs} at a time)",
-        load_note=ctx.monitor.summary(s.jobs),
-        console=body,
-        name=block,
-        block=block,
-    )
+    return common.Report(body=body, machine=raw["machine"], console=body, name=raw["block"], block=raw["block"])
+
+
+P_NOTE = (
+    "p: Welch's t-test of the final mAP50-95 against `native` over the training seeds (scipy), bold below "
+    f"{common.ALPHA:g}; with two or three seeds only a large, steady difference reaches it."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options)
+    return common.main(BENCH, run, argv, script=Path(__file__), add_options=add_options, render=render)
 
 
 if __name__ == "__main__":

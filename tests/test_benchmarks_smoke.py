@@ -71,7 +71,7 @@ def test_from_scratch_smoke(tmp_path, md_before):
     assert not (tmp_path / "from_scratch" / "runs" / "defaults_s0" / "lr.csv").exists()  # native: plugin inert
     assert (tmp_path / "from_scratch" / "runs" / "warmup_cosine_s0" / "lr.csv").exists()
     again = run_smoke("from_scratch.py", tmp_path)  # the same settings: Ray rereads the finished trainings
-    assert again.returncode == 0 and "finished trainings are reread" in again.stdout + again.stderr
+    assert again.returncode == 0 and "finished jobs are reread" in again.stdout + again.stderr
     assert json.loads((res / "from_scratch.json").read_text())["runs"] == data["runs"]
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
@@ -128,7 +128,7 @@ def read_csv_rows(path: Path) -> list[dict]:
 def test_transfer_smoke(tmp_path, md_before):
     r = run_smoke("transfer.py", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "4 trainings: 0 reused" in r.stdout
+    assert "transfer: 4 trainings" in r.stdout
     res = tmp_path / "results"
     check_png(res / "transfer.png")
     md = (res / "transfer.md").read_text()
@@ -147,8 +147,11 @@ def test_transfer_smoke(tmp_path, md_before):
     driven = [d for d in runs if (d / "lr.csv").exists()]  # the preset's runs; native leaves the LR alone
     assert len(driven) == 2 and all("backbone" in (d / "lr.csv").read_text().splitlines()[0] for d in driven)
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
-    again = run_smoke("transfer.py", tmp_path)  # identical settings: every run is reused, nothing retrains
-    assert again.returncode == 0 and "4 trainings: 4 reused" in again.stdout, again.stdout[-2000:]
+    mtimes = {d: (d / "results.csv").stat().st_mtime_ns for d in runs}
+    again = run_smoke("transfer.py", tmp_path)  # identical settings: the engine rereads every run, nothing retrains
+    assert again.returncode == 0 and "finished jobs are reread" in again.stdout, again.stdout[-2000:]
+    assert {d: (d / "results.csv").stat().st_mtime_ns for d in runs} == mtimes
+    assert json.loads((res / "transfer.json").read_text())["summary"] == data["summary"]
 
 
 @pytest.mark.training
@@ -470,13 +473,25 @@ def test_bench_main_writes_block_json_and_markdown(tmp_path):
     )
 
 
-def test_describe_and_spread():
+def test_describe_and_welch():
     d = common.describe([1.0, 2.0, 3.0, 4.0, 10.0])
     assert (d["n"], d["mean"], d["median"], d["min"], d["max"], d["sum"]) == (5, 4.0, 3.0, 1.0, 10.0, 20.0)
     assert d["p90"] == pytest.approx(7.6)  # between 4 and 10
     assert common.percentile([5.0], 90) == 5.0
-    std, above, below = common.outside_spread([1.0, 2.0, 3.0], {"hi": [5.5], "mid": [2.5], "lo": [-0.5]}, k=2)
-    assert std == pytest.approx(1.0) and above == ["hi"] and below == ["lo"]
+    from scipy.stats import t as student
+
+    a, b = [0.30, 0.25, 0.35], [0.10, 0.20, 0.12, 0.14]
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    t = (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(va + vb)  # Welch's t and its degrees of freedom
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    w = common.welch(a, b)
+    assert w["diff"] == pytest.approx(0.3 - 0.14) and w["p"] == pytest.approx(2 * student.sf(t, df))
+    assert w["differs"] and common.fmt_p(w) == f"**p={w['p']:.2g}**" and w["p"] < common.ALPHA
+    near = common.welch([0.30, 0.25, 0.35], [0.28, 0.33, 0.24])
+    assert not near["differs"] and near["p"] > 0.5 and common.fmt_p(near) == f"p={near['p']:.2g}"
+    assert common.welch([0.3], [0.1, 0.2]) == {"diff": pytest.approx(0.15), "p": None, "differs": False}
+    assert common.welch([0.0, 0.0], [0.0, 0.0])["p"] == 1.0 and common.welch([0.0, 0.0], [0.1, 0.1])["p"] == 0.0
+    assert common.fmt_p(common.welch([0.3], [0.1])) == "n/a (1 seed)"
 
 
 # ------------------------------------------------------------------------------------------------ finder_vs_sweep
@@ -508,7 +523,9 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     )  # fmt: skip
     assert again.returncode == 0 and (res / "finder_vs_sweep.md").read_text() == text, again.stderr[-3000:]
     # --merge adds what the record lacks (here S's refinement lr0) and keeps the rest exactly; then nothing is left
-    merged = run_bench("finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", timeout=300)
+    merged = run_bench(  # through the engine this time: the refinement training is a Ray Tune trial
+        "finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", "--jobs", "1", timeout=300
+    )
     assert merged.returncode == 0, merged.stdout[-3000:] + merged.stderr[-3000:]
     after = json.loads((res / "finder_vs_sweep.json").read_text())
     assert [r["lr0"] for r in after["cases"]["S"]["refine"]] == [0.0316]
@@ -523,26 +540,35 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     assert other.returncode != 0 and "needs the settings" in other.stderr and "iters=8 there, 9 here" in other.stderr
 
 
-@pytest.mark.parametrize(
-    ("stem", "key"),
-    [
-        ("finder_vs_sweep", "finder"),
-        ("finder_vs_sweep_seed1", "finder_seed1"),
-        ("finder_vs_sweep_seed2", "finder_seed2"),
-    ],
-)
-def test_finder_committed_results_are_the_block_of_benchmarks_md(tmp_path, stem, key):
-    """BENCHMARKS.md's finder blocks (seed 0, and the second seed) are what the script renders from the committed
-    JSONs."""
+RENDERED = [  # (script, results stem, BENCHMARKS.md block): every block the harness re-renders from its JSON
+    ("from_scratch.py", "from_scratch", "scratch"),
+    ("batch_scaling.py", "batch_scaling", "batch"),
+    ("transfer.py", "transfer", "transfer"),
+    ("transfer.py", "transfer_study", "transfer_study"),
+    ("transfer.py", "transfer_study2", "transfer_study2"),
+    ("transfer.py", "transfer_study3", "transfer_study3"),
+    ("finder_vs_sweep.py", "finder_vs_sweep", "finder"),
+    ("finder_vs_sweep.py", "finder_vs_sweep_seed1", "finder_seed1"),
+    ("finder_vs_sweep.py", "finder_vs_sweep_seed2", "finder_seed2"),
+]
+
+
+@pytest.mark.parametrize(("script", "stem", "key"), RENDERED)
+def test_committed_results_are_the_blocks_of_benchmarks_md(tmp_path, script, stem, key):
+    """Every figure of these BENCHMARKS.md blocks (tables, verdicts, statistics, plots) is what today's script renders
+    from the committed JSON: no figure lost or hand-edited, whatever the scripts became since they measured."""
     committed = BENCH / "results" / f"{stem}.json"
-    assert finder_vs_sweep.main(["--from-json", str(committed), "--results-dir", str(tmp_path)]) == 0
+    r = run_bench(script, "--from-json", str(committed), "--results-dir", str(tmp_path), timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rendered = (tmp_path / f"{stem}.md").read_text().strip()
-    rendered = rendered.replace(str(tmp_path / f"{stem}.png"), f"benchmarks/results/{stem}.png")
+    rendered = rendered.replace(str(tmp_path) + "/", "benchmarks/results/")
     text = (ROOT / "BENCHMARKS.md").read_text()
     block = text.split(f"<!-- {key}:start -->\n", 1)[1].split(f"\n<!-- {key}:end -->", 1)[0]
     assert rendered == block
-    assert (tmp_path / f"{stem}.png").read_bytes() == (BENCH / "results" / f"{stem}.png").read_bytes()
+    for png in tmp_path.glob("*.png"):
+        assert png.read_bytes() == (BENCH / "results" / png.name).read_bytes(), png.name
     assert (BENCH / "results" / f"{stem}.md").read_text().strip() == block
+    assert committed.read_text() == (BENCH / "results" / f"{stem}.json").read_text()  # --from-json never writes it
 
 
 def test_finder_replay_is_the_online_test_it_stands_for():
