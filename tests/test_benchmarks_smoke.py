@@ -531,7 +531,7 @@ def test_finder_vs_sweep_smoke(tmp_path, md_before):
     assert [r["lr0"] for r in after["cases"]["S"]["refine"]] == [0.0316]
     assert all("refine" not in c for k, c in after["cases"].items() if k != "S")
     assert {k: c["runs"] for k, c in after["cases"].items()} == {k: c["runs"] for k, c in data["cases"].items()}
-    assert after["command"].splitlines() == [data["command"], data["command"] + " --merge"]
+    assert after["command"].splitlines() == [data["command"], data["command"] + " --merge --jobs 1"]
     assert after["wall_s"] > data["wall_s"] and after["date"].startswith(data["date"] + " (cases and refinement")
     assert "refinement (`--merge`" in (res / "finder_vs_sweep.md").read_text()
     again = run_bench("finder_vs_sweep.py", "--smoke", "--workdir", str(tmp_path), "--merge", timeout=120)
