@@ -103,7 +103,8 @@ def timed_sweep(words: list[str], env: dict, log: Path) -> float:
     return wall
 
 
-def speed(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
+def speed(ctx: common.Context, data: Path) -> dict:
+    """Both commands' wall times, pair by pair, and their ratios."""
     s = ctx.settings
     grid = [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
     base = [*grid, *(f"{k}={v}" for k, v in train_args(s, data, s.speed_epochs).items())]
@@ -120,27 +121,31 @@ def speed(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
         for arm, (words, arm_env) in arms.items():
             walls[arm].append(timed_sweep([*words, f"project={runs}", f"name={arm}{i}"], arm_env, log))
             ctx.log(f"sweep_engines: pair {i + 1}/{s.pairs}, {arm}: {walls[arm][-1]:.1f} s")
-    ratios = [a / b for a, b in zip(walls["local"], walls["ray"])]
-    points = len(s.speed_lr0) * len(s.speed_policies)
+    return {"walls": walls, "ratios": [a / b for a, b in zip(walls["local"], walls["ray"])]}
+
+
+def speed_text(s, data: dict) -> list[str]:
+    """The wall-time table of ``speed``'s numbers."""
+    grid = [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
     rows = [
-        ["`engine=local`, 1 torch thread", *_stats(walls["local"])],
-        ["`engine=ray cpus_per_trial=1` (2 trials at a time)", *_stats(walls["ray"])],
-        ["ratio local / ray, pair by pair", *_stats(ratios, "{:.2f}x")],
+        ["`engine=local`, 1 torch thread", *_stats(data["walls"]["local"])],
+        ["`engine=ray cpus_per_trial=1` (2 trials at a time)", *_stats(data["walls"]["ray"])],
+        ["ratio local / ray, pair by pair", *_stats(data["ratios"], "{:.2f}x")],
     ]
-    text = [
-        f"**Wall time**, the whole command, {points} points ({' x '.join(grid)}), {s.speed_epochs} epochs each, "
-        f"{s.pairs} alternating pairs:",
+    return [
+        f"**Wall time**, the whole command, {len(s.speed_lr0) * len(s.speed_policies)} points ({' x '.join(grid)}), "
+        f"{s.speed_epochs} epochs each, {s.pairs} alternating pairs:",
         "",
         common.md_table(["command", "median", "min", "max"], rows),
     ]
-    return text, {"walls": walls, "ratios": ratios}
 
 
 def _stats(xs: list[float], fmt: str = "{:.1f} s") -> list[str]:
     return [fmt.format(statistics.median(xs)), fmt.format(min(xs)), fmt.format(max(xs))]
 
 
-def asha(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
+def asha(ctx: common.Context, data: Path) -> dict:
+    """The full grid and the ASHA grids on the Ray engine: each one's rows, epochs, wall time and pick."""
     from yolo_lr.tools.sweep import sweep
 
     s = ctx.settings
@@ -157,47 +162,59 @@ def asha(ctx: common.Context, data: Path) -> tuple[list[str], dict]:
                     verbose=ctx.verbose, **args, **extra)  # fmt: skip
         out[arm] = (res, time.perf_counter() - t0)
         ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {res.best.label if res.best else None}")
-    full, full_s = out["full"]
-    fb, lr0s = full.best, sorted(s.grid_lr0)
+    full = out["full"][0]
+    lr0s = sorted(s.grid_lr0)
 
     def verdict(eb) -> str:
-        if fb is None or eb is None:
+        if full.best is None or eb is None:
             return "no pick to compare"
-        if eb.label == fb.label:
+        if eb.label == full.best.label:
             return "the same point"
-        near = fb.point == eb.point and abs(lr0s.index(fb.lr0) - lr0s.index(eb.lr0)) <= 1
+        near = full.best.point == eb.point and abs(lr0s.index(full.best.lr0) - lr0s.index(eb.lr0)) <= 1
         return "within a grid step" if near else "another point"
 
-    early = [a for a in out if a != "full"]
-    graces = {a: arms[a].get("grace_period", default) for a in early}
+    data = {arm: {"epochs": r.epochs, "seconds": sec, "best": r.best.label if r.best else None,
+                  "verdict": verdict(r.best), "rows": [row.to_json() for row in r.rows]}
+            for arm, (r, sec) in out.items()}  # fmt: skip
+    return {**data, "share": out["asha"][0].epochs / full.epochs}
+
+
+def asha_text(s, data: dict) -> list[str]:
+    """The table and verdicts of ``asha``'s numbers."""
+    from yolo_lr.tools.sweep import SweepRow
+
+    default = max(1, s.grid_epochs // 4)
+    early = [a for a in data if a not in ("full", "share")]
+    graces = {a: int(a.rsplit("_", 1)[1]) if a.startswith("asha_grace_") else default for a in early}
+    rows = {a: [SweepRow.from_json(r) for r in data[a]["rows"]] for a in ("full", *early)}
+
+    def best(arm: str) -> str:
+        b = next((r for r in rows[arm] if r.label == data[arm]["best"]), None)
+        return f"{b.label} ({b.metric:.4f})" if b else "none"
+
+    full = data["full"]
     head = [
         "point",
         "full grid: mAP50-95",
         *(f"ASHA grace {graces[a]}: mAP50-95 (or stopped after N epochs)" for a in early),
     ]
-    rows = [[r.label, f"{r.metric:.4f}", *(_cell(out[a][0].rows[i]) for a in early)] for i, r in enumerate(full.rows)]
+    table = [[r.label, f"{r.metric:.4f}", *(_cell(rows[a][i]) for a in early)] for i, r in enumerate(rows["full"])]
     text = [
-        f"**ASHA against the full grid**: {len(full.rows)} points ({len(lr0s)} lr0 x {len(s.grid_policies)} policies: "
-        f"{', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per policy, "
-        f"grace period {default} epochs (the default, a quarter of the epochs) and "
+        f"**ASHA against the full grid**: {len(table)} points ({len(s.grid_lr0)} lr0 x {len(s.grid_policies)} "
+        f"policies: {', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per "
+        f"policy, grace period {default} epochs (the default, a quarter of the epochs) and "
         f"{', '.join(str(graces[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
         "",
-        common.md_table(head, rows),
+        common.md_table(head, table),
         "",
-        f"- Full grid: {full.epochs} epochs in {full_s:.0f} s, best {fb.label if fb else 'none'}"
-        f"{f' ({fb.metric:.4f})' if fb else ''}.",
+        f"- Full grid: {full['epochs']} epochs in {full['seconds']:.0f} s, best {best('full')}.",
     ]
     for a in early:
-        r, sec = out[a]
-        b = r.best
         text.append(
-            f"- ASHA, grace {graces[a]}: {r.epochs} epochs ({r.epochs / full.epochs:.0%} of the full grid's) in "
-            f"{sec:.0f} s, best {b.label if b else 'none'}{f' ({b.metric:.4f})' if b else ''}: {verdict(b)}."
+            f"- ASHA, grace {graces[a]}: {data[a]['epochs']} epochs ({data[a]['epochs'] / full['epochs']:.0%} of the "
+            f"full grid's) in {data[a]['seconds']:.0f} s, best {best(a)}: {data[a]['verdict']}."
         )
-    data = {arm: {"epochs": r.epochs, "seconds": sec, "best": r.best.label if r.best else None,
-                  "verdict": verdict(r.best), "rows": [row.to_json() for row in r.rows]}
-            for arm, (r, sec) in out.items()}  # fmt: skip
-    return text, {**data, "share": out["asha"][0].epochs / full.epochs}
+    return text
 
 
 def _cell(row) -> str:
@@ -209,28 +226,38 @@ def add_options(p) -> None:
     p.add_argument("--block", help="name of the BENCHMARKS.md block and results files (default: engines)")
 
 
-def run(ctx: common.Context) -> common.Report:
+def run(ctx: common.Context) -> dict:
+    """The measurements asked for (``--parts``): the raw numbers ``render`` reports."""
     s = ctx.settings
     ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
     data = common.ensure_dataset(ds, ctx.workdir)
-    speed_text, speed_data = speed(ctx, data) if "speed" in s.parts else ([], {})
-    asha_text, asha_data = asha(ctx, data) if "asha" in s.parts else ([], {})
+    return {
+        "machine": common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
+        "wall_note": " (the sweeps above, one after another)",
+        # Ray runs two trainings at a time
+        "load_note": ctx.monitor.summary(2, affected="the wall times are inflated"),
+        "block": ctx.args.block,
+        "speed": speed(ctx, data) if "speed" in s.parts else {},
+        "asha": asha(ctx, data) if "asha" in s.parts else {},
+    }
+
+
+def render(ctx: common.Context, raw: dict) -> common.Report:
+    """The block of a measurement (or of its JSON: ``--from-json``)."""
+    s = ctx.settings
+    ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
     setup = (
         f"Setup: fine-tuning `benchmarks/assets/source.pt` on synthetic {ds.describe()}; AdamW, momentum 0.9, "
         f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0, CPU."
     )
-    body = "\n".join([setup, "", *speed_text, "", *asha_text])
+    speed_part = speed_text(s, raw["speed"]) if raw["speed"] else []
+    asha_part = asha_text(s, raw["asha"]) if raw["asha"] else []
+    body = "\n".join([setup, "", *speed_part, "", *asha_part])
+    block = raw.get("block")
     return common.Report(
-        body=body,
-        machine=common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
-        load_note=ctx.monitor.summary(2, affected="the wall times are inflated"),  # Ray runs two trainings at a time
-        data={"speed": speed_data, "asha": asha_data},
-        wall_note=" (the sweeps above, one after another)",
-        console=body,
-        name=ctx.args.block and f"sweep_engines_{ctx.args.block}",
-        block=ctx.args.block,
+        body=body, machine=raw["machine"], console=body, name=block and f"sweep_engines_{block}", block=block
     )
 
 
 if __name__ == "__main__":
-    sys.exit(common.main(BENCH, run, script=Path(__file__), add_options=add_options))
+    sys.exit(common.main(BENCH, run, script=Path(__file__), add_options=add_options, render=render))

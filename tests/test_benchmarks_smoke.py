@@ -37,8 +37,8 @@ def run_bench(script: str, *args: str, timeout: int = 300) -> subprocess.Complet
 
 
 def run_smoke(script: str, workdir: Path) -> subprocess.CompletedProcess:
-    """Run one benchmark's --smoke mode."""
-    return run_bench(script, "--smoke", "--workdir", str(workdir))
+    """Run one benchmark's --smoke mode (one to two minutes alone; the limit leaves room for a loaded machine)."""
+    return run_bench(script, "--smoke", "--workdir", str(workdir), timeout=600)
 
 
 def check_png(path: Path) -> None:
@@ -550,6 +550,8 @@ RENDERED = [  # (script, results stem, BENCHMARKS.md block): every block the har
     ("finder_vs_sweep.py", "finder_vs_sweep", "finder"),
     ("finder_vs_sweep.py", "finder_vs_sweep_seed1", "finder_seed1"),
     ("finder_vs_sweep.py", "finder_vs_sweep_seed2", "finder_seed2"),
+    ("sweep_engines.py", "sweep_engines", "engines"),
+    ("sweep_engines.py", "sweep_engines_engines_long", "engines_long"),
 ]
 
 
