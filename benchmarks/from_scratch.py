@@ -190,13 +190,12 @@ def observations(rows: list[dict]) -> list[str]:
         tests = {r["config"]: common.welch(r["final"], base["final"]) for r in rows if r is not base}
         above = [f"`{c}`" for c, w in tests.items() if w["differs"] and w["diff"] > 0]
         below = [f"`{c}`" for c, w in tests.items() if w["differs"] and w["diff"] < 0]
-        lines.append(
-            f"Against the defaults over seeds (Welch's t-test, p < {common.ALPHA:g}): higher: "
-            + (", ".join(above) or "none")
-            + "; lower: "
-            + (", ".join(below) or "none")
-            + f"; the rest is inside the seed-to-seed noise at {len(base['final'])} seeds."
-        )
+        head, n = f"Against the defaults over seeds (Welch's t-test, p < {common.ALPHA:g})", len(base["final"])
+        if above or below:
+            found = f"higher: {', '.join(above) or 'none'}; lower: {', '.join(below) or 'none'}"
+            lines.append(f"{head}: {found}; the other differences are not significant at {n} seeds.")
+        else:
+            lines.append(f"{head}: no config differs significantly at {n} seeds.")
     native = next((r for r in rows if r["config"] == "native"), None)
     if base is not None and native is not None:
         pairs = [(a, b) for a in base["runs"] for b in native["runs"] if a["seed"] == b["seed"]]
