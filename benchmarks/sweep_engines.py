@@ -146,22 +146,26 @@ def _stats(xs: list[float], fmt: str = "{:.1f} s") -> list[str]:
 
 def asha(ctx: common.Context, data: Path) -> dict:
     """The full grid and the ASHA grids on the Ray engine: each one's rows, epochs, wall time and pick."""
-    from yolo_lr.tools.sweep import sweep
+    from yolo_lr.tools.sweep import load_plan, sweep
 
     s = ctx.settings
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     args = train_args(s, data, s.grid_epochs)
     project = ctx.workdir / "sweep_engines" / "grid"
-    default = max(1, s.grid_epochs // 4)  # the sweep's default grace period
-    arms = {"full": {}, "asha": {"early_stop": "asha"}}
-    arms |= {f"asha_grace_{g}": {"early_stop": "asha", "grace_period": g} for g in s.more_grace if g != default}
     out = {}
-    for arm, extra in arms.items():
+
+    def grid(arm: str, **extra) -> None:
         t0 = time.perf_counter()
         res = sweep(s.grid_lr0, lr_policy=list(s.grid_policies), project=str(project), name=arm, engine="ray",
                     verbose=ctx.verbose, **args, **extra)  # fmt: skip
-        out[arm] = (res, time.perf_counter() - t0)
+        out[arm] = (res, time.perf_counter() - t0, load_plan(res.save_dir)["grace_period"])
         ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {res.best.label if res.best else None}")
+
+    grid("full")
+    grid("asha", early_stop="asha")  # the sweep's default grace period, as its plan records it
+    for g in s.more_grace:
+        if g != out["asha"][2]:
+            grid(f"asha_grace_{g}", early_stop="asha", grace_period=g)
     full = out["full"][0]
     lr0s = sorted(s.grid_lr0)
 
@@ -173,9 +177,9 @@ def asha(ctx: common.Context, data: Path) -> dict:
         near = full.best.point == eb.point and abs(lr0s.index(full.best.lr0) - lr0s.index(eb.lr0)) <= 1
         return "within a grid step" if near else "another point"
 
-    data = {arm: {"epochs": r.epochs, "seconds": sec, "best": r.best.label if r.best else None,
+    data = {arm: {"epochs": r.epochs, "seconds": sec, "grace": grace, "best": r.best.label if r.best else None,
                   "verdict": verdict(r.best), "rows": [row.to_json() for row in r.rows]}
-            for arm, (r, sec) in out.items()}  # fmt: skip
+            for arm, (r, sec, grace) in out.items()}  # fmt: skip
     return {**data, "share": out["asha"][0].epochs / full.epochs}
 
 
@@ -183,9 +187,8 @@ def asha_text(s, data: dict) -> list[str]:
     """The table and verdicts of ``asha``'s numbers."""
     from yolo_lr.tools.sweep import SweepRow
 
-    default = max(1, s.grid_epochs // 4)
     early = [a for a in data if a not in ("full", "share")]
-    graces = {a: int(a.rsplit("_", 1)[1]) if a.startswith("asha_grace_") else default for a in early}
+    graces = {a: data[a]["grace"] for a in early}
     rows = {a: [SweepRow.from_json(r) for r in data[a]["rows"]] for a in ("full", *early)}
 
     def best(arm: str) -> str:
@@ -202,7 +205,7 @@ def asha_text(s, data: dict) -> list[str]:
     text = [
         f"**ASHA against the full grid**: {len(table)} points ({len(s.grid_lr0)} lr0 x {len(s.grid_policies)} "
         f"policies: {', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per "
-        f"policy, grace period {default} epochs (the default, a quarter of the epochs) and "
+        f"policy, grace period {graces['asha']} epochs (the default, a quarter of the epochs) and "
         f"{', '.join(str(graces[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
         "",
         common.md_table(head, table),
