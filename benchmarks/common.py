@@ -253,7 +253,7 @@ def train_one(spec: RunSpec) -> dict:
 class LoadMonitor:
     """Samples the 1-minute load average while a benchmark runs, to say whether other work competed for the CPU.
 
-    ``sample()`` records one value (``collect`` calls it after each training); ``start()`` also samples every
+    ``sample()`` records one value (``run_all`` calls it after each job); ``start()`` also samples every
     ``every`` seconds from a daemon thread until ``stop()``.
     """
 
