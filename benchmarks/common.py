@@ -574,10 +574,12 @@ def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_t
 def machine_sentence(m: dict) -> str:
     """The machine line of a report."""
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    threads = "" if m.get("torch_threads") is None else f"torch threads per training: {m['torch_threads']}"
+    cpu = ", ".join(x for x in (f"{m['cores']} cores" if m.get("cores") else "", threads) if x)
+    python = f"Python {m['python']}, " if m.get("python") else ""
     return (
-        f"{m['cpu']} ({m['cores']} cores, torch threads per training: {m['torch_threads']}){gpu}, device "
-        f"`{m.get('device', 'cpu')}`; Python {m['python']}, torch {m.get('torch')}, ultralytics "
-        f"{m.get('ultralytics')}, yolo_lr {m.get('yolo_lr')}"
+        f"{m['cpu']}{f' ({cpu})' if cpu else ''}{gpu}, device `{m.get('device', 'cpu')}`; {python}torch "
+        f"{m.get('torch')}, ultralytics {m.get('ultralytics')}, yolo_lr {m.get('yolo_lr')}"
     )
 
 

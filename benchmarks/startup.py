@@ -1,50 +1,50 @@
+#!/usr/bin/env python
 """What the ``yolo_lr.pth`` startup hook adds to every Python process: whole-process start-up time.
 
 Runs ``python -c pass`` (the interpreter of this environment, whose site-packages hold ``yolo_lr.pth``) in pairs,
-once with the hook on and once with ``YOLO_LR_DISABLE=1``, the order inside each pair alternating, and reports the
-medians and the median of the paired differences. Also lists the modules the hook imports and its own import time
-from ``-X importtime``. One command, about a minute:
+once with the hook on and once with ``YOLO_LR_DISABLE=1``, alternating which runs first, and reports the medians and
+the median of the paired differences; also the modules the hook imports and their own ``-X importtime``. No
+training; about a minute:
 
-    .venv/bin/python benchmarks/startup.py            # prints, and rewrites the startup block of BENCHMARKS.md
-    .venv/bin/python benchmarks/startup.py --pairs 50 --no-write
-
-Standard library only; no Ultralytics, no training.
+    python benchmarks/startup.py --write-md        # ... and rewrite the startup block of BENCHMARKS.md
+    python benchmarks/startup.py --from-json benchmarks/results/startup.json --write-md   # re-render
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_name  # noqa: E402  (benchmarks/ is not a package)
+import common  # noqa: E402  (benchmarks/ is not a package)
 
-ROOT = Path(__file__).resolve().parents[1]
-MD_PATH = ROOT / "BENCHMARKS.md"
-START, END = "<!-- startup:start -->", "<!-- startup:end -->"
 GOAL_MS = 2.0
+BENCH = common.Bench(
+    name="startup",
+    block="startup",
+    doc=__doc__,
+    full={"pairs": 300, "python": sys.executable},
+    smoke={"pairs": 4},
+    help={"pairs": "on/off pairs", "python": "interpreter to start"},
+    minimum={"pairs": 2},
+)
 
 
 def env(hook_on: bool) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if k != "YOLO_LR_DISABLE"}
-    if not hook_on:
-        e["YOLO_LR_DISABLE"] = "1"
-    return e
+    """This environment without the harness's PYTHONPATH (the hook imports the installed yolo_lr), hook on or off."""
+    e = {k: v for k, v in os.environ.items() if k not in ("YOLO_LR_DISABLE", "PYTHONPATH")}
+    return e if hook_on else {**e, "YOLO_LR_DISABLE": "1"}
 
 
 def run_once(python: str, hook_on: bool) -> float:
-    """Seconds for one whole ``python -c pass`` process (spawn to exit)."""
+    """Milliseconds for one whole ``python -c pass`` process (spawn to exit)."""
     t0 = time.perf_counter()
     subprocess.run([python, "-c", "pass"], env=env(hook_on), check=True)
-    return time.perf_counter() - t0
+    return (time.perf_counter() - t0) * 1e3
 
 
 def modules_added(python: str) -> list[str]:
@@ -58,84 +58,75 @@ def modules_added(python: str) -> list[str]:
 
 
 def hook_import_us(python: str, runs: int = 20) -> float:
-    """Median over ``runs`` processes of the cumulative ``-X importtime`` of the modules the hook imports (µs)."""
+    """Median over ``runs`` processes of the ``-X importtime`` self time of the modules the hook imports (µs)."""
     totals = []
     for _ in range(runs):
         p = subprocess.run([python, "-X", "importtime", "-c", "pass"], env=env(True), capture_output=True, text=True)
-        total = 0
-        for line in p.stderr.splitlines():  # import time: self [us] | cumulative | imported package
-            parts = [x.strip() for x in line.removeprefix("import time:").split("|")]
-            if len(parts) == 3 and parts[2].strip() in {"yolo_lr", "yolo_lr._startup"} and parts[0].isdigit():
-                total += int(parts[0])
-        totals.append(total)
+        rows = (line.removeprefix("import time:").split("|") for line in p.stderr.splitlines())
+        ours = [r for r in rows if len(r) == 3 and r[2].strip() in {"yolo_lr", "yolo_lr._startup"}]
+        totals.append(sum(int(r[0]) for r in ours if r[0].strip().isdigit()))
     return statistics.median(totals)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=200, help="on/off pairs (default 200)")
-    ap.add_argument("--python", default=sys.executable, help="interpreter to start (default: this one)")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    a = ap.parse_args(argv)
-
-    pth = Path(sysconfig.get_paths(vars={"base": sys.prefix})["purelib"]) / "yolo_lr.pth"
-    added = modules_added(a.python)
+def run(ctx: common.Context) -> dict:
+    s = ctx.settings
+    added = modules_added(s.python)
     if "yolo_lr" not in added:
-        print(f"the startup hook did not run in {a.python} (is the project installed there? {pth})", file=sys.stderr)
-        return 1
+        raise SystemExit(f"the startup hook did not run in {s.python}: is the project installed there?")
     for h in (True, False):  # warm the file system caches
-        run_once(a.python, h)
-    on, off, diff = [], [], []
-    t0 = time.perf_counter()
-    for i in range(a.pairs):
+        run_once(s.python, h)
+    on, off = [], []
+    for i in range(s.pairs):
         first = i % 2 == 0  # alternate which of the pair runs first
-        x = run_once(a.python, first)
-        y = run_once(a.python, not first)
-        t_on, t_off = (x, y) if first else (y, x)
-        on.append(t_on * 1e3)
-        off.append(t_off * 1e3)
-        diff.append((t_on - t_off) * 1e3)
-    wall = time.perf_counter() - t0
+        x, y = run_once(s.python, first), run_once(s.python, not first)
+        on.append(x if first else y)
+        off.append(y if first else x)
+    return {
+        "machine": common.machine_info(torch_threads=None),
+        "on_ms": on,
+        "off_ms": off,
+        "hook_import_us": hook_import_us(s.python),
+        "modules": added,
+        "load_note": load_note(ctx.monitor.samples),
+    }
+
+
+def load_note(samples: list[float]) -> str:
+    """The load average while the pairs ran: whole-process timings are noisy on a loaded machine."""
+    if not samples:
+        return "The load average could not be read."
+    mean, peak = statistics.fmean(samples), max(samples)
+    return f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {os.cpu_count()} cores."
+
+
+def render(ctx: common.Context, raw: dict) -> common.Report:
+    diff = [a - b for a, b in zip(raw["on_ms"], raw["off_ms"])]
     q1, _, q3 = statistics.quantiles(diff, n=4)
-    hook_us = hook_import_us(a.python)
-    med_diff = statistics.median(diff)
-    verdict = "met" if med_diff <= GOAL_MS else "missed"
-    try:
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        load = "n/a"
-    lines = [
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {cpu_name()} ({os.cpu_count()} cores, "
-        f"load average {load}), Python {platform.python_version()}; {a.pairs} on/off pairs in {wall:.0f} s.",
-        "",
-        "```bash",
-        ".venv/bin/python benchmarks/startup.py" + (f" --pairs {a.pairs}" if a.pairs != 200 else ""),
-        "```",
-        "",
-        "| Figure | Measured | Goal | Verdict |",
-        "|---|---|---|---|",
-        f"| `python -c pass`, hook on, median | {statistics.median(on):.2f} ms |  |  |",
-        f"| `python -c pass`, `YOLO_LR_DISABLE=1`, median | {statistics.median(off):.2f} ms |  |  |",
-        f"| **Added by the hook: median of paired differences** | **{med_diff:+.2f} ms** | <= {GOAL_MS:g} ms | "
-        f"{verdict} |",
-        f"| Paired differences, interquartile range | {q1:+.2f} .. {q3:+.2f} ms |  |  |",
-        f"| The hook's own imports (`-X importtime`, self time, median of 20) | {hook_us:.0f} µs |  |  |",
-        f"| Modules the hook adds to `sys.modules` | {', '.join(f'`{m}`' for m in added)} |  |  |",
+    med = statistics.median(diff)
+    rows = [
+        ["`python -c pass`, hook on, median", f"{statistics.median(raw['on_ms']):.2f} ms", "", ""],
+        ["`python -c pass`, `YOLO_LR_DISABLE=1`, median", f"{statistics.median(raw['off_ms']):.2f} ms", "", ""],
+        [
+            "**Added by the hook: median of paired differences**",
+            f"**{med:+.2f} ms**",
+            f"<= {GOAL_MS:g} ms",
+            "met" if med <= GOAL_MS else "missed",
+        ],  # fmt: skip
+        ["Paired differences, interquartile range", f"{q1:+.2f} .. {q3:+.2f} ms", "", ""],
+        [
+            "The hook's own imports (`-X importtime`, self time, median of 20)",
+            f"{raw['hook_import_us']:.0f} µs",
+            "",
+            "",
+        ],
+        ["Modules the hook adds to `sys.modules`", ", ".join(f"`{m}`" for m in raw["modules"]), "", ""],
     ]
-    block = "\n".join(lines)
-    print(block)
-    if not a.no_write:
-        text = MD_PATH.read_text()
-        if START not in text:
-            text += (
-                "\n## Startup hook\n\nWhat installing the plugin adds to every Python process of the environment "
-                "(the `yolo_lr.pth` startup hook arranges registration for when Ultralytics is imported). Script: "
-                f"[`benchmarks/startup.py`](benchmarks/startup.py).\n\n{START}\n{END}\n"
-            )
-        i, j = text.index(START) + len(START), text.index(END)
-        MD_PATH.write_text(text[:i] + "\n" + block + "\n" + text[j:])
-        print(f"written to {MD_PATH}")
-    return 0
+    table = common.md_table(["Figure", "Measured", "Goal", "Verdict"], rows)
+    return common.Report(body=table, machine=raw["machine"], wall_note=f" ({len(diff)} on/off pairs)", console=table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(BENCH, run, argv, script=Path(__file__), render=render)
 
 
 if __name__ == "__main__":

@@ -164,16 +164,16 @@ def test_pretrain_smoke(tmp_path, md_before):
     assert md.startswith("Measured ") and "python benchmarks/pretrain.py --smoke" in md
     assert "| dataset | domain S: 16 train / 8 val images, 64x64, dataset seed 0 |" in md
     assert "| training | 1 epochs, imgsz 64, batch 8, `warmup_cosine` preset" in md
-    meta = json.loads((tmp_path / "source.pt.json").read_text())  # --smoke: the checkpoint goes to the workdir
-    assert meta["epochs"] == 1 and len(meta["curve_map50_95"]) == 1 and meta["bytes"] > 1e6
+    meta = json.loads((tmp_path / "results" / "pretrain.json").read_text())  # --smoke: the checkpoint in the workdir
+    assert meta["settings"]["epochs"] == 1 and len(meta["curve_map50_95"]) == 1 and meta["bytes"] > 1e6
     assert meta["sha256"] == hashlib.sha256((tmp_path / "source.pt").read_bytes()).hexdigest()
     assert source.read_bytes() == source_before and (ROOT / "BENCHMARKS.md").read_bytes() == md_before
-    # --report-only re-renders the block of the recorded run: its date, wall time and command
+    # --from-json re-renders the block of the recorded run: its date, wall time and command
     out = tmp_path / "B.md"
     out.write_text("<!-- pretrain:start -->\n<!-- pretrain:end -->\n")
     again = run_bench(
         "pretrain.py",
-        *("--report-only", "--out", str(tmp_path / "source.pt")),
+        *("--from-json", str(tmp_path / "results" / "pretrain.json"), "--write-md"),
         *("--md", str(out), "--results-dir", str(tmp_path / "again")),
         timeout=120,
     )
@@ -182,8 +182,29 @@ def test_pretrain_smoke(tmp_path, md_before):
     assert block == md.strip().removesuffix("\n\nThis was a `--smoke` run: too small to judge anything.")
 
 
+def test_startup_smoke(tmp_path, md_before):
+    """Paired processes with the hook on and off: the hook is seen to import yolo_lr, and each pair is kept."""
+    r = run_smoke("startup.py", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    raw = json.loads((tmp_path / "results" / "startup.json").read_text())
+    assert len(raw["on_ms"]) == len(raw["off_ms"]) == 4 and min(raw["on_ms"] + raw["off_ms"]) > 0
+    assert "yolo_lr" in raw["modules"] and raw["hook_import_us"] > 0
+    md = (tmp_path / "results" / "startup.md").read_text()
+    assert "| **Added by the hook: median of paired differences** |" in md and "(4 on/off pairs)" in md
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+
+
 @pytest.mark.parametrize(
-    "script", ["from_scratch.py", "overhead.py", "pretrain.py", "transfer.py", "finder_vs_sweep.py", "sweep_engines.py"]
+    "script",
+    [
+        "from_scratch.py",
+        "overhead.py",
+        "pretrain.py",
+        "transfer.py",
+        "finder_vs_sweep.py",
+        "sweep_engines.py",
+        "startup.py",
+    ],
 )
 def test_smoke_refuses_to_write_markdown(script):
     r = run_bench(script, "--smoke", "--write-md", timeout=60)
@@ -552,6 +573,8 @@ RENDERED = [  # (script, results stem, BENCHMARKS.md block): every block the har
     ("finder_vs_sweep.py", "finder_vs_sweep_seed2", "finder_seed2"),
     ("sweep_engines.py", "sweep_engines", "engines"),
     ("sweep_engines.py", "sweep_engines_engines_long", "engines_long"),
+    ("pretrain.py", "pretrain", "pretrain"),
+    ("startup.py", "startup", "startup"),
 ]
 
 
