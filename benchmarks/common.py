@@ -1,34 +1,13 @@
-"""The benchmark harness: everything the benchmark scripts share, so that each script is a short spec and its
-measurement.
+"""The benchmark harness: what the benchmark scripts share, so that each script is its spec, its measurement and its
+rendering.
 
-- ``Bench`` + ``main``: one command per benchmark. A script declares its name, its BENCHMARKS.md block and its
-  default settings (full and ``--smoke``); ``main`` turns the settings into options, sets the offline environment up
-  (``setup_environment``), picks the work and results folders, samples the load average, and writes the Markdown
-  block (with the machine, the date, the wall time and the command), the raw JSON and, with ``--write-md``, the block
-  of BENCHMARKS.md. ``--smoke`` runs in a temp dir and never writes BENCHMARKS.md (the tests run it).
-- synthetic datasets from ``scripts/make_dataset.py``, generated once per settings and cached under the work dir;
-- one training (or any job) per run in a fresh worker process (``train_one``), run in parallel by ``run_all`` as Ray
-  Tune trials (resumable, like ``yolo-lr sweep engine=ray``): Ultralytics trains
-  on CPU with ``min(8, cores - 1)`` torch threads, so on a 2-core machine one training uses one core and two
-  trainings side by side use the machine;
-- ``results.csv`` reading, seeds and statistics (mean ± std, percentiles, Welch's t-test), machine description, plots;
-- ``main(..., render=...)``: the block rendered from the raw numbers as the JSON keeps them, so ``--from-json``
-  renders it again, measuring nothing.
-
-A benchmark script is then its spec, its measurement and its tables::
-
-    BENCH = common.Bench(name="demo", block="demo", doc=__doc__, full={"epochs": 12, "seeds": [0, 1, 2]},
-                         smoke={"epochs": 1, "seeds": [0]})
-
-    def run(ctx: common.Context) -> common.Report:
-        data = common.ensure_dataset(common.DatasetSpec("A", 192, 64, 128), ctx.workdir)
-        ...  # train with ctx.settings.epochs, ctx.settings.seeds; log with ctx.log
-        return common.Report(body=table, machine=common.machine_info(results), data={"runs": results})
-
-    if __name__ == "__main__":
-        sys.exit(common.main(BENCH, run, script=Path(__file__)))
-
-Nothing here keeps run state in module globals: every function takes what it needs and returns what it made.
+A script declares a ``Bench`` (name, BENCHMARKS.md block, full and ``--smoke`` settings, which become its options) and
+hands ``main`` two functions: ``run(ctx)`` measures and returns the raw numbers (a JSON-able dict with ``machine``);
+``render(ctx, raw)`` turns them, as the JSON keeps them, into a ``Report``. ``main`` sets the offline environment up,
+samples the load average, writes the block (header: date, machine, wall time, command), the JSON and, with
+``--write-md``, the block of BENCHMARKS.md; ``--from-json`` renders a recorded JSON again, measuring nothing.
+Trainings and other jobs run as Ray Tune trials (``run_all``: one fresh worker each, resumable). Nothing here keeps
+run state in module globals.
 """
 
 from __future__ import annotations
@@ -62,24 +41,15 @@ CONFIGS_DIR = ROOT / "configs"
 MODEL = "yolo26n.yaml"  # built from its YAML: nothing is downloaded
 MAP = "metrics/mAP50-95(B)"
 MAP50 = "metrics/mAP50(B)"
+ALPHA = 0.05  # the significance level of every "differs from" verdict
 
 
 # ---------------------------------------------------------------------------------------------------- environment
 def setup_environment(verbose: bool = False) -> Path | None:
-    """Prepare an offline Ultralytics environment for this process and the worker processes it starts.
-
-    Sets ``YOLO_OFFLINE=1``, a private ``YOLO_CONFIG_DIR`` holding ``Ultralytics/Arial.ttf`` (a copy of
-    matplotlib's DejaVuSans, so the font check never downloads), quiet logs unless ``verbose``, and puts the
-    checkout first on ``PYTHONPATH`` so that the workers import this checkout's ``yolo_lr`` (the installed startup
-    hook imports ``yolo_lr`` when an interpreter starts, before any ``sys.path`` change could act).
-
-    Args:
-        verbose: keep Ultralytics' logs and progress bars.
-
-    Returns:
-        The settings dir to remove at the end, or None when Ultralytics was already imported in this process (a
-        caller that set its environment up itself, like the test suite): then only PYTHONPATH is changed.
-    """
+    """An offline Ultralytics environment for this process and its workers: ``YOLO_OFFLINE=1``, a private
+    ``YOLO_CONFIG_DIR`` with a local ``Arial.ttf``, quiet logs unless ``verbose``, and the checkout first on
+    ``PYTHONPATH`` (workers import this checkout's ``yolo_lr``). Returns the settings dir to remove at the end, or None
+    when Ultralytics was already imported (a caller that set its environment up, like the tests)."""
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if str(ROOT) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *paths])
@@ -88,8 +58,7 @@ def setup_environment(verbose: bool = False) -> Path | None:
     if "ultralytics" in sys.modules:
         return None
     cfg_dir = Path(tempfile.mkdtemp(prefix="yolo_lr_bench_cfg_"))
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ["YOLO_CONFIG_DIR"] = str(cfg_dir)
+    os.environ.update(YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(cfg_dir))
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.pop("YOLO_LR_DISABLE", None)
     if not verbose:
@@ -97,40 +66,26 @@ def setup_environment(verbose: bool = False) -> Path | None:
     (cfg_dir / "Ultralytics").mkdir(parents=True, exist_ok=True)
     import matplotlib
 
-    shutil.copy(
-        Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", cfg_dir / "Ultralytics" / "Arial.ttf"
-    )
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    shutil.copy(font, cfg_dir / "Ultralytics" / "Arial.ttf")  # the font check never downloads
     return cfg_dir
 
 
 def default_jobs() -> int:
     """Trainings to run side by side: cores / torch threads Ultralytics uses per CPU training (at least 1)."""
     cores = os.cpu_count() or 1
-    threads = min(8, max(1, cores - 1))  # Ultralytics' NUM_THREADS, set by select_device() for CPU training
-    return max(1, cores // threads)
+    return max(1, cores // min(8, max(1, cores - 1)))  # Ultralytics' NUM_THREADS for CPU training
 
 
 def preset_names(exclude: Iterable[str] = ()) -> list[str]:
     """Names of the preset files in ``configs/`` (sorted), minus ``exclude``."""
-    skip = set(exclude)
-    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml") if p.stem not in skip)
+    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml") if p.stem not in set(exclude))
 
 
 # ------------------------------------------------------------------------------------------------------- datasets
-def load_make_dataset() -> Callable:
-    """The ``make_dataset`` function of ``scripts/make_dataset.py`` (scripts/ is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("yolo_lr_make_dataset", ROOT / "scripts" / "make_dataset.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module.make_dataset
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One synthetic dataset: the arguments of ``make_dataset``."""
+    """One synthetic dataset: the arguments of ``scripts/make_dataset.py``'s ``make_dataset``."""
 
     domain: str
     n_train: int
@@ -140,11 +95,9 @@ class DatasetSpec:
 
     @property
     def key(self) -> str:
-        """Folder name that encodes every setting."""
         return f"{self.domain}_s{self.seed}_n{self.n_train}-{self.n_val}_i{self.imgsz}"
 
     def describe(self) -> str:
-        """Short human description for reports."""
         return (
             f"domain {self.domain}: {self.n_train} train / {self.n_val} val images, {self.imgsz}x{self.imgsz}, "
             f"dataset seed {self.seed}"
@@ -152,18 +105,21 @@ class DatasetSpec:
 
 
 def ensure_dataset(spec: DatasetSpec, workdir: Path) -> Path:
-    """Generate a dataset under ``workdir/datasets`` unless an identical one is there; return its data.yaml.
+    """Generate a dataset under ``workdir/datasets`` unless an identical one is there; return its data.yaml. A
+    half-written dataset (data.yaml comes last) or one from another generator (its source is hashed) is made again."""
+    import importlib.util
 
-    ``make_dataset`` writes data.yaml last, and the generator's own source is hashed into a stamp file, so a
-    half-written dataset or one from an older generator is regenerated.
-    """
     out = workdir / "datasets" / spec.key
-    yaml_path = out / "data.yaml"
     stamp = out / "generator.sha256"
-    digest = hashlib.sha256((ROOT / "scripts" / "make_dataset.py").read_bytes()).hexdigest()
-    if yaml_path.exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return yaml_path
-    made = load_make_dataset()(out, spec.domain, spec.n_train, spec.n_val, spec.imgsz, spec.seed)
+    source = ROOT / "scripts" / "make_dataset.py"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    if (out / "data.yaml").exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return out / "data.yaml"
+    module_spec = importlib.util.spec_from_file_location("yolo_lr_make_dataset", source)  # scripts/: not a package
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module  # dataclasses look their module up while the file executes
+    module_spec.loader.exec_module(module)
+    made = module.make_dataset(out, spec.domain, spec.n_train, spec.n_val, spec.imgsz, spec.seed)
     stamp.write_text(digest + "\n")
     return made
 
@@ -184,10 +140,7 @@ class RunSpec:
 def read_results_csv(path: Path) -> list[dict[str, float]]:
     """Rows of an Ultralytics results.csv as floats, keys stripped."""
     with open(path, newline="") as f:
-        return [
-            {k.strip(): float(v) for k, v in row.items() if k is not None and v not in (None, "")}
-            for row in csv.DictReader(f)
-        ]
+        return [{k.strip(): float(v) for k, v in row.items() if k and v not in (None, "")} for row in csv.DictReader(f)]
 
 
 def curves_from_rows(rows: list[dict[str, float]]) -> dict[str, list[float]]:
@@ -202,23 +155,15 @@ def curves_from_rows(rows: list[dict[str, float]]) -> dict[str, list[float]]:
 
 
 def train_one(spec: RunSpec) -> dict:
-    """Run one training (in the calling process) and return its curves and facts.
-
-    Meant to run in a fresh worker process (see ``run_all``); the environment comes from the parent.
-
-    Returns:
-        A dict with label, seed, per-epoch curves, wall time, the optimizer and lr0 the trainer really used,
-        whether the plugin drove the LR (an ``lr.csv`` exists), the run directory and library versions.
-    """
+    """Run one training in this process (a fresh worker: ``run_all``) and return its curves and facts: wall time, the
+    optimizer and lr0 the trainer really used, whether the plugin drove the LR (an ``lr.csv``), versions."""
     import torch
-    import ultralytics
     from ultralytics import YOLO
 
     import yolo_lr
 
     save_dir = Path(spec.train_args["project"]) / spec.train_args["name"]
-    if save_dir.exists():
-        shutil.rmtree(save_dir)  # never read a stale results.csv
+    shutil.rmtree(save_dir, ignore_errors=True)  # never read a stale results.csv
     model = YOLO(spec.model)
     if spec.preset is not None:
         yolo_lr.attach(model, spec.preset, **spec.overrides)
@@ -227,48 +172,35 @@ def train_one(spec: RunSpec) -> dict:
     wall = time.perf_counter() - t0
     trainer = model.trainer
     save_dir = Path(trainer.save_dir)
-    rows = read_results_csv(save_dir / "results.csv")
-    weights = save_dir / "weights"
+    best = save_dir / "weights" / "best.pt"
     return {
         "label": spec.label,
         "seed": spec.seed,
-        **curves_from_rows(rows),
+        **curves_from_rows(read_results_csv(save_dir / "results.csv")),
         "wall_s": wall,
         "optimizer": str(trainer.args.optimizer),
         "lr0": float(trainer.args.lr0),
         "plugin_active": (save_dir / "lr.csv").exists(),
         "save_dir": str(save_dir),
-        "best_pt": str(weights / "best.pt") if (weights / "best.pt").exists() else None,
+        "best_pt": str(best) if best.exists() else None,
         "torch_threads": torch.get_num_threads(),
-        "versions": {
-            "torch": torch.__version__,
-            "ultralytics": ultralytics.__version__,
-            "yolo_lr": yolo_lr.__version__,
-            "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
-        },
+        "versions": library_versions(),
     }
 
 
 @dataclass
 class LoadMonitor:
-    """Samples the 1-minute load average while a benchmark runs, to say whether other work competed for the CPU.
-
-    ``sample()`` records one value (``run_all`` calls it after each job); ``start()`` also samples every
-    ``every`` seconds from a daemon thread until ``stop()``.
-    """
+    """Samples the 1-minute load average while a benchmark runs (``sample()`` now, ``start()`` every ``every`` s in a
+    daemon thread until ``stop()``), to say whether other work competed for the CPU."""
 
     samples: list[float] = field(default_factory=list)
     _stop: threading.Event | None = field(default=None, repr=False)
 
     def sample(self) -> None:
-        """Record the current 1-minute load average (no-op where unavailable)."""
-        try:
+        with contextlib.suppress(OSError):  # no load average on this platform
             self.samples.append(os.getloadavg()[0])
-        except OSError:
-            pass
 
     def start(self, every: float = 10.0) -> None:
-        """Sample now and then every ``every`` seconds in the background."""
         if self._stop is not None:
             return
         self._stop = stop = threading.Event()
@@ -281,35 +213,31 @@ class LoadMonitor:
         threading.Thread(target=loop, name="load-monitor", daemon=True).start()
 
     def stop(self) -> None:
-        """End background sampling (one last sample)."""
         if self._stop is not None:
             self._stop.set()
             self._stop = None
             self.sample()
 
     def summary(self, jobs: int, affected: str | None = None) -> str:
-        """One sentence on CPU contention (measured load vs this benchmark's own parallel trainings).
-
-        Args:
-            jobs: trainings this benchmark ran at a time.
-            affected: what contention inflates, said when there was some (default: wall times, not the metrics).
-        """
+        """One sentence on CPU contention: the load measured against the ``jobs`` trainings this benchmark ran at a
+        time; ``affected``: what contention inflates (default: wall times, not the metrics)."""
         if not self.samples:
             return "The load average could not be read."
-        cores = os.cpu_count() or 1
         peak, mean = max(self.samples), statistics.fmean(self.samples)
         text = (
-            f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {cores} cores, against "
-            f"{jobs} training(s) of this benchmark at a time"
+            f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {os.cpu_count() or 1} cores, "
+            f"against {jobs} training(s) of this benchmark at a time"
         )
-        if peak > jobs + 0.75:
-            text += " — other work shared the machine, so " + (
+        if peak <= jobs + 0.75:
+            return text + " — no sign of other work competing."
+        return (
+            text
+            + " — other work shared the machine, so "
+            + (
                 affected
                 or "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."
             )
-        else:
-            text += " — no sign of other work competing."
-        return text
+        )
 
 
 def run_all(
@@ -321,20 +249,11 @@ def run_all(
     where: Path | None = None,
     line: Callable[[dict], str] | None = None,
 ) -> list[dict]:
-    """Run ``fn(spec)`` for every spec as a Ray Tune trial (the engine of ``yolo-lr sweep engine=ray``): each in a
-    fresh worker process, ``jobs`` at a time (one CPU each); results in the order of ``specs``. ``jobs=0`` runs them
-    one after the other in this process, without Ray.
-
-    Ray keeps every finished job's result in its experiment folder (``where``, default beside the first spec's runs:
-    ``ray/``; named after a hash of the specs), so the same benchmark killed mid-way and started again with the same
-    settings continues: finished jobs are reread, the others run.
-
-    Args:
-        specs: picklable job descriptions (``RunSpec`` for the default ``fn``).
-        fn: the job, a module-level function returning a JSON-able dict (default ``train_one``). An exception it
-            raises ends the benchmark, unless ``fn`` returns it as a result (a diverged training can be a result).
-        line: the progress line of a finished job's result (default ``result_line``).
-    """
+    """``fn(spec)`` (default ``train_one``; a module-level function returning a JSON-able dict) for every spec, as Ray
+    Tune trials (the engine of ``yolo-lr sweep engine=ray``): a fresh worker each, ``jobs`` at a time, results in the
+    order of ``specs``; ``jobs=0`` runs them one after the other in this process, without Ray. Ray keeps finished
+    results in ``where`` (default ``ray/`` beside the first spec's runs), in an experiment named after a hash of the
+    specs, so the same benchmark killed and started again rereads finished jobs. ``line``: a result's progress line."""
     fn, line = fn or train_one, line or result_line
     if not specs:
         return []
@@ -418,23 +337,9 @@ def shared_train_args(
     imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str, verbose: bool
 ) -> dict:
     """The train() arguments every run of a benchmark shares (no ``lr_*`` key, no optimizer or lr0)."""
-    return {
-        "data": str(data),
-        "epochs": epochs,
-        "imgsz": imgsz,
-        "batch": batch,
-        "nbs": batch,
-        "seed": seed,
-        "device": "cpu",
-        "workers": 0,
-        "amp": False,
-        "plots": False,
-        "val": True,
-        "verbose": verbose,
-        "project": str(project),
-        "name": name,
-        "exist_ok": True,
-    }
+    return {"data": str(data), "epochs": epochs, "imgsz": imgsz, "batch": batch, "nbs": batch, "seed": seed,
+            "device": "cpu", "workers": 0, "amp": False, "plots": False, "val": True, "verbose": verbose,
+            "project": str(project), "name": name, "exist_ok": True}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------ statistics
@@ -457,43 +362,26 @@ def mean_curve(curves: list[list[float]]) -> tuple[list[float], list[float], lis
 
 def epochs_to_reach(curve: list[float], target: float) -> int | None:
     """First 1-based epoch whose value is >= target, or None if never."""
-    for i, v in enumerate(curve, 1):
-        if v >= target:
-            return i
-    return None
+    return next((i for i, v in enumerate(curve, 1) if v >= target), None)
 
 
 def percentile(xs: list[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between order statistics."""
-    if not xs:
-        raise ValueError("percentile of an empty list")
-    s = sorted(xs)
-    pos = (len(s) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+    """The q-th percentile (0..100), linear between order statistics."""
+    import numpy as np
+
+    return float(np.percentile(xs, q))
 
 
 def describe(xs: list[float]) -> dict[str, float]:
     """Count, mean, median, 90th percentile, min, max and sum of a sample."""
-    return {
-        "n": len(xs),
-        "mean": statistics.fmean(xs),
-        "median": statistics.median(xs),
-        "p90": percentile(xs, 90),
-        "min": min(xs),
-        "max": max(xs),
-        "sum": math.fsum(xs),
-    }
-
-
-ALPHA = 0.05  # the significance level of every "differs from" verdict
+    return {"n": len(xs), "mean": statistics.fmean(xs), "median": statistics.median(xs), "p90": percentile(xs, 90),
+            "min": min(xs), "max": max(xs), "sum": math.fsum(xs)}  # fmt: skip
 
 
 def welch(xs: list[float], ref: list[float]) -> dict:
-    """``xs`` against ``ref`` over seeds: the difference of the means and the two-sided p-value of Welch's t-test
-    (scipy; unequal variances). p is None with fewer than two values on a side, 1.0 when both sides are constant and
-    equal, 0.0 when constant and different; ``differs``: p < ``ALPHA``."""
+    """``xs`` against ``ref`` over seeds: the difference of the means and the two-sided p of Welch's t-test (scipy).
+    p is None with fewer than two values a side, 1.0 (0.0) when both sides are constant and equal (different);
+    ``differs``: p < ``ALPHA``."""
     from scipy import stats
 
     diff = statistics.fmean(xs) - statistics.fmean(ref)
@@ -510,22 +398,10 @@ def fmt_p(w: dict) -> str:
     """A Welch comparison as a table cell: p, in bold where it differs."""
     if w["p"] is None:
         return "n/a (1 seed)"
-    text = f"p={w['p']:.2g}"
-    return f"**{text}**" if w["differs"] else text
+    return f"**p={w['p']:.2g}**" if w["differs"] else f"p={w['p']:.2g}"
 
 
 # ------------------------------------------------------------------------------------------------------ reporting
-def cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo where there is one)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def library_versions() -> dict:
     """torch, ultralytics and yolo_lr as imported by this process (and where yolo_lr came from)."""
     import torch
@@ -533,37 +409,24 @@ def library_versions() -> dict:
 
     import yolo_lr
 
-    return {
-        "torch": torch.__version__,
-        "ultralytics": ultralytics.__version__,
-        "yolo_lr": yolo_lr.__version__,
-        "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
-    }
+    return {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__,
+            "yolo_lr_path": str(Path(yolo_lr.__file__).parent)}  # fmt: skip
 
 
 def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_threads: int | None = None) -> dict:
-    """CPU model, cores, Python, library versions, and the device and torch threads training used.
-
-    Args:
-        results: ``train_one`` results: versions and torch threads are taken from the first (what the worker
-            processes really ran). None: versions as imported by this process, and ``torch_threads``.
-        device: the device training ran on (``str(trainer.device)``); a CUDA device adds the GPU's name.
-        torch_threads: torch threads during training, when ``results`` is None.
-    """
+    """CPU model, cores, Python, library versions, device and torch threads: from the first of ``results``
+    (``train_one``'s: what the workers ran), else as imported here with ``torch_threads``."""
     if results is not None:
         first = results[0] if results else {"versions": {}, "torch_threads": None}
         versions, threads = first["versions"], first["torch_threads"]
     else:
         versions, threads = library_versions(), torch_threads
-    info = {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "torch_threads": threads,
-        "device": device,
-        **versions,
-    }
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
+            "torch_threads": threads, "device": device, **versions}  # fmt: skip
     if device.startswith("cuda"):
         import torch
 
@@ -572,7 +435,7 @@ def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_t
 
 
 def machine_sentence(m: dict) -> str:
-    """The machine line of a report."""
+    """The machine part of a report's header (what a record lacks is left out)."""
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     threads = "" if m.get("torch_threads") is None else f"torch threads per training: {m['torch_threads']}"
     cpu = ", ".join(x for x in (f"{m['cores']} cores" if m.get("cores") else "", threads) if x)
@@ -584,68 +447,48 @@ def machine_sentence(m: dict) -> str:
 
 
 def utc_now() -> str:
-    """Current UTC time for reports."""
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def command_line(script: Path, argv: list[str] | None) -> str:
-    """The command as typed, with the script path relative to the repository root."""
-    script = Path(script).resolve()
-    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
-    return shlex.join(["python", str(shown), *(sys.argv[1:] if argv is None else argv)])
-
-
 def md_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
 def replace_block(md_path: Path, key: str, body: str) -> None:
-    """Replace the text between ``<!-- key:start -->`` and ``<!-- key:end -->`` of an existing Markdown file.
-
-    Raises:
-        ValueError: if the markers are missing or out of order (nothing else in the file is ever edited).
-    """
+    """Replace the text between ``<!-- key:start -->`` and ``<!-- key:end -->`` of a Markdown file (ValueError when
+    the markers are missing or out of order: nothing else in the file is ever edited)."""
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
     text = md_path.read_text()
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
         raise ValueError(f"{md_path} must contain exactly one {start} ... {end} pair")
     head, rest = text.split(start, 1)
-    tail = rest.split(end, 1)[1]
-    md_path.write_text(f"{head}{start}\n{body.strip()}\n{end}{tail}")
+    md_path.write_text(f"{head}{start}\n{body.strip()}\n{end}{rest.split(end, 1)[1]}")
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write raw numbers as JSON, as ``as_written`` keeps them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(as_written(data), indent=1) + "\n")
 
 
 def as_written(data: dict) -> dict:
-    """``data`` as its JSON file keeps it (NaN as null; floats rounded for a small, diffable file: to 6 decimals, or
-    to 6 significant digits below 1, so that small values such as learning rates keep their precision), so that a
-    report rendered from it is the report rendered again from the file."""
+    """``data`` as its JSON file keeps it (NaN as null; floats to 6 decimals, or 6 significant digits below 1 so that
+    learning rates keep their precision): a report rendered from it is the report rendered again from the file."""
 
     def clean(x):
         if isinstance(x, float):
-            if math.isnan(x):
-                return None
-            return float(f"{x:.6g}") if abs(x) < 1 else round(x, 6)
+            return None if math.isnan(x) else float(f"{x:.6g}") if abs(x) < 1 else round(x, 6)
         if isinstance(x, dict):
             return {k: clean(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
-        if isinstance(x, Path):
-            return str(x)
-        return x
+        return str(x) if isinstance(x, Path) else x
 
     return json.loads(json.dumps(clean(data)))
 
 
 def settings_key(settings: dict) -> str:
-    """A short stable hash of a settings dict (for cache folders)."""
+    """A short stable hash of a settings dict (for experiment folders)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -657,18 +500,8 @@ def md_link(path: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------------------- plots
 @contextlib.contextmanager
-def figure(
-    path: Path,
-    ncols: int = 1,
-    figsize: tuple[float, float] = (11, 4.2),
-    width_ratios: list[float] | None = None,
-    title: str | None = None,
-):
-    """A row of ``ncols`` matplotlib axes (Agg backend) saved to ``path`` as PNG when the block ends without error.
-
-    Yields:
-        The axes: one Axes for ``ncols=1``, else a sequence.
-    """
+def figure(path: Path, ncols: int = 1, figsize=(11, 4.2), width_ratios: list[float] | None = None, title: str = ""):
+    """A row of ``ncols`` matplotlib axes (Agg), saved to ``path`` as PNG when the block ends without error."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -688,29 +521,15 @@ def figure(
 
 
 def seed_bars(ax, names: list[str], series: list[tuple[str, list[list[float]]]], ylabel: str) -> None:
-    """Side-by-side bars of mean ± std over seeds per name, the seeds as dots.
-
-    Args:
-        ax: the matplotlib Axes.
-        names: one x position per name.
-        series: (legend label, per-name values over seeds); the first series is drawn darkest.
-        ylabel: the y axis label.
-    """
+    """Side-by-side bars of mean ± std over seeds per name, the seeds as dots; ``series``: (legend label, per-name
+    values over seeds), the first drawn darkest."""
     width = 0.8 / max(len(series), 1)
     xs = range(len(names))
     for j, (label, values) in enumerate(series):
         off = (j - (len(series) - 1) / 2) * width
         stats = [mean_std(v) for v in values]
-        ax.bar(
-            [x + off for x in xs],
-            [m for m, _ in stats],
-            width,
-            yerr=[s for _, s in stats],
-            capsize=3,
-            alpha=0.9 if j == 0 else 0.45,
-            color="tab:blue",
-            label=label,
-        )
+        ax.bar([x + off for x in xs], [m for m, _ in stats], width, yerr=[s for _, s in stats], capsize=3,
+               alpha=0.9 if j == 0 else 0.45, color="tab:blue", label=label)  # fmt: skip
         for x, v in zip(xs, values):
             ax.plot([x + off] * len(v), v, "k.", ms=3)
     ax.set_xticks(list(xs), names, rotation=30, ha="right")
@@ -806,6 +625,12 @@ class Report:
     date: str | None = None
     wall_s: float | None = None
     command: str | None = None
+
+
+def command_line(script: Path, argv: list[str] | None) -> str:
+    """The command as typed, with the script path relative to the repository root."""
+    shown = md_link(script)
+    return shlex.join(["python", shown, *(sys.argv[1:] if argv is None else argv)])
 
 
 def build_parser(bench: Bench, from_json: bool = False) -> argparse.ArgumentParser:
