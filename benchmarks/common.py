@@ -609,79 +609,57 @@ class Context:
 
 @dataclass
 class Report:
-    """What a benchmark's ``run`` returns; ``main`` adds the header (date, machine, wall time, command), writes it."""
+    """What a benchmark's ``render`` returns; ``main`` puts the header (date, machine, wall time, command) above it."""
 
     body: str  # Markdown after the header: set-up, tables, plot links, observations
-    machine: dict  # machine_info(...)
-    data: dict = field(default_factory=dict)  # raw numbers for <name>.json (settings, machine, command are added)
-    wall_note: str = ""  # said right after "The whole benchmark took N s", e.g. " (24 trainings, 2 at a time)"
-    load_note: str | None = None  # sentence on CPU contention (default: LoadMonitor.summary for one job at a time)
     console: str = ""  # printed at the end (a table, the verdicts)
     problems: list[str] = field(default_factory=list)  # make the command exit 1 and are listed in the block
+    wall_note: str = ""  # said right after "The whole benchmark took N s", e.g. " (24 trainings, 2 at a time)"
+    load_note: str | None = None  # sentence on CPU contention (default: LoadMonitor.summary for one job at a time)
     # A variant of the benchmark (e.g. a study beside the main measurement) writes its own files and block:
     name: str | None = None  # results/<name>.md and .json (default: the Bench's name)
     block: str | None = None  # the BENCHMARKS.md block for --write-md (default: the Bench's block)
-    # A report re-rendered from an earlier run's record keeps that run's header (default: this run's):
-    date: str | None = None
-    wall_s: float | None = None
-    command: str | None = None
+    machine: dict | None = None  # unused: the header's machine is the raw record's
 
 
 def command_line(script: Path, argv: list[str] | None) -> str:
     """The command as typed, with the script path relative to the repository root."""
-    shown = md_link(script)
-    return shlex.join(["python", shown, *(sys.argv[1:] if argv is None else argv)])
+    return shlex.join(["python", md_link(script), *(sys.argv[1:] if argv is None else argv)])
 
 
-def build_parser(bench: Bench, from_json: bool = False) -> argparse.ArgumentParser:
-    """Options from the spec's settings, plus --smoke, --workdir, --write-md, --md, --verbose and (``from_json``)
+def build_parser(bench: Bench) -> argparse.ArgumentParser:
+    """Options from the spec's settings, plus --smoke, --workdir, --results-dir, --write-md, --md, --verbose and
     --from-json."""
-    doc = bench.doc.strip()
-    description, _, epilog = doc.partition("\n\n")
+    description, _, epilog = bench.doc.strip().partition("\n\n")
     p = argparse.ArgumentParser(
         description=description, epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     for key, default in bench.full.items():
         kind = bench.types.get(key, type(default) if default is not None else str)
         text = bench.help.get(key, key.replace("_", " "))
-        if default is not None:  # a None default means "decided at run time": the help text says how
-            text += f" (default {_shown(default)}" + (
-                f"; --smoke: {_shown(bench.smoke[key])})" if key in bench.smoke else ")"
-            )
-        elif key in bench.smoke:
-            text += f" (--smoke: {_shown(bench.smoke[key])})"
+        shown = [f"default {_shown(default)}"] if default is not None else []  # None: decided at run time
+        shown += [f"--smoke: {_shown(bench.smoke[key])}"] if key in bench.smoke else []
+        text += f" ({'; '.join(shown)})" if shown else ""
         flag = bench.flag(key)
-        metavar = flag.lstrip("-").replace("-", "_").upper()
-        choices = bench.choices.get(key)
+        kw = {"dest": key, "default": None, "help": text}
         if kind is bool:
-            p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None, help=text)
-        elif kind is list or isinstance(kind, list):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+            continue
+        kw.update(choices=bench.choices.get(key), metavar=flag.lstrip("-").replace("-", "_").upper())
+        if kind is list or isinstance(kind, list):
             elem = kind[0] if isinstance(kind, list) else (type(default[0]) if default else str)
-            p.add_argument(
-                flag, dest=key, nargs="+", type=elem, default=None, choices=choices, metavar=metavar, help=text
-            )
+            p.add_argument(flag, nargs="+", type=elem, **kw)
         else:
-            p.add_argument(flag, dest=key, type=kind, default=None, choices=choices, metavar=metavar, help=text)
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny run in a temp dir (seconds to a minute); never writes BENCHMARKS.md"
-    )
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        help="datasets and runs (default benchmarks/work; a temp dir with --smoke); with --smoke the "
-        "results go to WORKDIR/results",
-    )
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        help="the Markdown block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)",
-    )
+            p.add_argument(flag, type=kind, **kw)
+    p.add_argument("--smoke", action="store_true", help="tiny run in a temp dir; never writes BENCHMARKS.md")
+    p.add_argument("--workdir", type=Path, help="datasets and runs (default benchmarks/work; a temp dir with --smoke)")
+    p.add_argument("--results-dir", type=Path, help="the block, JSON and plots (default benchmarks/results; "
+                   "WORKDIR/results with --smoke)")  # fmt: skip
     p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
     p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
-    if from_json:
-        text = "re-render the block and the plots from a results JSON this script wrote, measuring nothing"
-        p.add_argument("--from-json", type=Path, metavar="JSON", help=text)
+    text = "re-render the block and the plots from a results JSON this script wrote, measuring nothing"
+    p.add_argument("--from-json", type=Path, metavar="JSON", help=text)
     return p
 
 
@@ -692,9 +670,7 @@ def _shown(v) -> str:
 def resolve_settings(bench: Bench, args: argparse.Namespace, parser: argparse.ArgumentParser) -> SimpleNamespace:
     """``full``, then ``smoke`` under --smoke, then the options given; bounds checked (parser.error otherwise)."""
     values = {**bench.full, **(bench.smoke if args.smoke else {})}
-    for key in bench.full:
-        if getattr(args, key, None) is not None:
-            values[key] = getattr(args, key)
+    values.update({k: getattr(args, k) for k in bench.full if getattr(args, k, None) is not None})
     for key, lo in bench.minimum.items():
         v = values.get(key)
         if v is not None and any(x < lo for x in (v if isinstance(v, list) else [v])):
@@ -702,76 +678,34 @@ def resolve_settings(bench: Bench, args: argparse.Namespace, parser: argparse.Ar
     return SimpleNamespace(**values)
 
 
-def render_block(ctx: Context, report: Report, date: str, wall_s: float) -> str:
-    """The whole Markdown block: header sentence, command, the report's body, problems."""
-    load = report.load_note if report.load_note is not None else ctx.monitor.summary(1)
-    lines = [
-        f"Measured {date} on {machine_sentence(report.machine)}. The whole benchmark took {wall_s:.0f} s"
-        f"{report.wall_note}. {load}".rstrip(),
-        "",
-        "```bash",
-        report.command or ctx.command,
-        "```",
-        "",
-        report.body.strip(),
-    ]
-    if ctx.smoke:
-        lines += ["", "This was a `--smoke` run: too small to judge anything."]
-    if report.problems:
-        lines += ["", "**Problems detected:** " + "; ".join(report.problems)]
-    return "\n".join(lines)
-
-
 def main(
     bench: Bench,
-    run: Callable[[Context], Report | dict],
+    run: Callable[[Context], dict],
     argv: list[str] | None = None,
     script: Path | None = None,
     add_options: Callable[[argparse.ArgumentParser], None] | None = None,
     render: Callable[[Context, dict], Report] | None = None,
 ) -> int:
-    """Parse the options, set the environment up, run the benchmark and write its block, JSON and (--write-md) the
-    block of BENCHMARKS.md.
-
-    Args:
-        bench: the benchmark's spec.
-        run: does the measurement; gets a ``Context``, returns a ``Report`` or, with ``render``, the raw numbers.
-        argv: options (default ``sys.argv[1:]``).
-        script: the script's path, for the command shown in the report (default ``sys.argv[0]``).
-        add_options: adds the script's own options beyond its settings (they reach ``run`` as ``ctx.args``).
-        render: makes the report from the raw numbers as the JSON keeps them (``as_written``), so the block is what
-            ``--from-json`` renders again from the file. ``run`` then returns a dict: ``machine`` and what
-            ``render`` reads, optionally ``wall_note`` and ``load_note`` for the header (and ``date``, ``wall_s``,
-            ``command`` to keep an earlier run's).
-
-    Returns:
-        The exit status: 0, or 1 when the report lists problems (2 on bad options, from argparse).
-    """
-    parser = build_parser(bench, from_json=render is not None)
+    """Parse the options, set the environment up, measure (``run``: the raw numbers, with ``machine`` and optionally
+    ``wall_note``/``load_note`` for the header) or read ``--from-json``, render (``render`` gets the raw numbers as the
+    JSON keeps them, so the block is what ``--from-json`` renders again), and write the block, the JSON and (with
+    ``--write-md``) the block of BENCHMARKS.md. Returns 0, or 1 when the report lists problems (2: bad options)."""
+    parser = build_parser(bench)
     if add_options is not None:
         add_options(parser)
     args = parser.parse_args(argv)
     if args.smoke and args.write_md:
         parser.error("--smoke never writes BENCHMARKS.md; drop --write-md")
-    recorded = json.loads(args.from_json.read_text()) if getattr(args, "from_json", None) else None
-    settings = SimpleNamespace(**recorded["settings"]) if recorded else resolve_settings(bench, args, parser)
+    raw = json.loads(args.from_json.read_text()) if args.from_json else None
+    settings = SimpleNamespace(**raw["settings"]) if raw else resolve_settings(bench, args, parser)
     command = command_line(Path(script or sys.argv[0]), argv)
-    if args.workdir is not None:
-        workdir = args.workdir
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix=f"yolo_lr_{bench.name}_")) if args.smoke else DEFAULT_WORKDIR
+    workdir = args.workdir or (
+        Path(tempfile.mkdtemp(prefix=f"yolo_lr_{bench.name}_")) if args.smoke else DEFAULT_WORKDIR
+    )
     workdir = workdir.resolve()
     results_dir = (args.results_dir or (workdir / "results" if args.smoke else RESULTS_DIR)).resolve()
-    ctx = Context(
-        bench=bench,
-        settings=settings,
-        args=args,
-        workdir=workdir,
-        results_dir=results_dir,
-        command=command,
-        monitor=LoadMonitor(samples=list(recorded.get("load_average", [])) if recorded else []),
-    )
-    if recorded is None:
+    ctx = Context(bench, settings, args, workdir, results_dir, command, LoadMonitor())
+    if raw is None:
         cfg_dir = setup_environment(args.verbose)
         ctx.monitor.start()
         try:
@@ -780,50 +714,38 @@ def main(
             ctx.monitor.stop()
             if cfg_dir is not None:
                 shutil.rmtree(cfg_dir, ignore_errors=True)
-    if render is None:
-        report, raw = out, None
-    else:
-        raw = recorded or as_written(
-            {
-                "date": utc_now(),
-                "command": command,
-                "wall_s": ctx.elapsed(),
-                "settings": vars(settings),
-                "load_average": ctx.monitor.samples,
-                **out,
-            }
-        )
-        report = render(ctx, raw)
-        report.machine, report.date, report.wall_s = raw["machine"], raw["date"], raw["wall_s"]
-        report.command = raw["command"]
-        report.wall_note = raw.get("wall_note", report.wall_note)
-        report.load_note = raw.get("load_note", report.load_note)
-    wall_s = report.wall_s if report.wall_s is not None else ctx.elapsed()
-    date = report.date or utc_now()
-    block = render_block(ctx, report, date, wall_s)
+        raw = as_written({"date": utc_now(), "command": command, "wall_s": ctx.elapsed(), "settings": vars(settings),
+                          "load_average": ctx.monitor.samples, **out})  # fmt: skip
+    report = render(ctx, raw)
+    load = raw.get("load_note", report.load_note)
+    if load is None:
+        load = LoadMonitor(list(raw.get("load_average", []))).summary(1)
+    lines = [
+        f"Measured {raw['date']} on {machine_sentence(raw['machine'])}. The whole benchmark took {raw['wall_s']:.0f} s"
+        f"{raw.get('wall_note', report.wall_note)}. {load}".rstrip(),
+        "",
+        "```bash",
+        raw["command"],
+        "```",
+        "",
+        report.body.strip(),
+    ]
+    if ctx.smoke:
+        lines += ["", "This was a `--smoke` run: too small to judge anything."]
+    if report.problems:
+        lines += ["", "**Problems detected:** " + "; ".join(report.problems)]
+    block = "\n".join(lines)
     results_dir.mkdir(parents=True, exist_ok=True)
     md_out, json_out = ctx.output(".md", report.name), ctx.output(".json", report.name)
     md_out.write_text(block + "\n")
-    if recorded is None:
-        write_json(
-            json_out,
-            raw
-            or {
-                "date": date,
-                "command": report.command or command,
-                "wall_s": wall_s,
-                "machine": report.machine,
-                "settings": vars(settings),
-                "load_average": ctx.monitor.samples,
-                **report.data,
-            },
-        )
+    if not args.from_json:
+        write_json(json_out, raw)
     ctx.log("")
     if report.console:
         ctx.log(report.console)
     for problem in report.problems:
         ctx.log(f"PROBLEM: {problem}")
-    made = f"block {md_out}" + (f", raw numbers {json_out}" if recorded is None else f" from {args.from_json}")
+    made = f"block {md_out}" + (f" from {args.from_json}" if args.from_json else f", raw numbers {json_out}")
     ctx.log(f"{report.name or bench.name}: {made}; took {ctx.elapsed():.0f} s")
     if args.write_md:
         key = report.block or bench.block

@@ -462,13 +462,11 @@ def test_bench_main_writes_block_json_and_markdown(tmp_path):
 
     def run(ctx):
         assert ctx.settings.epochs == 2 and not ctx.smoke and ctx.workdir == tmp_path.resolve()
-        return common.Report(
-            body="| a |\n|---|\n| 1 |",
-            machine=common.machine_info(torch_threads=1),
-            data={"x": [1.5]},
-            wall_note=" (0 trainings)",
-            problems=["one thing"],
-        )
+        return {"machine": common.machine_info(torch_threads=1), "x": [1.5], "wall_note": " (0 trainings)"}
+
+    def render(ctx, raw):
+        assert raw["x"] == [1.5] and raw["settings"]["epochs"] == 2  # as the JSON keeps it
+        return common.Report(body="| a |\n|---|\n| 1 |", problems=["one thing"])
 
     argv = [
         "--epochs",
@@ -481,7 +479,7 @@ def test_bench_main_writes_block_json_and_markdown(tmp_path):
         "--md",
         str(md),
     ]
-    assert common.main(SPEC, run, argv, script=BENCH / "demo.py") == 1  # the report listed a problem
+    assert common.main(SPEC, run, argv, script=BENCH / "demo.py", render=render) == 1  # the report listed a problem
     block = (tmp_path / "res" / "demo.md").read_text()
     data = json.loads((tmp_path / "res" / "demo.json").read_text())
     assert block.startswith("Measured ") and "The whole benchmark took " in block and " s (0 trainings). " in block
