@@ -1,18 +1,11 @@
 #!/usr/bin/env python
 """Batch size and LR: the same data and epochs at several batch sizes, with and without ``lr_batch_scale=auto``.
 
-Every run trains ``yolo26n.yaml`` from random weights on synthetic domain A with a per-step cosine
-(``lr_policy=cosine``, so the plugin drives every run), ``nbs`` equal to the batch (one optimizer step per batch: the
-images per step are the batch), and ``lr0`` meant for a reference batch (``lr_batch_ref``, default 16). For each
-optimizer (SGD, AdamW) and batch size:
-
-- ``off``: ``lr0`` as given, whatever the batch (Ultralytics' behaviour: it never scales ``lr0``);
-- ``auto``: ``lr_batch_scale=auto``, i.e. the effective update follows the batch linearly for SGD (the summed loss
-  already does: LR unchanged) and like its square root for AdamW (LR x sqrt(batch / reference)).
-
-At the reference batch both arms are the same run. Reported per optimizer and batch: final mAP50-95 (mean ± std over
-training seeds), its difference to the reference batch's, and whether it lies within 2 seed standard deviations of the
-reference (the goal: every batch size with the rule).
+Every run trains ``yolo26n.yaml`` from random weights on synthetic domain A with a per-step cosine (the plugin drives
+every run), nbs = batch, and ``lr0`` meant for a reference batch (``lr_batch_ref``). Per optimizer and batch: ``off``
+keeps ``lr0`` whatever the batch (as Ultralytics does); ``auto`` scales it (SGD: unchanged, the summed loss already
+follows the batch; AdamW: x sqrt(batch / reference)). Reported: final mAP50-95 over seeds against the reference
+batch's (Welch's t-test).
 
     python benchmarks/batch_scaling.py               # full run (42 trainings, 2 at a time on 2 cores)
     python benchmarks/batch_scaling.py --write-md    # ... and rewrite its block of BENCHMARKS.md
@@ -28,114 +21,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (benchmarks/ is not a package)
 
 LR0 = {"SGD": 0.01, "AdamW": 0.001}
+ARMS = ("off", "auto")  # lr_batch_scale
+SETTINGS = {  # key: (full run, --smoke or None to keep the full run's, help)
+    "epochs": (12, 1, "epochs per training"),
+    "imgsz": (128, 64, "image size, also the dataset's"),
+    "batches": ([8, 16, 32, 64], [2, 4], "batch sizes (nbs follows each)"),
+    "ref": (16, 2, "the reference batch lr0 is meant for (lr_batch_ref)"),
+    "optimizers": (["SGD", "AdamW"], ["SGD", "AdamW"], "optimizers (SGD, AdamW)"),
+    "seeds": ([0, 1, 2], [0], "training seeds"),
+    "n_train": (192, 8, "domain-A train images"),
+    "n_val": (64, 4, "domain-A val images"),
+    "jobs": (None, None, "trainings at a time (default: cores / torch threads per CPU training)"),
+}
 BENCH = common.Bench(
     name="batch_scaling",
     block="batch",
     doc=__doc__,
-    full={
-        "epochs": 12,
-        "imgsz": 128,
-        "batches": [8, 16, 32, 64],
-        "ref": 16,
-        "optimizers": ["SGD", "AdamW"],
-        "seeds": [0, 1, 2],
-        "n_train": 192,
-        "n_val": 64,
-        "jobs": None,
-    },
-    smoke={
-        "epochs": 1,
-        "imgsz": 64,
-        "batches": [2, 4],
-        "ref": 2,
-        "optimizers": ["SGD", "AdamW"],
-        "seeds": [0],
-        "n_train": 8,
-        "n_val": 4,
-    },
-    help={
-        "epochs": "epochs per training",
-        "imgsz": "image size, also the dataset's",
-        "batches": "batch sizes (nbs follows each)",
-        "ref": "the reference batch lr0 is meant for (lr_batch_ref)",
-        "optimizers": "optimizers (SGD, AdamW)",
-        "seeds": "training seeds",
-        "n_train": "domain-A train images",
-        "n_val": "domain-A val images",
-        "jobs": "trainings at a time (default: cores / torch threads per CPU training)",
-    },
+    full={k: full for k, (full, _, _) in SETTINGS.items()},
+    smoke={k: smoke for k, (_, smoke, _) in SETTINGS.items() if smoke is not None},
+    help={k: text for k, (_, _, text) in SETTINGS.items()},
     flags={"n_train": "--train-images", "n_val": "--val-images"},
     types={"batches": [int], "optimizers": [str], "jobs": int},
     minimum={"epochs": 1, "imgsz": 32, "ref": 1, "n_train": 1, "n_val": 1, "jobs": 1},
 )
 
 
-def peak_lr(save_dir: Path) -> float:
-    """The highest LR the weight group really used (lr.csv): the peak warmup ramps to, lr_batch_scale's factor in."""
-    rows = common.read_results_csv(save_dir / "lr.csv")
-    return max(r["lr/pg0(weight)"] for r in rows) if rows else float("nan")
-
-
-def run_specs(s, data: Path, runs_dir: Path, verbose: bool) -> list[common.RunSpec]:
-    """One run per (optimizer, batch, arm, seed); the reference batch once per seed (both arms are that run)."""
-    specs = []
-    for opt in s.optimizers:
-        for batch in s.batches:
-            for arm in ("off",) if batch == s.ref else ("off", "auto"):
-                for seed in s.seeds:
-                    name = f"{opt}_b{batch}_{arm}_s{seed}"
-                    args = common.shared_train_args(s.imgsz, batch, s.epochs, seed, data, runs_dir, name, verbose)
-                    args |= {"optimizer": opt, "lr0": LR0[opt], "lr_policy": "cosine", "lr_batch_ref": s.ref}
-                    if arm == "auto":
-                        args["lr_batch_scale"] = "auto"
-                    specs.append(common.RunSpec(label=f"{opt}|{batch}|{arm}", seed=seed, model=common.MODEL,
-                                                train_args=args))  # fmt: skip
-    return specs
-
-
-def summarise(s, results: list[dict]) -> list[dict]:
+def summarise(s, runs: list[dict]) -> list[dict]:
+    """One row per (optimizer, batch, arm): final mAP50-95 per seed, against the reference batch's (at which both arms
+    are the same run, ``off``)."""
     rows = []
     for opt in s.optimizers:
-        ref = [r["map"][-1] for r in results if r["label"] == f"{opt}|{s.ref}|off"]
+        ref = [r["map"][-1] for r in runs if r["label"] == f"{opt}|{s.ref}|off"]
         for batch in s.batches:
-            for arm in ("off", "auto"):
-                label = f"{opt}|{batch}|{'off' if batch == s.ref else arm}"
-                runs = [r for r in results if r["label"] == label]
-                final = [r["map"][-1] for r in runs]
-                rows.append(
-                    {
-                        "optimizer": opt,
-                        "batch": batch,
-                        "arm": arm,
-                        "final": final,
-                        "ref": ref,
-                        "welch": common.welch(final, ref),
-                        "lr": sorted({r["lr_used"] for r in runs}),
-                        "wall": [r["wall_s"] for r in runs],
-                    }  # fmt: skip
-                )
+            for arm in ARMS:
+                rs = [r for r in runs if r["label"] == f"{opt}|{batch}|{'off' if batch == s.ref else arm}"]
+                final = [r["map"][-1] for r in rs]
+                row = {"optimizer": opt, "batch": batch, "arm": arm, "final": final, "welch": common.welch(final, ref)}
+                rows.append(row | {"lr": sorted({r["lr_used"] for r in rs})})
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    header = ["optimizer", "batch", "lr_batch_scale", "peak lr used", "final mAP50-95", "Δ vs reference batch",
-              "Welch p vs the reference", "per seed"]  # fmt: skip
-    out = []
-    for r in rows:
-        lrs = ", ".join(f"{x:.3g}" for x in r["lr"])
-        seeds = ", ".join(f"{x:.4f}" for x in r["final"])
-        w = r["welch"]
-        out.append(
-            [r["optimizer"], str(r["batch"]), r["arm"], lrs, common.fmt_ms(r["final"]), f"{w['diff']:+.4f}",
-             common.fmt_p(w), seeds]
-        )  # fmt: skip
-    return common.md_table(header, out)
+    columns = {  # header: cell of a row
+        "optimizer": lambda r: r["optimizer"],
+        "batch": lambda r: str(r["batch"]),
+        "lr_batch_scale": lambda r: r["arm"],
+        "peak lr used": lambda r: ", ".join(f"{x:.3g}" for x in r["lr"]),
+        "final mAP50-95": lambda r: common.fmt_ms(r["final"]),
+        "Δ vs reference batch": lambda r: f"{r['welch']['diff']:+.4f}",
+        "Welch p vs the reference": lambda r: common.fmt_p(r["welch"]),
+        "per seed": lambda r: ", ".join(f"{x:.4f}" for x in r["final"]),
+    }
+    return common.md_table(list(columns), [[cell(r) for cell in columns.values()] for r in rows])
 
 
 def observations(s, rows: list[dict]) -> list[str]:
     lines = []
     for opt in s.optimizers:
-        for arm in ("off", "auto"):
+        for arm in ARMS:
             rs = [r for r in rows if r["optimizer"] == opt and r["arm"] == arm and r["batch"] != s.ref]
             out = [f"{r['batch']} ({r['welch']['diff']:+.4f})" for r in rs if r["welch"]["differs"]]
             verdict = "no batch size differs" if not out else f"batch {', '.join(out)} differ{'s' * (len(out) == 1)}"
@@ -147,18 +90,30 @@ def observations(s, rows: list[dict]) -> list[str]:
 
 
 def run(ctx: common.Context) -> dict:
-    """Train every (optimizer, batch, arm, seed); the raw numbers ``render`` reports."""
+    """Train every (optimizer, batch, arm, seed), the reference batch once; the raw numbers ``render`` reports."""
     s = ctx.settings
     if s.ref not in s.batches:
         raise SystemExit(f"--ref {s.ref} must be one of the batch sizes {s.batches}")
     jobs = s.jobs or common.default_jobs()
-    ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
-    data = common.ensure_dataset(ds, ctx.workdir)
-    specs = run_specs(s, data, ctx.workdir / "batch_scaling" / "runs", ctx.verbose)
+    data = common.ensure_dataset(common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0), ctx.workdir)
+    runs_dir = ctx.workdir / "batch_scaling" / "runs"
+    specs = []
+    for opt in s.optimizers:
+        for batch in s.batches:
+            for arm in ARMS[: 1 if batch == s.ref else 2]:
+                for seed in s.seeds:
+                    name = f"{opt}_b{batch}_{arm}_s{seed}"
+                    args = common.shared_train_args(s.imgsz, batch, s.epochs, seed, data, runs_dir, name, ctx.verbose)
+                    args |= {"optimizer": opt, "lr0": LR0[opt], "lr_policy": "cosine", "lr_batch_ref": s.ref}
+                    if arm == "auto":
+                        args["lr_batch_scale"] = "auto"
+                    specs.append(common.RunSpec(f"{opt}|{batch}|{arm}", seed, model=common.MODEL, train_args=args))
     ctx.log(f"batch_scaling: {len(specs)} trainings, {jobs} at a time; data {data}")
     results = common.run_all(specs, jobs, ctx.log, ctx.monitor)
     for r in results:
-        r["lr_used"] = peak_lr(Path(r["save_dir"])) if r["plugin_active"] else float("nan")
+        # The highest LR the weight group really used (lr.csv): the peak warmup ramps to, lr_batch_scale's factor in.
+        lrs = common.read_results_csv(Path(r["save_dir"]) / "lr.csv") if r["plugin_active"] else []
+        r["lr_used"] = max((row["lr/pg0(weight)"] for row in lrs), default=float("nan"))
     return {
         "machine": common.machine_info(results),
         "wall_note": f" ({len(specs)} trainings, {jobs} at a time)",
@@ -171,38 +126,33 @@ def run(ctx: common.Context) -> dict:
 def render(ctx: common.Context, raw: dict) -> common.Report:
     """The table, plot and verdicts of a measurement (or of its JSON: ``--from-json``)."""
     s = ctx.settings
-    ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
     rows = summarise(s, raw["runs"])
     png = ctx.output(".png")
     with common.figure(png, ncols=len(s.optimizers), title="final mAP50-95 against batch size") as axes:
-        axes = list(axes) if len(s.optimizers) > 1 else [axes]
-        for ax, opt in zip(axes, s.optimizers):
-            for arm, style in (("off", "o--"), ("auto", "s-")):
+        for ax, opt in zip(axes if len(s.optimizers) > 1 else [axes], s.optimizers):
+            for arm, style in zip(ARMS, ("o--", "s-")):
                 rs = [r for r in rows if r["optimizer"] == opt and r["arm"] == arm]
-                ms = [common.mean_std(r["final"]) for r in rs]
-                ax.errorbar([r["batch"] for r in rs], [m for m, _ in ms], yerr=[sd for _, sd in ms], fmt=style,
-                            label=f"lr_batch_scale={arm}", capsize=3)  # fmt: skip
+                mean, std = zip(*(common.mean_std(r["final"]) for r in rs))
+                ax.errorbar(
+                    [r["batch"] for r in rs], mean, yerr=std, fmt=style, label=f"lr_batch_scale={arm}", capsize=3
+                )
             ax.set_xscale("log", base=2)
-            ax.set_xlabel("batch (= images per optimizer step)")
-            ax.set_ylabel("final mAP50-95 (val)")
+            ax.set(xlabel="batch (= images per optimizer step)", ylabel="final mAP50-95 (val)")
             ax.set_title(f"{opt}, lr0 {LR0[opt]:g} for batch {s.ref}")
             ax.legend(fontsize=7)
+    ds = common.DatasetSpec("A", s.n_train, s.n_val, s.imgsz, seed=0)
     setup = (
         f"Setup: `{common.MODEL}` from random weights on synthetic {ds.describe()}; epochs={s.epochs}, "
         f"imgsz={s.imgsz}, nbs = batch (one optimizer step per batch), Ultralytics' 3-epoch warmup, then a per-step "
-        "cosine; lr0 "
-        f"{LR0} meant for batch {s.ref} (`lr_batch_ref={s.ref}`); training seeds {', '.join(map(str, s.seeds))}. "
-        "A larger batch takes fewer steps in the same epochs, which no LR rule gives back: the table shows how far "
-        "each rule gets."
+        f"cosine; lr0 {LR0} meant for batch {s.ref} (`lr_batch_ref={s.ref}`); training seeds "
+        f"{', '.join(map(str, s.seeds))}. A larger batch takes fewer steps in the same epochs, which no LR rule gives "
+        "back: the table shows how far each rule gets."
     )
-    notes = [x for note in raw.get("notes", []) for x in ("", note)]
-    body = "\n".join([setup, "", table(rows), *notes, "", f"![batch scaling]({common.md_link(png)})", "",
-                      *observations(s, rows)])  # fmt: skip
+    tab, obs = table(rows), observations(s, rows)
+    notes = [x for note in raw.get("notes", []) for x in ("", note)]  # added to a record after its run
+    body = "\n".join([setup, "", tab, *notes, "", f"![batch scaling]({common.md_link(png)})", "", *obs])
     return common.Report(
-        body=body,
-        machine=raw["machine"],
-        console="\n".join([table(rows), "", *observations(s, rows)]),
-        problems=raw["problems"],
+        body=body, machine=raw["machine"], console="\n".join([tab, "", *obs]), problems=raw["problems"]
     )
 
 

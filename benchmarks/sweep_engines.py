@@ -1,17 +1,12 @@
 #!/usr/bin/env python
 """Sweep engines: the same grid run one training after another and as Ray Tune trials, and ASHA against the full grid.
 
-Every training fine-tunes ``benchmarks/assets/source.pt`` (yolo26n pretrained on the synthetic world S) on the near
-target N with AdamW, through ``yolo-lr sweep`` / ``yolo_lr.sweep`` exactly as a user runs them.
-
-1. **Wall time** of one 4-point grid (2 lr0 x 2 policies), the whole ``yolo-lr sweep`` command from start to exit:
-   ``engine=local`` (one training after another, one torch thread: ``OMP_NUM_THREADS=1``) against ``engine=ray
-   cpus_per_trial=1`` (a local Ray cluster started by the command, two trials at a time on this machine's two cores,
-   one torch thread each). The two commands alternate, ``--pairs`` times; the ratio is taken pair by pair.
-2. **ASHA against the full grid** on a 9-point grid (3 lr0 x 3 policies), both on the Ray engine: the share of the
-   full grid's training epochs that ``early_stop=asha`` spends (with the default grace period, a quarter of the
-   epochs, and with ``--more-grace`` ones), and whether it picks the full grid's best point or one within a grid step
-   of it (same policy, the neighbouring lr0).
+Every training fine-tunes ``benchmarks/assets/source.pt`` on the near target N with AdamW, through ``yolo-lr sweep`` /
+``yolo_lr.sweep`` as a user runs them. Measured: the **wall time** of the whole ``yolo-lr sweep`` command on a 4-point
+grid, ``engine=local`` (one torch thread) against ``engine=ray cpus_per_trial=1`` (two trials at a time on two cores),
+alternating ``--pairs`` times; and **ASHA against the full grid** (9 points, both on Ray): the share of the full grid's
+epochs that ``early_stop=asha`` spends (default and ``--more-grace`` grace periods), and whether it picks the full
+grid's best point or one within a grid step of it.
 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
@@ -33,81 +28,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (benchmarks/ is not a package)
 
 CHECKPOINT = common.ROOT / "benchmarks" / "assets" / "source.pt"
+TRAIN = dict(optimizer="AdamW", momentum=0.9, warmup_epochs=1, workers=0, seed=0, amp=False, plots=False, device="cpu")
+SETTINGS = {  # key: (full run, --smoke)
+    "imgsz": (128, 64),
+    "batch": (16, 4),
+    "n_train": (64, 8),
+    "n_val": (100, 8),
+    "speed_epochs": (6, 1),
+    "speed_lr0": ([0.001, 0.003], [0.001]),
+    "speed_policies": (["cosine", "wsd"], ["cosine", "wsd"]),
+    "pairs": (3, 1),
+    "grid_epochs": (12, 2),
+    "grid_lr0": ([0.0003, 0.001, 0.003], [0.001, 0.003]),
+    "grid_policies": (["cosine", "wsd", "linear"], ["cosine"]),
+    "more_grace": ([6], []),
+    "parts": (["speed", "asha"], None),  # None: --smoke keeps the full run's
+}
 BENCH = common.Bench(
     name="sweep_engines",
     block="engines",
     doc=__doc__,
-    full={
-        "imgsz": 128,
-        "batch": 16,
-        "n_train": 64,
-        "n_val": 100,
-        "speed_epochs": 6,
-        "speed_lr0": [0.001, 0.003],
-        "speed_policies": ["cosine", "wsd"],
-        "pairs": 3,
-        "grid_epochs": 12,
-        "grid_lr0": [0.0003, 0.001, 0.003],
-        "grid_policies": ["cosine", "wsd", "linear"],
-        "more_grace": [6],
-        "parts": ["speed", "asha"],
-    },
-    smoke={
-        "imgsz": 64,
-        "batch": 4,
-        "n_train": 8,
-        "n_val": 8,
-        "speed_epochs": 1,
-        "speed_lr0": [0.001],
-        "speed_policies": ["cosine", "wsd"],
-        "pairs": 1,
-        "grid_epochs": 2,
-        "grid_lr0": [0.001, 0.003],
-        "grid_policies": ["cosine"],
-        "more_grace": [],
-    },
+    full={k: full for k, (full, _) in SETTINGS.items()},
+    smoke={k: smoke for k, (_, smoke) in SETTINGS.items() if smoke is not None},
     help={
         "pairs": "alternating local/ray pairs of the wall-time grid",
         "parts": "which measurements to run",
         "more_grace": "ASHA grace periods (epochs) measured besides the default",
     },
     choices={"parts": ["speed", "asha"]},
-    types={
-        "more_grace": [int],
-        "speed_lr0": [float],
-        "grid_lr0": [float],
-        "speed_policies": [str],
-        "grid_policies": [str],
-        "pairs": int,
-    },
     minimum={"pairs": 1},
 )
 
 
 def train_args(s, data: Path, epochs: int) -> dict:
     """The training keys every point shares (the model and data included)."""
-    return {"model": str(CHECKPOINT), "data": str(data), "epochs": epochs, "imgsz": s.imgsz, "batch": s.batch,
-            "nbs": s.batch, "optimizer": "AdamW", "momentum": 0.9, "warmup_epochs": 1, "workers": 0, "seed": 0,
-            "amp": False, "plots": False, "device": "cpu"}  # fmt: skip
+    return dict(model=str(CHECKPOINT), data=str(data), epochs=epochs, imgsz=s.imgsz, batch=s.batch, nbs=s.batch) | TRAIN
 
 
-def timed_sweep(words: list[str], env: dict, log: Path) -> float:
-    """Wall time of one whole `yolo-lr sweep` command."""
-    t0 = time.perf_counter()
-    with open(log, "a") as f:
-        p = subprocess.run([str(Path(sys.executable).parent / "yolo-lr"), "sweep", *words], stdout=f,
-                           stderr=subprocess.STDOUT, env=env, check=False)  # fmt: skip
-    wall = time.perf_counter() - t0
-    if p.returncode not in (0, 1):  # 1: no best row, still a finished sweep
-        raise SystemExit(f"sweep_engines: `yolo-lr sweep {' '.join(words)}` failed ({p.returncode}); see {log}")
-    return wall
+def speed_grid(s) -> list[str]:
+    return [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
 
 
 def speed(ctx: common.Context, data: Path) -> dict:
     """Both commands' wall times, pair by pair, and their ratios."""
     s = ctx.settings
-    grid = [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
-    base = [*grid, *(f"{k}={v}" for k, v in train_args(s, data, s.speed_epochs).items())]
+    base = [*speed_grid(s), *(f"{k}={v}" for k, v in train_args(s, data, s.speed_epochs).items())]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     arms = {
         "local": ([*base, "engine=local"], {**env, "OMP_NUM_THREADS": "1"}),
@@ -119,29 +84,35 @@ def speed(ctx: common.Context, data: Path) -> dict:
     walls: dict[str, list[float]] = {"local": [], "ray": []}
     for i in range(s.pairs):
         for arm, (words, arm_env) in arms.items():
-            walls[arm].append(timed_sweep([*words, f"project={runs}", f"name={arm}{i}"], arm_env, log))
+            words = [*words, f"project={runs}", f"name={arm}{i}"]
+            t0 = time.perf_counter()
+            with open(log, "a") as f:
+                cmd = [str(Path(sys.executable).parent / "yolo-lr"), "sweep", *words]
+                p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=arm_env, check=False)
+            if p.returncode not in (0, 1):  # 1: no best row, still a finished sweep
+                raise SystemExit(f"sweep_engines: `yolo-lr sweep {' '.join(words)}` failed ({p.returncode}); see {log}")
+            walls[arm].append(time.perf_counter() - t0)
             ctx.log(f"sweep_engines: pair {i + 1}/{s.pairs}, {arm}: {walls[arm][-1]:.1f} s")
     return {"walls": walls, "ratios": [a / b for a, b in zip(walls["local"], walls["ray"])]}
 
 
 def speed_text(s, data: dict) -> list[str]:
     """The wall-time table of ``speed``'s numbers."""
-    grid = [f"lr0={','.join(map(str, s.speed_lr0))}", f"lr_policy={','.join(s.speed_policies)}"]
+
+    def stats(xs: list[float], fmt: str = "{:.1f} s") -> list[str]:
+        return [fmt.format(statistics.median(xs)), fmt.format(min(xs)), fmt.format(max(xs))]
+
     rows = [
-        ["`engine=local`, 1 torch thread", *_stats(data["walls"]["local"])],
-        ["`engine=ray cpus_per_trial=1` (2 trials at a time)", *_stats(data["walls"]["ray"])],
-        ["ratio local / ray, pair by pair", *_stats(data["ratios"], "{:.2f}x")],
+        ["`engine=local`, 1 torch thread", *stats(data["walls"]["local"])],
+        ["`engine=ray cpus_per_trial=1` (2 trials at a time)", *stats(data["walls"]["ray"])],
+        ["ratio local / ray, pair by pair", *stats(data["ratios"], "{:.2f}x")],
     ]
     return [
-        f"**Wall time**, the whole command, {len(s.speed_lr0) * len(s.speed_policies)} points ({' x '.join(grid)}), "
-        f"{s.speed_epochs} epochs each, {s.pairs} alternating pairs:",
+        f"**Wall time**, the whole command, {len(s.speed_lr0) * len(s.speed_policies)} points "
+        f"({' x '.join(speed_grid(s))}), {s.speed_epochs} epochs each, {s.pairs} alternating pairs:",
         "",
         common.md_table(["command", "median", "min", "max"], rows),
     ]
-
-
-def _stats(xs: list[float], fmt: str = "{:.1f} s") -> list[str]:
-    return [fmt.format(statistics.median(xs)), fmt.format(min(xs)), fmt.format(max(xs))]
 
 
 def asha(ctx: common.Context, data: Path) -> dict:
@@ -150,23 +121,25 @@ def asha(ctx: common.Context, data: Path) -> dict:
 
     s = ctx.settings
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    args = train_args(s, data, s.grid_epochs)
-    project = ctx.workdir / "sweep_engines" / "grid"
-    out = {}
+    kw = {"lr_policy": list(s.grid_policies), "project": str(ctx.workdir / "sweep_engines" / "grid"), "engine": "ray"}
+    kw |= {"verbose": ctx.verbose, **train_args(s, data, s.grid_epochs)}
+    results, out = {}, {}
 
     def grid(arm: str, **extra) -> None:
         t0 = time.perf_counter()
-        res = sweep(s.grid_lr0, lr_policy=list(s.grid_policies), project=str(project), name=arm, engine="ray",
-                    verbose=ctx.verbose, **args, **extra)  # fmt: skip
-        out[arm] = (res, time.perf_counter() - t0, load_plan(res.save_dir)["grace_period"])
-        ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {res.best.label if res.best else None}")
+        res = results[arm] = sweep(s.grid_lr0, name=arm, **kw, **extra)
+        seconds = time.perf_counter() - t0
+        best = res.best.label if res.best else None
+        grace = load_plan(res.save_dir)["grace_period"]
+        out[arm] = {"epochs": res.epochs, "seconds": seconds, "grace": grace, "best": best}
+        ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {best}")
 
     grid("full")
     grid("asha", early_stop="asha")  # the sweep's default grace period, as its plan records it
     for g in s.more_grace:
-        if g != out["asha"][2]:
+        if g != out["asha"]["grace"]:
             grid(f"asha_grace_{g}", early_stop="asha", grace_period=g)
-    full = out["full"][0]
+    full = results["full"]
     lr0s = sorted(s.grid_lr0)
 
     def verdict(eb) -> str:
@@ -177,10 +150,9 @@ def asha(ctx: common.Context, data: Path) -> dict:
         near = full.best.point == eb.point and abs(lr0s.index(full.best.lr0) - lr0s.index(eb.lr0)) <= 1
         return "within a grid step" if near else "another point"
 
-    data = {arm: {"epochs": r.epochs, "seconds": sec, "grace": grace, "best": r.best.label if r.best else None,
-                  "verdict": verdict(r.best), "rows": [row.to_json() for row in r.rows]}
-            for arm, (r, sec, grace) in out.items()}  # fmt: skip
-    return {**data, "share": out["asha"][0].epochs / full.epochs}
+    for arm, res in results.items():
+        out[arm] |= {"verdict": verdict(res.best), "rows": [row.to_json() for row in res.rows]}
+    return {**out, "share": results["asha"].epochs / full.epochs}
 
 
 def asha_text(s, data: dict) -> list[str]:
@@ -188,25 +160,25 @@ def asha_text(s, data: dict) -> list[str]:
     from yolo_lr.tools.sweep import SweepRow
 
     early = [a for a in data if a not in ("full", "share")]
-    graces = {a: data[a]["grace"] for a in early}
+    grace = {a: data[a]["grace"] for a in early}
     rows = {a: [SweepRow.from_json(r) for r in data[a]["rows"]] for a in ("full", *early)}
 
     def best(arm: str) -> str:
         b = next((r for r in rows[arm] if r.label == data[arm]["best"]), None)
         return f"{b.label} ({b.metric:.4f})" if b else "none"
 
+    def cell(row) -> str:
+        return f"stopped ({row.epochs})" if row.stopped else f"{row.metric:.4f}"
+
     full = data["full"]
-    head = [
-        "point",
-        "full grid: mAP50-95",
-        *(f"ASHA grace {graces[a]}: mAP50-95 (or stopped after N epochs)" for a in early),
-    ]
-    table = [[r.label, f"{r.metric:.4f}", *(_cell(rows[a][i]) for a in early)] for i, r in enumerate(rows["full"])]
+    head = ["point", "full grid: mAP50-95"]
+    head += [f"ASHA grace {grace[a]}: mAP50-95 (or stopped after N epochs)" for a in early]
+    table = [[r.label, f"{r.metric:.4f}", *(cell(rows[a][i]) for a in early)] for i, r in enumerate(rows["full"])]
     text = [
         f"**ASHA against the full grid**: {len(table)} points ({len(s.grid_lr0)} lr0 x {len(s.grid_policies)} "
         f"policies: {', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per "
-        f"policy, grace period {graces['asha']} epochs (the default, a quarter of the epochs) and "
-        f"{', '.join(str(graces[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
+        f"policy, grace period {grace['asha']} epochs (the default, a quarter of the epochs) and "
+        f"{', '.join(str(grace[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
         "",
         common.md_table(head, table),
         "",
@@ -214,26 +186,16 @@ def asha_text(s, data: dict) -> list[str]:
     ]
     for a in early:
         text.append(
-            f"- ASHA, grace {graces[a]}: {data[a]['epochs']} epochs ({data[a]['epochs'] / full['epochs']:.0%} of the "
+            f"- ASHA, grace {grace[a]}: {data[a]['epochs']} epochs ({data[a]['epochs'] / full['epochs']:.0%} of the "
             f"full grid's) in {data[a]['seconds']:.0f} s, best {best(a)}: {data[a]['verdict']}."
         )
     return text
 
 
-def _cell(row) -> str:
-    return f"stopped ({row.epochs})" if row.stopped else f"{row.metric:.4f}"
-
-
-def add_options(p) -> None:
-    """This benchmark's options beyond its settings."""
-    p.add_argument("--block", help="name of the BENCHMARKS.md block and results files (default: engines)")
-
-
 def run(ctx: common.Context) -> dict:
     """The measurements asked for (``--parts``): the raw numbers ``render`` reports."""
     s = ctx.settings
-    ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
-    data = common.ensure_dataset(ds, ctx.workdir)
+    data = common.ensure_dataset(common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0), ctx.workdir)
     return {
         "machine": common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
         "wall_note": " (the sweeps above, one after another)",
@@ -256,10 +218,14 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     speed_part = speed_text(s, raw["speed"]) if raw["speed"] else []
     asha_part = asha_text(s, raw["asha"]) if raw["asha"] else []
     body = "\n".join([setup, "", *speed_part, "", *asha_part])
-    block = raw.get("block")
+    block = raw["block"]
     return common.Report(
         body=body, machine=raw["machine"], console=body, name=block and f"sweep_engines_{block}", block=block
     )
+
+
+def add_options(p) -> None:
+    p.add_argument("--block", help="name of the BENCHMARKS.md block and results files (default: engines)")
 
 
 if __name__ == "__main__":
