@@ -285,10 +285,12 @@ def run_all(
                 trainable,
                 param_space={"i": tune.grid_search(list(range(len(specs))))},
                 run_config=tune.RunConfig(
-                    name=experiment.name, storage_path=str(experiment.parent), verbose=0,
+                    name=experiment.name,
+                    storage_path=str(experiment.parent),
+                    verbose=0,
                     callbacks=[_progress(len(specs), log, monitor, line)],
                 ),
-            )  # fmt: skip
+            )
         grid = tuner.fit()
     finally:
         ray.shutdown()
@@ -337,9 +339,23 @@ def shared_train_args(
     imgsz: int, batch: int, epochs: int, seed: int, data: Path, project: Path, name: str, verbose: bool
 ) -> dict:
     """The train() arguments every run of a benchmark shares (no ``lr_*`` key, no optimizer or lr0)."""
-    return {"data": str(data), "epochs": epochs, "imgsz": imgsz, "batch": batch, "nbs": batch, "seed": seed,
-            "device": "cpu", "workers": 0, "amp": False, "plots": False, "val": True, "verbose": verbose,
-            "project": str(project), "name": name, "exist_ok": True}  # fmt: skip
+    return {
+        "data": str(data),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "nbs": batch,
+        "seed": seed,
+        "device": "cpu",
+        "workers": 0,
+        "amp": False,
+        "plots": False,
+        "val": True,
+        "verbose": verbose,
+        "project": str(project),
+        "name": name,
+        "exist_ok": True,
+    }
 
 
 # ------------------------------------------------------------------------------------------------------ statistics
@@ -374,8 +390,15 @@ def percentile(xs: list[float], q: float) -> float:
 
 def describe(xs: list[float]) -> dict[str, float]:
     """Count, mean, median, 90th percentile, min, max and sum of a sample."""
-    return {"n": len(xs), "mean": statistics.fmean(xs), "median": statistics.median(xs), "p90": percentile(xs, 90),
-            "min": min(xs), "max": max(xs), "sum": math.fsum(xs)}  # fmt: skip
+    return {
+        "n": len(xs),
+        "mean": statistics.fmean(xs),
+        "median": statistics.median(xs),
+        "p90": percentile(xs, 90),
+        "min": min(xs),
+        "max": max(xs),
+        "sum": math.fsum(xs),
+    }
 
 
 def welch(xs: list[float], ref: list[float]) -> dict:
@@ -409,8 +432,12 @@ def library_versions() -> dict:
 
     import yolo_lr
 
-    return {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "yolo_lr": yolo_lr.__version__,
-            "yolo_lr_path": str(Path(yolo_lr.__file__).parent)}  # fmt: skip
+    return {
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "yolo_lr": yolo_lr.__version__,
+        "yolo_lr_path": str(Path(yolo_lr.__file__).parent),
+    }
 
 
 def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_threads: int | None = None) -> dict:
@@ -425,8 +452,15 @@ def machine_info(results: list[dict] | None = None, device: str = "cpu", torch_t
     with contextlib.suppress(OSError):
         names = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
         cpu = names[0].split(":", 1)[1].strip() if names else cpu
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
-            "torch_threads": threads, "device": device, **versions}  # fmt: skip
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "torch_threads": threads,
+        "device": device,
+        **versions,
+    }
     if device.startswith("cuda"):
         import torch
 
@@ -528,8 +562,16 @@ def seed_bars(ax, names: list[str], series: list[tuple[str, list[list[float]]]],
     for j, (label, values) in enumerate(series):
         off = (j - (len(series) - 1) / 2) * width
         stats = [mean_std(v) for v in values]
-        ax.bar([x + off for x in xs], [m for m, _ in stats], width, yerr=[s for _, s in stats], capsize=3,
-               alpha=0.9 if j == 0 else 0.45, color="tab:blue", label=label)  # fmt: skip
+        ax.bar(
+            [x + off for x in xs],
+            [m for m, _ in stats],
+            width,
+            yerr=[s for _, s in stats],
+            capsize=3,
+            alpha=0.9 if j == 0 else 0.45,
+            color="tab:blue",
+            label=label,
+        )
         for x, v in zip(xs, values):
             ax.plot([x + off] * len(v), v, "k.", ms=3)
     ax.set_xticks(list(xs), names, rotation=30, ha="right")
@@ -653,8 +695,11 @@ def build_parser(bench: Bench) -> argparse.ArgumentParser:
             p.add_argument(flag, type=kind, **kw)
     p.add_argument("--smoke", action="store_true", help="tiny run in a temp dir; never writes BENCHMARKS.md")
     p.add_argument("--workdir", type=Path, help="datasets and runs (default benchmarks/work; a temp dir with --smoke)")
-    p.add_argument("--results-dir", type=Path, help="the block, JSON and plots (default benchmarks/results; "
-                   "WORKDIR/results with --smoke)")  # fmt: skip
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        help="the block, JSON and plots (default benchmarks/results; WORKDIR/results with --smoke)",
+    )
     p.add_argument("--write-md", action="store_true", help=f"rewrite the {bench.block} block of BENCHMARKS.md")
     p.add_argument("--md", type=Path, default=MD_PATH, help="Markdown file for --write-md (default BENCHMARKS.md)")
     p.add_argument("--verbose", action="store_true", help="show Ultralytics' logs and progress bars")
@@ -714,8 +759,16 @@ def main(
             ctx.monitor.stop()
             if cfg_dir is not None:
                 shutil.rmtree(cfg_dir, ignore_errors=True)
-        raw = as_written({"date": utc_now(), "command": command, "wall_s": ctx.elapsed(), "settings": vars(settings),
-                          "load_average": ctx.monitor.samples, **out})  # fmt: skip
+        raw = as_written(
+            {
+                "date": utc_now(),
+                "command": command,
+                "wall_s": ctx.elapsed(),
+                "settings": vars(settings),
+                "load_average": ctx.monitor.samples,
+                **out,
+            }
+        )
     report = render(ctx, raw)
     load = raw.get("load_note", report.load_note)
     if load is None:

@@ -40,8 +40,9 @@ BENCH = common.Bench(
 
 
 def add_options(p) -> None:
-    p.add_argument("--out", type=Path, help="the checkpoint (default benchmarks/assets/source.pt; WORKDIR/source.pt "
-                   "with --smoke)")  # fmt: skip
+    p.add_argument(
+        "--out", type=Path, help="the checkpoint (default benchmarks/assets/source.pt; WORKDIR/source.pt with --smoke)"
+    )
 
 
 def run(ctx: common.Context) -> dict:
@@ -95,11 +96,11 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
             "training",
             f"{s['epochs']} epochs, imgsz {s['imgsz']}, batch {s['batch']}, `warmup_cosine` preset (SGD lr0 "
             "0.01, 2 warmup epochs, per-step cosine to lr0*0.01)",
-        ],  # fmt: skip
+        ],
         [
             "source-world mAP50-95 / mAP50 (best epoch, on S's validation images)",
             f"{raw['source_map50_95_best']:.4f} / {raw['source_map50_best']:.4f} (epoch {raw['best_epoch']})",
-        ],  # fmt: skip
+        ],
         ["mAP50-95 by epoch", points],
         ["training wall time", f"{raw['train_wall_s'] / 60:.1f} min"],
         ["file", f"`{raw['checkpoint']}`, {raw['bytes'] / 1e6:.2f} MB, sha256 `{raw['sha256']}`"],

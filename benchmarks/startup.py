@@ -111,7 +111,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
             f"**{med:+.2f} ms**",
             f"<= {GOAL_MS:g} ms",
             "met" if med <= GOAL_MS else "missed",
-        ],  # fmt: skip
+        ],
         ["Paired differences, interquartile range", f"{q1:+.2f} .. {q3:+.2f} ms", "", ""],
         [
             "The hook's own imports (`-X importtime`, self time, median of 20)",
