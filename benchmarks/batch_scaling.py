@@ -151,9 +151,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     tab, obs = table(rows), observations(s, rows)
     notes = [x for note in raw.get("notes", []) for x in ("", note)]  # added to a record after its run
     body = "\n".join([setup, "", tab, *notes, "", f"![batch scaling]({common.md_link(png)})", "", *obs])
-    return common.Report(
-        body=body, machine=raw["machine"], console="\n".join([tab, "", *obs]), problems=raw["problems"]
-    )
+    return common.Report(body=body, console="\n".join([tab, "", *obs]), problems=raw["problems"])
 
 
 if __name__ == "__main__":

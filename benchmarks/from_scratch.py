@@ -197,9 +197,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     )
     tab, obs = table(configs), observations(configs)
     body = "\n".join([setup, "", tab, "", f"![mAP50-95 per config]({common.md_link(png)})", "", *obs])
-    return common.Report(
-        body=body, machine=raw["machine"], console="\n".join([tab, "", *obs]), problems=raw["problems"]
-    )
+    return common.Report(body=body, console="\n".join([tab, "", *obs]), problems=raw["problems"])
 
 
 if __name__ == "__main__":

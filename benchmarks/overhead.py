@@ -518,7 +518,6 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     quiet = [r for r in rows if not r["timed"] or (r["hook_us"]["max"] == 0 and r["per_batch_us_per_step"] == 0)]
     return common.Report(
         body="\n".join(parts),
-        machine=raw["machine"],
         console="\n".join(console),
         problems=[f"{r['config']}: no per-step plugin work was found to time" for r in quiet],
     )

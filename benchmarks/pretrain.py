@@ -105,7 +105,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
         ["training wall time", f"{raw['train_wall_s'] / 60:.1f} min"],
         ["file", f"`{raw['checkpoint']}`, {raw['bytes'] / 1e6:.2f} MB, sha256 `{raw['sha256']}`"],
     ]
-    return common.Report(body=common.md_table(["figure", "value"], rows), machine=raw["machine"])
+    return common.Report(body=common.md_table(["figure", "value"], rows))
 
 
 def main(argv: list[str] | None = None) -> int:

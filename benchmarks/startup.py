@@ -122,7 +122,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
         ["Modules the hook adds to `sys.modules`", ", ".join(f"`{m}`" for m in raw["modules"]), "", ""],
     ]
     table = common.md_table(["Figure", "Measured", "Goal", "Verdict"], rows)
-    return common.Report(body=table, machine=raw["machine"], wall_note=f" ({len(diff)} on/off pairs)", console=table)
+    return common.Report(body=table, wall_note=f" ({len(diff)} on/off pairs)", console=table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,9 +219,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     asha_part = asha_text(s, raw["asha"]) if raw["asha"] else []
     body = "\n".join([setup, "", *speed_part, "", *asha_part])
     block = raw["block"]
-    return common.Report(
-        body=body, machine=raw["machine"], console=body, name=block and f"sweep_engines_{block}", block=block
-    )
+    return common.Report(body=body, console=body, name=block and f"sweep_engines_{block}", block=block)
 
 
 def add_options(p) -> None:

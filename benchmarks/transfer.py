@@ -295,7 +295,7 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
         paragraphs += [note, f"![mAP50-95 curves]({common.md_link(png)})"]
         paragraphs.append("\n".join(["Targets:", *verdicts(summary, s.epochs)]))
     body = "\n\n".join(paragraphs)
-    return common.Report(body=body, machine=raw["machine"], console=body, name=raw["block"], block=raw["block"])
+    return common.Report(body=body, console=body, name=raw["block"], block=raw["block"])
 
 
 def main(argv: list[str] | None = None) -> int:
