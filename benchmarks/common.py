@@ -230,14 +230,8 @@ class LoadMonitor:
         )
         if peak <= jobs + 0.75:
             return text + " — no sign of other work competing."
-        return (
-            text
-            + " — other work shared the machine, so "
-            + (
-                affected
-                or "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."
-            )
-        )
+        default = "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."
+        return f"{text} — other work shared the machine, so {affected or default}"
 
 
 def run_all(
