@@ -655,7 +655,6 @@ class Report:
     # A variant of the benchmark (e.g. a study beside the main measurement) writes its own files and block:
     name: str | None = None  # results/<name>.md and .json (default: the Bench's name)
     block: str | None = None  # the BENCHMARKS.md block for --write-md (default: the Bench's block)
-    machine: dict | None = None  # unused: the header's machine is the raw record's
 
 
 def command_line(script: Path, argv: list[str] | None) -> str:
