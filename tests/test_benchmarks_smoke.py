@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -223,9 +224,12 @@ def test_replace_block_touches_only_its_block(tmp_path):
 
 
 def test_real_benchmarks_md_has_the_blocks():
+    """Every block of BENCHMARKS.md but the mutation scores (scripts/mutation.sh) is one the re-render test covers."""
     text = (ROOT / "BENCHMARKS.md").read_text()
-    for key in ("overhead", "scratch", "pretrain", "transfer", "transfer_study", "finder", "batch", "engines"):
+    keys = {key for _, _, key in RENDERED}
+    for key in keys:
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
+    assert set(re.findall(r"<!-- (\w+):start -->", text)) == keys | {"mutation"}
 
 
 def test_statistics_helpers():
