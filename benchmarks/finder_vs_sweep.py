@@ -128,8 +128,8 @@ def cases_for(imgsz: int, smoke: bool) -> tuple[Case, ...]:
 
 # ---------------------------------------------------------------------------------------------- worker processes
 def seed_of(s) -> int:
-    """The training seed of a run's settings (a namespace, or a JSON's dict)."""
-    return int(s["seed"] if isinstance(s, dict) else s.seed)
+    """The training seed of a run's settings (a namespace, or a JSON's dict; runs before --seed existed used 0)."""
+    return int(s.get("seed", 0) if isinstance(s, dict) else getattr(s, "seed", 0))
 
 
 def variant(s) -> str | None:
@@ -414,7 +414,7 @@ def merge(ctx: common.Context, cases: tuple[Case, ...]) -> dict:
     if not path.exists():
         raise SystemExit(f"--merge adds to {path}, which is missing: run the same command without --merge first")
     results = load_results(path)
-    old = {k: results["settings"].get(k) for k in vars(s)}
+    old = {k: results["settings"].get(k, 0 if k == "seed" else None) for k in vars(s)}  # seed: 0 before --seed
     diff = ", ".join(f"{k}={old[k]!r} there, {v!r} here" for k, v in vars(s).items() if k != "jobs" and old[k] != v)
     if diff:
         raise SystemExit(f"--merge needs the settings {path} was measured with: {diff}")
@@ -440,7 +440,7 @@ def merge(ctx: common.Context, cases: tuple[Case, ...]) -> dict:
         command=f"{results['command']}\n{ctx.command}",
         wall_s=results["wall_s"] + ctx.elapsed(),
         load=f"{results['load']} Added by --merge: {ctx.monitor.summary(max(s.jobs, 1))}",
-        load_average=[*results["load_average"], *ctx.monitor.samples],
+        load_average=[*results.get("load_average", []), *ctx.monitor.samples],
     )
     return results
 
@@ -490,6 +490,7 @@ def render(results: dict, ev: dict, png_rel: str) -> str:
     if library_default() == tuple(ch["candidate"]):
         now = f" (`yolo_lr/finder.py`, also what `lr_find` uses){now}, {lr_range}"
     lines = [
+        *[f"Note: {n}\n" for n in results.get("notes", [])],
         f"Setup: imgsz={s['imgsz']}, batch={s['batch']}, nbs={s['batch']} (one optimizer step per batch), "
         f"{s['epochs']} epochs per sweep training (Ultralytics' recipe with warmup_epochs={s['warmup_epochs']:g}: "
         "linear warmup, linear decay to lr0*lrf, mosaic closed for the last 10 epochs, validation every epoch), "

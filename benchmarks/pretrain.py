@@ -64,6 +64,7 @@ def run(ctx: common.Context) -> dict:
     args = common.shared_train_args(s.imgsz, s.batch, s.epochs, s.seed, data, project, ds.key, ctx.verbose)
     model = yolo_lr.attach(YOLO(common.MODEL), "warmup_cosine")
     model.train(**{**args, "nbs": 64, "workers": s.workers, "optimizer": "SGD", "lr0": 0.01, "warmup_epochs": 2})
+    train_s = ctx.elapsed() - gen_s
     save_dir = Path(model.trainer.save_dir)
     rows = common.read_results_csv(save_dir / "results.csv")
     strip_optimizer(save_dir / "weights" / "best.pt")
@@ -81,7 +82,7 @@ def run(ctx: common.Context) -> dict:
         "source_map50_best": best[common.MAP50],
         "best_epoch": int(best["epoch"]),
         "curve_map50_95": [r[common.MAP] for r in rows],
-        "train_wall_s": ctx.elapsed() - gen_s,
+        "train_wall_s": train_s,
     }
 
 

@@ -140,7 +140,7 @@ def run(ctx: common.Context) -> dict:
     targets, pool = s.targets, STUDY if args.study else CONFIGS
     if args.study and "near128" in targets:
         raise SystemExit("near128 is the held-out confirmation target: the study never runs on it")
-    s.configs = ["native", *[c for c in s.configs if c != "native"]]
+    s.configs = ["native", *[c for c in dict.fromkeys(s.configs) if c != "native"]]  # each config once
     if unknown := [c for c in s.configs if c not in pool]:
         raise SystemExit(f"unknown config(s) {unknown}; choose from {list(pool)}")
     if not args.checkpoint.exists():
@@ -155,9 +155,23 @@ def run(ctx: common.Context) -> dict:
     for target, name, seed in itertools.product(targets, s.configs, s.seeds):
         cfg = pool[name]
         extra = {k: (n_backbone if v == "backbone" else v) for k, v in cfg.train.items()}
-        train = dict(data=str(data[target]), epochs=s.epochs, imgsz=s.imgsz, batch=s.batch, seed=seed, device="cpu",
-                     workers=0, amp=False, plots=False, val=True, verbose=ctx.verbose, project=str(runs),
-                     name=f"{target}_{name}_s{seed}", exist_ok=True, **extra)  # fmt: skip
+        train = dict(
+            data=str(data[target]),
+            epochs=s.epochs,
+            imgsz=s.imgsz,
+            batch=s.batch,
+            seed=seed,
+            device="cpu",
+            workers=0,
+            amp=False,
+            plots=False,
+            val=True,
+            verbose=ctx.verbose,
+            project=str(runs),
+            name=f"{target}_{name}_s{seed}",
+            exist_ok=True,
+            **extra,
+        )
         policy = {**(preset if cfg.preset else {}), **cfg.policy}
         specs.append(common.RunSpec(f"{target}/{name}", seed, str(args.checkpoint), train, preset=policy or None))
     ctx.log(f"transfer: {len(specs)} trainings, {s.jobs} at a time")
