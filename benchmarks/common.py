@@ -218,16 +218,16 @@ class LoadMonitor:
             self._stop = None
             self.sample()
 
-    def summary(self, jobs: int, affected: str | None = None) -> str:
+    def summary(self, jobs: int | None, affected: str | None = None) -> str:
         """One sentence on CPU contention: the load measured against the ``jobs`` trainings this benchmark ran at a
-        time; ``affected``: what contention inflates (default: wall times, not the metrics)."""
+        time (None: the load alone); ``affected``: what contention inflates (default: wall times, not the metrics)."""
         if not self.samples:
             return "The load average could not be read."
         peak, mean = max(self.samples), statistics.fmean(self.samples)
-        text = (
-            f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {os.cpu_count() or 1} cores, "
-            f"against {jobs} training(s) of this benchmark at a time"
-        )
+        text = f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {os.cpu_count() or 1} cores"
+        if jobs is None:
+            return text + "."
+        text += f", against {jobs} training(s) of this benchmark at a time"
         if peak <= jobs + 0.75:
             return text + " — no sign of other work competing."
         default = "wall times are inflated (the metrics are not affected: every run is seeded and single-process)."

@@ -87,16 +87,8 @@ def run(ctx: common.Context) -> dict:
         "off_ms": off,
         "hook_import_us": hook_import_us(s.python),
         "modules": added,
-        "load_note": load_note(ctx.monitor.samples),
+        "load_note": ctx.monitor.summary(None),  # no trainings: the load alone
     }
-
-
-def load_note(samples: list[float]) -> str:
-    """The load average while the pairs ran: whole-process timings are noisy on a loaded machine."""
-    if not samples:
-        return "The load average could not be read."
-    mean, peak = statistics.fmean(samples), max(samples)
-    return f"1-minute load average during the run: mean {mean:.1f}, max {peak:.1f} on {os.cpu_count()} cores."
 
 
 def render(ctx: common.Context, raw: dict) -> common.Report:

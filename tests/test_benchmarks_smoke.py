@@ -192,6 +192,7 @@ def test_startup_smoke(tmp_path, md_before):
     assert "yolo_lr" in raw["modules"] and raw["hook_import_us"] > 0
     md = (tmp_path / "results" / "startup.md").read_text()
     assert "| **Added by the hook: median of paired differences** |" in md and "(4 on/off pairs)" in md
+    assert "1-minute load average during the run: mean " in md and "training(s)" not in md  # no trainings here
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
