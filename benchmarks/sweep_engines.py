@@ -17,6 +17,7 @@ grid's best point or one within a grid step of it.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ SETTINGS = {  # key: (full run, --smoke)
     "grid_lr0": ([0.0003, 0.001, 0.003], [0.001, 0.003]),
     "grid_policies": (["cosine", "wsd", "linear"], ["cosine"]),
     "more_grace": ([6], []),
+    "seeds": ([0, 1, 2], [0]),  # training seeds of the ASHA part (the wall-time part trains with seed 0)
     "parts": (["speed", "asha"], None),  # None: --smoke keeps the full run's
 }
 BENCH = common.Bench(
@@ -54,6 +56,7 @@ BENCH = common.Bench(
         "pairs": "alternating local/ray pairs of the wall-time grid",
         "parts": "which measurements to run",
         "more_grace": "ASHA grace periods (epochs) measured besides the default",
+        "seeds": "training seeds of the ASHA part: the full grid and every ASHA grid once per seed",
     },
     choices={"parts": ["speed", "asha"]},
     minimum={"pairs": 1},
@@ -116,79 +119,149 @@ def speed_text(s, data: dict) -> list[str]:
 
 
 def asha(ctx: common.Context, data: Path) -> dict:
-    """The full grid and the ASHA grids on the Ray engine: each one's rows, epochs, wall time and pick."""
+    """The full grid and the ASHA grids on the Ray engine, once per training seed: each one's rows, epochs, wall time
+    and pick."""
+    return {"seeds": [asha_seed(ctx, data, seed) for seed in ctx.settings.seeds]}
+
+
+def asha_seed(ctx: common.Context, data: Path, seed: int) -> dict:
+    """The full grid and the ASHA grids of one training seed."""
     from yolo_lr.tools.sweep import load_plan, sweep
 
     s = ctx.settings
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     kw = {"lr_policy": list(s.grid_policies), "project": str(ctx.workdir / "sweep_engines" / "grid"), "engine": "ray"}
-    kw |= {"verbose": ctx.verbose, **train_args(s, data, s.grid_epochs)}
-    results, out = {}, {}
+    kw |= {"verbose": ctx.verbose, **train_args(s, data, s.grid_epochs), "seed": seed}
+    results, out = {}, {"seed": seed}
 
     def grid(arm: str, **extra) -> None:
         t0 = time.perf_counter()
-        res = results[arm] = sweep(s.grid_lr0, name=arm, **kw, **extra)
+        res = results[arm] = sweep(s.grid_lr0, name=arm if seed == 0 else f"{arm}_seed{seed}", **kw, **extra)
         seconds = time.perf_counter() - t0
         best = res.best.label if res.best else None
         grace = load_plan(res.save_dir)["grace_period"]
         out[arm] = {"epochs": res.epochs, "seconds": seconds, "grace": grace, "best": best}
-        ctx.log(f"sweep_engines: {arm} grid: {res.epochs} epochs, best {best}")
+        ctx.log(f"sweep_engines: seed {seed}, {arm} grid: {res.epochs} epochs, best {best}")
 
     grid("full")
     grid("asha", early_stop="asha")  # the sweep's default grace period, as its plan records it
     for g in s.more_grace:
         if g != out["asha"]["grace"]:
             grid(f"asha_grace_{g}", early_stop="asha", grace_period=g)
-    full = results["full"]
-    lr0s = sorted(s.grid_lr0)
-
-    def verdict(eb) -> str:
-        if full.best is None or eb is None:
-            return "no pick to compare"
-        if eb.label == full.best.label:
-            return "the same point"
-        near = full.best.point == eb.point and abs(lr0s.index(full.best.lr0) - lr0s.index(eb.lr0)) <= 1
-        return "within a grid step" if near else "another point"
-
     for arm, res in results.items():
-        out[arm] |= {"verdict": verdict(res.best), "rows": [row.to_json() for row in res.rows]}
-    return {**out, "share": results["asha"].epochs / full.epochs}
+        out[arm] |= {"verdict": verdict(s, results["full"].best, res.best), "rows": [r.to_json() for r in res.rows]}
+    return {**out, "share": results["asha"].epochs / results["full"].epochs}
+
+
+def verdict(s, best, pick) -> str:
+    """How a pick stands to a best point (sweep rows): the same point, within a grid step (the same policy, the
+    neighbouring lr0), or another point."""
+    if best is None or pick is None:
+        return "no pick to compare"
+    if pick.label == best.label:
+        return "the same point"
+    lr0s = sorted(s.grid_lr0)
+    near = best.point == pick.point and abs(lr0s.index(best.lr0) - lr0s.index(pick.lr0)) <= 1
+    return "within a grid step" if near else "another point"
+
+
+def rows_of(d: dict, arm: str) -> list:
+    """One grid's rows (sweep rows) from its record."""
+    from yolo_lr.tools.sweep import SweepRow
+
+    return [SweepRow.from_json(r) for r in d[arm]["rows"]]
+
+
+def pick_of(d: dict, arm: str):
+    """The row one grid picked, or None."""
+    return next((r for r in rows_of(d, arm) if r.label == d[arm]["best"]), None)
 
 
 def asha_text(s, data: dict) -> list[str]:
-    """The table and verdicts of ``asha``'s numbers."""
-    from yolo_lr.tools.sweep import SweepRow
-
-    early = [a for a in data if a not in ("full", "share")]
-    grace = {a: data[a]["grace"] for a in early}
-    rows = {a: [SweepRow.from_json(r) for r in data[a]["rows"]] for a in ("full", *early)}
+    """The table of the first seed, then every seed's picks (``asha``'s numbers)."""
+    first = data["seeds"][0]
+    early = [a for a in first if a not in ("seed", "full", "share")]
+    grace = {a: first[a]["grace"] for a in early}
+    rows = {a: rows_of(first, a) for a in ("full", *early)}
 
     def best(arm: str) -> str:
-        b = next((r for r in rows[arm] if r.label == data[arm]["best"]), None)
+        b = pick_of(first, arm)
         return f"{b.label} ({b.metric:.4f})" if b else "none"
 
     def cell(row) -> str:
         return f"stopped ({row.epochs})" if row.stopped else f"{row.metric:.4f}"
 
-    full = data["full"]
     head = ["point", "full grid: mAP50-95"]
     head += [f"ASHA grace {grace[a]}: mAP50-95 (or stopped after N epochs)" for a in early]
     table = [[r.label, f"{r.metric:.4f}", *(cell(rows[a][i]) for a in early)] for i, r in enumerate(rows["full"])]
+    full = first["full"]
     text = [
         f"**ASHA against the full grid**: {len(table)} points ({len(s.grid_lr0)} lr0 x {len(s.grid_policies)} "
         f"policies: {', '.join(s.grid_policies)}), {s.grid_epochs} epochs each, reduction factor 3, one ASHA per "
         f"policy, grace period {grace['asha']} epochs (the default, a quarter of the epochs) and "
-        f"{', '.join(str(grace[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95.",
+        f"{', '.join(str(grace[a]) for a in early[1:]) or 'no other'}; ranked by final mAP50-95. Training seed "
+        f"{first['seed']}:",
         "",
         common.md_table(head, table),
         "",
         f"- Full grid: {full['epochs']} epochs in {full['seconds']:.0f} s, best {best('full')}.",
     ]
     for a in early:
+        d = first[a]
         text.append(
-            f"- ASHA, grace {grace[a]}: {data[a]['epochs']} epochs ({data[a]['epochs'] / full['epochs']:.0%} of the "
-            f"full grid's) in {data[a]['seconds']:.0f} s, best {best(a)}: {data[a]['verdict']}."
+            f"- ASHA, grace {grace[a]}: {d['epochs']} epochs ({d['epochs'] / full['epochs']:.0%} of the full grid's) "
+            f"in {d['seconds']:.0f} s, best {best(a)}: {d['verdict']}."
         )
+    return text + ["", *seeds_text(s, data["seeds"], ["full", *early], grace)]
+
+
+def seeds_text(s, per_seed: list[dict], arms: list[str], grace: dict) -> list[str]:
+    """Every seed's picks against its own full grid and against the mean best (the point with the highest mean final
+    mAP50-95 over the seeds), and the mean best against the runner-up (Welch's test over seeds)."""
+    finals: dict[str, list[float]] = {}
+    for d in per_seed:
+        for r in rows_of(d, "full"):
+            finals.setdefault(r.label, []).append(r.metric)
+    means = {k: statistics.fmean(v) for k, v in finals.items()}
+    ranked = sorted(finals, key=lambda k: (math.isnan(means[k]), -means[k]))  # a failed run ranks last
+    top = next(r for r in rows_of(per_seed[0], "full") if r.label == ranked[0])
+    name = {a: "full grid" if a == "full" else f"ASHA grace {grace[a]}" for a in arms}
+    table, same, epochs, gaps = [], dict.fromkeys(arms, 0), {a: [] for a in arms}, {a: [] for a in arms}
+    for d in per_seed:
+        best = pick_of(d, "full")
+        for a in arms:
+            pick = pick_of(d, a)
+            same[a] += pick is not None and pick.label == top.label
+            epochs[a].append(d[a]["epochs"])
+            gap = best.metric - pick.metric if best and pick else math.nan
+            gaps[a].append(gap)
+            share = f"{d[a]['epochs']} ({d[a]['epochs'] / d['full']['epochs']:.0%})"
+            pick_cell = f"{pick.label} ({pick.metric:.4f})" if pick else "none"
+            row = [str(d["seed"]), name[a], share, pick_cell, f"{gap:.4f}", d[a]["verdict"], verdict(s, top, pick)]
+            table.append(row)
+    head = ["seed", "grid", "epochs (share)", "pick (mAP50-95)", "behind this seed's best"]
+    head += ["against this seed's full grid", "against the mean best"]
+    text = [
+        f"Over {len(per_seed)} training seed(s): each grid's pick against its seed's full grid, and against the point "
+        "with the best mean final mAP50-95 over the seeds (the mean best):",
+        "",
+        common.md_table(head, table),
+        "",
+        f"- Mean best: {top.label} ({common.fmt_ms(finals[top.label])}).",
+    ]
+    if len(ranked) > 1:
+        w = common.welch(finals[ranked[0]], finals[ranked[1]])
+        text.append(
+            f"- Runner-up: {ranked[1]} ({common.fmt_ms(finals[ranked[1]])}); the mean best against it, Welch's test "
+            f"over seeds: {common.fmt_p(w)}."
+        )
+    full = sum(epochs["full"])
+    text += [
+        f"- {name[a]}: {sum(epochs[a])} epochs over the seeds ({sum(epochs[a]) / full:.0%} of the full grids'); its "
+        f"pick {statistics.fmean(gaps[a]):.4f} mAP50-95 behind its seed's best on average; the mean best picked on "
+        f"{same[a]} of {len(per_seed)} seed(s)."
+        for a in arms
+    ]
     return text
 
 
@@ -196,14 +269,16 @@ def run(ctx: common.Context) -> dict:
     """The measurements asked for (``--parts``): the raw numbers ``render`` reports."""
     s = ctx.settings
     data = common.ensure_dataset(common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0), ctx.workdir)
+    speed_raw = speed(ctx, data) if "speed" in s.parts else {}
+    asha_raw = asha(ctx, data) if "asha" in s.parts else {}
     return {
         "machine": common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
         "wall_note": " (the sweeps above, one after another)",
-        # Ray runs two trainings at a time
+        # after the measurements, over all of them; Ray runs two trainings at a time
         "load_note": ctx.monitor.summary(2, affected="the wall times are inflated"),
         "block": ctx.args.block,
-        "speed": speed(ctx, data) if "speed" in s.parts else {},
-        "asha": asha(ctx, data) if "asha" in s.parts else {},
+        "speed": speed_raw,
+        "asha": asha_raw,
     }
 
 
@@ -211,9 +286,10 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     """The block of a measurement (or of its JSON: ``--from-json``)."""
     s = ctx.settings
     ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
+    seeds = f" (the ASHA part: seeds {', '.join(map(str, s.seeds))})" if raw["asha"] else ""
     setup = (
         f"Setup: fine-tuning `benchmarks/assets/source.pt` on synthetic {ds.describe()}; AdamW, momentum 0.9, "
-        f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0, CPU."
+        f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0{seeds}, CPU."
     )
     speed_part = speed_text(s, raw["speed"]) if raw["speed"] else []
     asha_part = asha_text(s, raw["asha"]) if raw["asha"] else []

@@ -109,12 +109,14 @@ def test_sweep_engines_smoke(tmp_path, md_before):
         assert len(read_csv_rows(runs / "speed" / arm / "sweep.csv")) == 2
         assert len(list((runs / "speed" / arm).glob("lr0_*/lr.csv"))) == 2
     assert (runs / "speed" / "ray0" / "ray").is_dir() and not (runs / "speed" / "local0" / "ray").exists()
-    full, asha = data["asha"]["full"], data["asha"]["asha"]
+    (seed,) = data["asha"]["seeds"]  # --smoke: one training seed
+    full, asha = seed["full"], seed["asha"]
     assert full["epochs"] == sum(row["epochs"] for row in full["rows"]) == 4  # 2 points x 2 epochs
     assert asha["epochs"] == sum(row["epochs"] for row in asha["rows"]) <= 4
-    assert data["asha"]["share"] == pytest.approx(asha["epochs"] / full["epochs"])
+    assert seed["share"] == pytest.approx(asha["epochs"] / full["epochs"])
     md = (tmp_path / "results" / "sweep_engines.md").read_text()
     assert "python benchmarks/sweep_engines.py --smoke" in md and "ratio local / ray" in md
+    assert "| 0 | full grid | 4 (100%) |" in md and "Over 1 training seed(s)" in md
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
