@@ -6,13 +6,16 @@ Every training fine-tunes ``benchmarks/assets/source.pt`` on the near target N w
 grid, ``engine=local`` (one torch thread) against ``engine=ray cpus_per_trial=1`` (two trials at a time on two cores),
 alternating ``--pairs`` times; and **ASHA against the full grid** (9 points, both on Ray): the share of the full grid's
 epochs that ``early_stop=asha`` spends (default and ``--more-grace`` grace periods), and whether it picks the full
-grid's best point or one within a grid step of it.
+grid's best point or one within a grid step of it, on each of the ``--seeds`` training seeds and against the point with
+the best mean over them.
 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
     python benchmarks/sweep_engines.py --smoke       # a minute: 8 images, 1-2 epochs, one pair
     python benchmarks/sweep_engines.py --parts speed --speed-epochs 12 --block engines_long --write-md  # longer
                                                      # trainings, the wall-time part alone, in its own block
+    python benchmarks/sweep_engines.py --parts asha --n-train 256 --more-grace 3 --block engines_256 --write-md
+                                                     # the ASHA part alone on 4x the training images, default grace
 """
 
 from __future__ import annotations
@@ -286,14 +289,17 @@ def render(ctx: common.Context, raw: dict) -> common.Report:
     """The block of a measurement (or of its JSON: ``--from-json``)."""
     s = ctx.settings
     ds = common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0)
-    seeds = f" (the ASHA part: seeds {', '.join(map(str, s.seeds))})" if raw["asha"] else ""
+    seeds = "seed 0"  # the wall-time part's; the ASHA part's are its own
+    if raw["asha"]:
+        asha_seeds = f"seeds {', '.join(map(str, s.seeds))}"
+        seeds = f"{seeds} (the ASHA part: {asha_seeds})" if raw["speed"] else asha_seeds
     setup = (
         f"Setup: fine-tuning `benchmarks/assets/source.pt` on synthetic {ds.describe()}; AdamW, momentum 0.9, "
-        f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, seed 0{seeds}, CPU."
+        f"imgsz={s.imgsz}, batch={s.batch} (nbs={s.batch}), 1 warmup epoch, {seeds}, CPU."
     )
     speed_part = speed_text(s, raw["speed"]) if raw["speed"] else []
     asha_part = asha_text(s, raw["asha"]) if raw["asha"] else []
-    body = "\n".join([setup, "", *speed_part, "", *asha_part])
+    body = "\n\n".join("\n".join(part) for part in ([setup], speed_part, asha_part) if part)
     block = raw["block"]
     return common.Report(body=body, console=body, name=block and f"sweep_engines_{block}", block=block)
 

@@ -578,6 +578,7 @@ RENDERED = [  # (script, results stem, BENCHMARKS.md block): every block the har
     ("finder_vs_sweep.py", "finder_vs_sweep_seed2", "finder_seed2"),
     ("sweep_engines.py", "sweep_engines", "engines"),
     ("sweep_engines.py", "sweep_engines_engines_long", "engines_long"),
+    ("sweep_engines.py", "sweep_engines_engines_256", "engines_256"),
     ("overhead.py", "overhead", "overhead"),
     ("pretrain.py", "pretrain", "pretrain"),
     ("startup.py", "startup", "startup"),
