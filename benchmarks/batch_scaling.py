@@ -117,7 +117,7 @@ def run(ctx: common.Context) -> dict:
     return {
         "machine": common.machine_info(results),
         "wall_note": f" ({len(specs)} trainings, {jobs} at a time)",
-        "load_note": ctx.monitor.summary(jobs),
+        "load_jobs": jobs,
         "problems": [f"{r['label']} seed {r['seed']}: plugin inactive" for r in results if not r["plugin_active"]],
         "runs": [{k: r[k] for k in ("label", "seed", "map", "wall_s", "lr_used")} for r in results],
     }

@@ -725,7 +725,8 @@ def main(
     render: Callable[[Context, dict], Report] | None = None,
 ) -> int:
     """Parse the options, set the environment up, measure (``run``: the raw numbers, with ``machine`` and optionally
-    ``wall_note``/``load_note`` for the header) or read ``--from-json``, render (``render`` gets the raw numbers as the
+    ``wall_note`` for the header, and ``load_jobs``/``load_affected``, ``LoadMonitor.summary``'s arguments for the load
+    note written once the measurement ended) or read ``--from-json``, render (``render`` gets the raw numbers as the
     JSON keeps them, so the block is what ``--from-json`` renders again), and write the block, the JSON and (with
     ``--write-md``) the block of BENCHMARKS.md. Returns 0, or 1 when the report lists problems (2: bad options)."""
     parser = build_parser(bench)
@@ -752,6 +753,8 @@ def main(
             ctx.monitor.stop()
             if cfg_dir is not None:
                 shutil.rmtree(cfg_dir, ignore_errors=True)
+        if "load_jobs" in out:  # the load note, over the whole measurement
+            out["load_note"] = ctx.monitor.summary(out.pop("load_jobs"), out.pop("load_affected", None))
         raw = as_written(
             {
                 "date": utc_now(),

@@ -156,7 +156,7 @@ def run(ctx: common.Context) -> dict:
     return {
         "machine": common.machine_info(results),
         "wall_note": f" ({len(specs)} trainings, {jobs} at a time)",
-        "load_note": ctx.monitor.summary(jobs),
+        "load_jobs": jobs,
         "problems": check_runs(by_config(results), s.epochs),
         "dataset": vars(ds),
         "runs": [{k: r[k] for k in keep} for r in results],

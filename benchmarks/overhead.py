@@ -390,7 +390,8 @@ def run(ctx: common.Context) -> dict:
         "timer_cost_us": timer_cost_us(),
         "per_step": rows,
         "end_to_end": e2e,
-        "load_note": ctx.monitor.summary(1, affected=LOAD_EFFECT),
+        "load_jobs": 1,
+        "load_affected": LOAD_EFFECT,
     }
 
 

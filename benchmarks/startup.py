@@ -87,7 +87,7 @@ def run(ctx: common.Context) -> dict:
         "off_ms": off,
         "hook_import_us": hook_import_us(s.python),
         "modules": added,
-        "load_note": ctx.monitor.summary(None),  # no trainings: the load alone
+        "load_jobs": None,  # no trainings: the load alone
     }
 
 

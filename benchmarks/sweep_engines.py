@@ -272,16 +272,14 @@ def run(ctx: common.Context) -> dict:
     """The measurements asked for (``--parts``): the raw numbers ``render`` reports."""
     s = ctx.settings
     data = common.ensure_dataset(common.DatasetSpec("N", s.n_train, s.n_val, s.imgsz, seed=0), ctx.workdir)
-    speed_raw = speed(ctx, data) if "speed" in s.parts else {}
-    asha_raw = asha(ctx, data) if "asha" in s.parts else {}
     return {
         "machine": common.machine_info(torch_threads=1),  # OMP_NUM_THREADS=1 (local), cpus_per_trial=1 (Ray)
         "wall_note": " (the sweeps above, one after another)",
-        # after the measurements, over all of them; Ray runs two trainings at a time
-        "load_note": ctx.monitor.summary(2, affected="the wall times are inflated"),
+        "load_jobs": 2,  # Ray runs two trainings at a time
+        "load_affected": "the wall times are inflated",
         "block": ctx.args.block,
-        "speed": speed_raw,
-        "asha": asha_raw,
+        "speed": speed(ctx, data) if "speed" in s.parts else {},
+        "asha": asha(ctx, data) if "asha" in s.parts else {},
     }
 
 

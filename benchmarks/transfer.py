@@ -195,7 +195,7 @@ def run(ctx: common.Context) -> dict:
     return {
         "machine": common.machine_info(results),
         "wall_note": f" ({len(specs)} trainings, {s.jobs} at a time)",
-        "load_note": ctx.monitor.summary(s.jobs),
+        "load_jobs": s.jobs,
         "study": bool(args.study),
         "block": args.block or ("transfer_study" if args.study else "transfer"),
         "n_train": n_train,

@@ -117,6 +117,8 @@ def test_sweep_engines_smoke(tmp_path, md_before):
     md = (tmp_path / "results" / "sweep_engines.md").read_text()
     assert "python benchmarks/sweep_engines.py --smoke" in md and "ratio local / ray" in md
     assert "| 0 | full grid | 4 (100%) |" in md and "Over 1 training seed(s)" in md
+    # the load note is written once the measurement ended, from every load sample the JSON keeps
+    assert data["load_note"] == common.LoadMonitor(data["load_average"]).summary(2, "the wall times are inflated")
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
 
 
