@@ -147,6 +147,7 @@ def asha_seed(ctx: common.Context, data: Path, seed: int) -> dict:
         ctx.log(f"sweep_engines: seed {seed}, {arm} grid: {res.epochs} epochs, best {best}")
 
     grid("full")
+    out["full"]["curves"] = {r.label: curve(r) for r in results["full"].rows}  # for the judging-epoch table
     grid("asha", early_stop="asha")  # the sweep's default grace period, as its plan records it
     for g in s.more_grace:
         if g != out["asha"]["grace"]:
@@ -154,6 +155,77 @@ def asha_seed(ctx: common.Context, data: Path, seed: int) -> dict:
     for arm, res in results.items():
         out[arm] |= {"verdict": verdict(s, results["full"].best, res.best), "rows": [r.to_json() for r in res.rows]}
     return {**out, "share": results["asha"].epochs / results["full"].epochs}
+
+
+def curve(row) -> list[float]:
+    """A run's mAP50-95 after each epoch (its results.csv): what a rung at that epoch would judge."""
+    import csv
+
+    with open(Path(row.run_dir) / "results.csv", newline="") as f:
+        return [float(r["metrics/mAP50-95(B)"]) for r in csv.DictReader(f, skipinitialspace=True)]
+
+
+def halving(curves: dict[str, list[float]], rows: list, first: int, epochs: int) -> tuple[int, str]:
+    """Synchronous successive halving on one seed's full-grid curves, one per policy as the sweep's ASHA: at epoch
+    ``first``, then 3x, 9x ... (before the last epoch), the best third (at least one) of a policy's runs still going
+    go on; the survivors train to the end and the best final value is the pick. A run stopped at a rung is the same
+    training as the full-length run up to there (same seed, same schedule so far). Returns the epochs and the pick."""
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        groups.setdefault(str(r.point), []).append(r.label)
+
+    def at(label: str, epoch: int) -> float:
+        v = curves[label][epoch - 1]
+        return -math.inf if math.isnan(v) else v
+
+    spent, survivors = 0, []
+    for alive in groups.values():
+        rung = first
+        while rung < epochs and len(alive) > 1:
+            alive = sorted(alive, key=lambda k: -at(k, rung))
+            keep = math.ceil(len(alive) / 3)
+            spent += rung * (len(alive) - keep)
+            alive, rung = alive[:keep], rung * 3
+        spent += epochs * len(alive)
+        survivors += alive
+    return spent, max(survivors, key=lambda k: at(k, epochs))
+
+
+def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
+    """What rung-based early stopping can pick, judging from epoch 1 to the last but one (``halving`` on each seed's
+    full-grid curves), and whether the measured ASHA rows match those curves."""
+    if not all("curves" in d["full"] for d in per_seed):
+        return []  # recorded before the curves were
+    table = []
+    for first in range(1, s.grid_epochs):
+        spent, same, top_same, gaps = 0, 0, 0, []
+        for d in per_seed:
+            curves, rows = d["full"]["curves"], rows_of(d, "full")
+            epochs, pick = halving(curves, rows, first, s.grid_epochs)
+            best = max(curves, key=lambda k: curves[k][-1])
+            spent, same, top_same = spent + epochs, same + (pick == best), top_same + (pick == top)
+            gaps.append(curves[best][-1] - curves[pick][-1])
+        full = len(per_seed) * len(rows) * s.grid_epochs
+        row = [str(first), f"{spent / full:.0%}", f"{same} of {len(per_seed)}", f"{statistics.fmean(gaps):.4f}"]
+        table.append([*row, f"{top_same} of {len(per_seed)}"])
+    stopped = [
+        (r.metric, d["full"]["curves"][r.label][r.epochs - 1])
+        for d in per_seed
+        for a in d
+        if a.startswith("asha")
+        for r in rows_of(d, a)
+        if r.stopped
+    ]
+    match = sum(abs(a - b) <= 1e-4 for a, b in stopped)
+    head = ["judged first at epoch", "epochs (share)", "picks its seed's best", "behind it on average"]
+    return [
+        "**Judged at which epoch?** Synchronous successive halving (every run of a policy judged at the same rung, the "
+        "best third goes on, rungs at 3x the first) worked out from each seed's full-grid mAP50-95 after every epoch, "
+        "not run: a run stopped at a rung is the same training as the full-length run up to there. Check: of the "
+        f"{len(stopped)} runs the ASHA grids above stopped, {match} ended at the full grid's value for that epoch.",
+        "",
+        common.md_table([*head, "picks the mean best"], table),
+    ]
 
 
 def verdict(s, best, pick) -> str:
@@ -215,18 +287,25 @@ def asha_text(s, data: dict) -> list[str]:
             f"- ASHA, grace {grace[a]}: {d['epochs']} epochs ({d['epochs'] / full['epochs']:.0%} of the full grid's) "
             f"in {d['seconds']:.0f} s, best {best(a)}: {d['verdict']}."
         )
-    return text + ["", *seeds_text(s, data["seeds"], ["full", *early], grace)]
+    text += ["", *seeds_text(s, data["seeds"], ["full", *early], grace)]
+    judged = judged_text(s, data["seeds"], mean_best(data["seeds"])[1][0])
+    return text + (["", *judged] if judged else [])
 
 
-def seeds_text(s, per_seed: list[dict], arms: list[str], grace: dict) -> list[str]:
-    """Every seed's picks against its own full grid and against the mean best (the point with the highest mean final
-    mAP50-95 over the seeds), and the mean best against the runner-up (Welch's test over seeds)."""
+def mean_best(per_seed: list[dict]) -> tuple[dict[str, list[float]], list[str]]:
+    """Every full-grid point's final mAP50-95 over the seeds, and the points by mean, best first (a failed run last)."""
     finals: dict[str, list[float]] = {}
     for d in per_seed:
         for r in rows_of(d, "full"):
             finals.setdefault(r.label, []).append(r.metric)
     means = {k: statistics.fmean(v) for k, v in finals.items()}
-    ranked = sorted(finals, key=lambda k: (math.isnan(means[k]), -means[k]))  # a failed run ranks last
+    return finals, sorted(finals, key=lambda k: (math.isnan(means[k]), -means[k]))
+
+
+def seeds_text(s, per_seed: list[dict], arms: list[str], grace: dict) -> list[str]:
+    """Every seed's picks against its own full grid and against the mean best (the point with the highest mean final
+    mAP50-95 over the seeds), and the mean best against the runner-up (Welch's test over seeds)."""
+    finals, ranked = mean_best(per_seed)
     top = next(r for r in rows_of(per_seed[0], "full") if r.label == ranked[0])
     name = {a: "full grid" if a == "full" else f"ASHA grace {grace[a]}" for a in arms}
     table, same, epochs, gaps = [], dict.fromkeys(arms, 0), {a: [] for a in arms}, {a: [] for a in arms}

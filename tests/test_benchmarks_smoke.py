@@ -25,6 +25,7 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 import finder_vs_sweep  # noqa: E402
 import overhead  # noqa: E402
+import sweep_engines  # noqa: E402
 import transfer  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -114,12 +115,39 @@ def test_sweep_engines_smoke(tmp_path, md_before):
     assert full["epochs"] == sum(row["epochs"] for row in full["rows"]) == 4  # 2 points x 2 epochs
     assert asha["epochs"] == sum(row["epochs"] for row in asha["rows"]) <= 4
     assert seed["share"] == pytest.approx(asha["epochs"] / full["epochs"])
+    for row in full["rows"]:  # each run's mAP50-95 after every epoch, ending at its ranked value
+        assert len(full["curves"][label(row)]) == 2
+        assert full["curves"][label(row)][-1] == pytest.approx(row["metric"], abs=1e-5)
     md = (tmp_path / "results" / "sweep_engines.md").read_text()
+    # judged at epoch 1: of the 2 points of one policy, one stopped after 1 of 2 epochs
+    assert "| judged first at epoch |" in md and "| 1 | 75% |" in md
     assert "python benchmarks/sweep_engines.py --smoke" in md and "ratio local / ray" in md
     assert "| 0 | full grid | 4 (100%) |" in md and "Over 1 training seed(s)" in md
     # the load note is written once the measurement ended, from every load sample the JSON keeps
     assert data["load_note"] == common.LoadMonitor(data["load_average"]).summary(2, "the wall times are inflated")
     assert (ROOT / "BENCHMARKS.md").read_bytes() == md_before
+
+
+def label(row: dict) -> str:
+    from yolo_lr.tools.sweep import SweepRow
+
+    return SweepRow.from_json(row).label
+
+
+def test_halving_judges_every_run_of_a_policy_at_the_same_rung():
+    """The judging-epoch table's successive halving: per policy, the best third at each rung goes on, and the pick is
+    the best final value among the survivors."""
+    from yolo_lr.tools.sweep import SweepRow
+
+    rows = [SweepRow(lr0, {"lr_policy": p}) for p in ("cosine", "wsd") for lr0 in (1e-4, 1e-3, 1e-2)]
+    curves = {r.label: [0.1, 0.1, 0.1, 0.1] for r in rows}
+    curves["lr0=0.0001 lr_policy=cosine"] = [0.3, 0.3, 0.3, 0.3]  # leads early, ends low
+    curves["lr0=0.01 lr_policy=cosine"] = [0.0, 0.0, 0.4, 0.9]  # trails early, ends best
+    curves["lr0=0.001 lr_policy=wsd"] = [0.2, 0.2, 0.5, 0.5]
+    # judged at epoch 1: per policy, two runs stopped after 1 epoch and one trained to the end
+    assert sweep_engines.halving(curves, rows, 1, 4) == (2 * (2 * 1 + 4), "lr0=0.001 lr_policy=wsd")
+    # judged at epoch 3 (its next rung, 9, is past the end): the late riser survives and wins
+    assert sweep_engines.halving(curves, rows, 3, 4) == (2 * (2 * 3 + 4), "lr0=0.01 lr_policy=cosine")
 
 
 def read_csv_rows(path: Path) -> list[dict]:

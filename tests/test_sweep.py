@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import COCO8, MODEL, read_csv, venv_bin, yolo_env
 
-from yolo_lr.tools.sweep import SweepRow, parse_lr0s, pick_best, rank, read_last_row, run_name
+from yolo_lr.tools.sweep import SweepRow, _low_lr0_kept, parse_lr0s, pick_best, rank, read_last_row, run_name
 
 # coco8: 4 train images, batch 2, nbs 2 -> 2 batches and 2 optimizer steps per epoch
 TINY = {"epochs": 1, "imgsz": 64, "batch": 2, "nbs": 2, "workers": 0, "seed": 0, "plots": False, "amp": False}
@@ -173,3 +173,21 @@ def test_find_and_sweep_land_where_yolo_train_puts_runs(tmp_path):
     p = run(venv_bin("yolo-lr"), "find", f"model={MODEL}", "iters=8", *words)
     assert (runs / "detect" / "lr_find" / "lr_find.csv").exists(), p.stdout[-2000:] + p.stderr[-2000:]
     assert not (work / "runs").exists()
+
+
+def test_a_note_says_when_early_stopping_kept_only_the_lowest_lr0_of_a_schedule():
+    """The short-horizon bias favours low lr0 at an early rung: when every stopped lr0 of a schedule lies above the
+    one kept, the sweep names them; stopping below the kept lr0, or a failed run, is no reason for the note."""
+
+    def row(lr0, policy, stopped=False, error=None):
+        return SweepRow(lr0, {"lr_policy": policy}, stopped=stopped, error=error)
+
+    rows = [row(1e-4, "cosine"), row(1e-3, "cosine", True), row(1e-2, "cosine", True)]
+    rows += [row(1e-4, "wsd", True), row(1e-3, "wsd"), row(1e-2, "wsd", error="nan loss")]
+    (note,) = _low_lr0_kept(rows, "asha")
+    assert note.startswith("asha with lr_policy=cosine kept lr0=0.0001 and stopped lr0=0.001, 0.01.")
+    assert "wsd" not in note and "short-horizon bias" in note
+    assert _low_lr0_kept(rows[3:], "asha") == []  # the stopped lr0 lies below the kept one
+    only_lr0 = [SweepRow(1e-3, {}), SweepRow(1e-2, {}, stopped=True)]
+    (note,) = _low_lr0_kept(only_lr0, "asha")
+    assert note.startswith("asha kept lr0=0.001 and stopped lr0=0.01.")

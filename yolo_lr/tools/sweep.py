@@ -583,12 +583,14 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
         best.best = True
     else:
         notes.append(reason)
-    stopped = sum(r.stopped for r in rows)
+    stopped, early_notes = sum(r.stopped for r in rows), []
     if stopped:
-        notes.append(
+        early_notes = [
             f"{stopped} of {len(rows)} runs were stopped early by {plan['early_stop']} ({sum(r.epochs for r in rows)} "
-            f"of {len(rows) * plan['epochs']} epochs trained); only runs trained to the end are ranked."
-        )
+            f"of {len(rows) * plan['epochs']} epochs trained); only runs trained to the end are ranked.",
+            *_low_lr0_kept(rows, plan["early_stop"]),
+        ]
+        notes += early_notes
     res = SweepResult(
         rows=rows,
         optimizer=plan["optimizer"],
@@ -610,9 +612,34 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
     _write_md(res)
     res.png = _plot(res, save_dir / "sweep.png")
     say(res.table())
+    for n in early_notes:
+        say(f"note: {n}")
     say(f"best: {best.label} ({reason})" if best is not None else reason)
     say(f"sweep: {res.csv}\n       {res.md}\n       {res.png}\n({res.seconds:.0f} s in all)", flush=True)
     return res
+
+
+def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
+    """A note when early stopping stopped every lr0 above the one it kept in a schedule: the short-horizon bias favours
+    low lr0 values at an early rung, so the stopped ones have not been judged on how they end."""
+    schedules: dict[str, list[SweepRow]] = {}
+    for r in rows:
+        if r.error is None:
+            schedules.setdefault(" ".join(f"{k}={_val(v)}" for k, v in r.point.items()), []).append(r)
+    cases = []
+    for name, group in schedules.items():
+        kept = [r.lr0 for r in group if not r.stopped]
+        above = sorted(r.lr0 for r in group if r.stopped and kept and r.lr0 > max(kept))
+        if above:
+            where = f" with {name}" if name else ""
+            cases.append(f"{where} kept lr0={max(kept):g} and stopped lr0={', '.join(f'{v:g}' for v in above)}")
+    if not cases:
+        return []
+    return [
+        f"{early_stop}{';'.join(cases)}. It judged them before their schedule decayed, where a higher lr0 often "
+        "trails and still ends better (the short-horizon bias): train those points to the end (a sweep of them "
+        "without early_stop) before trusting the lr0 of this table."
+    ]
 
 
 def _axis(points: list[dict[str, Any]], key: str) -> list[Any]:
