@@ -198,16 +198,18 @@ def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
         return []  # recorded before the curves were
     table = []
     for first in range(1, s.grid_epochs):
-        spent, same, top_same, gaps = 0, 0, 0, []
+        spent, top_same, gaps, verdicts = 0, 0, [], []
         for d in per_seed:
-            curves, rows = d["full"]["curves"], rows_of(d, "full")
-            epochs, pick = halving(curves, rows, first, s.grid_epochs)
+            curves, rows = d["full"]["curves"], {r.label: r for r in rows_of(d, "full")}
+            epochs, pick = halving(curves, list(rows.values()), first, s.grid_epochs)
             best = max(curves, key=lambda k: curves[k][-1])
-            spent, same, top_same = spent + epochs, same + (pick == best), top_same + (pick == top)
+            spent, top_same = spent + epochs, top_same + (pick == top)
             gaps.append(curves[best][-1] - curves[pick][-1])
-        full = len(per_seed) * len(rows) * s.grid_epochs
-        row = [str(first), f"{spent / full:.0%}", f"{same} of {len(per_seed)}", f"{statistics.fmean(gaps):.4f}"]
-        table.append([*row, f"{top_same} of {len(per_seed)}"])
+            verdicts.append(verdict(s, rows[best], rows[pick]))
+        n, full = len(per_seed), len(per_seed) * len(rows) * s.grid_epochs
+        same, near = verdicts.count("the same point"), verdicts.count("within a grid step")
+        row = [str(first), f"{spent / full:.0%}", f"{same} of {n}", f"{near} of {n}", f"{statistics.fmean(gaps):.4f}"]
+        table.append([*row, f"{top_same} of {n}"])
     stopped = [
         (r.metric, d["full"]["curves"][r.label][r.epochs - 1])
         for d in per_seed
@@ -217,7 +219,8 @@ def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
         if r.stopped
     ]
     match = sum(abs(a - b) <= 1e-4 for a, b in stopped)
-    head = ["judged first at epoch", "epochs (share)", "picks its seed's best", "behind it on average"]
+    head = ["judged first at epoch", "epochs (share)", "picks its seed's best", "one lr0 step from it"]
+    head += ["behind it on average"]
     return [
         "**Judged at which epoch?** Synchronous successive halving (every run of a policy judged at the same rung, the "
         "best third goes on, rungs at 3x the first) worked out from each seed's full-grid mAP50-95 after every epoch, "
