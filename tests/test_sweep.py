@@ -187,6 +187,7 @@ def test_a_note_says_when_early_stopping_kept_only_the_lowest_lr0_of_a_schedule(
     (note,) = _low_lr0_kept(rows, "asha")
     assert note.startswith("asha with lr_policy=cosine kept lr0=0.0001 and stopped lr0=0.001, 0.01.")
     assert "wsd" not in note and "short-horizon bias" in note
+    assert note.endswith("the same sweep with lr0=0.001,0.01 and no early_stop.")
     assert _low_lr0_kept(rows[3:], "asha") == []  # the stopped lr0 lies below the kept one
     only_lr0 = [SweepRow(1e-3, {}), SweepRow(1e-2, {}, stopped=True)]
     (note,) = _low_lr0_kept(only_lr0, "asha")

@@ -626,19 +626,20 @@ def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
     for r in rows:
         if r.error is None:
             schedules.setdefault(" ".join(f"{k}={_val(v)}" for k, v in r.point.items()), []).append(r)
-    cases = []
+    cases, lr0s = [], set()
     for name, group in schedules.items():
         kept = [r.lr0 for r in group if not r.stopped]
         above = sorted(r.lr0 for r in group if r.stopped and kept and r.lr0 > max(kept))
         if above:
             where = f" with {name}" if name else ""
             cases.append(f"{where} kept lr0={max(kept):g} and stopped lr0={', '.join(f'{v:g}' for v in above)}")
+            lr0s.update(above)
     if not cases:
         return []
     return [
         f"{early_stop}{';'.join(cases)}. It judged them before their schedule decayed, where a higher lr0 often "
-        "trails and still ends better (the short-horizon bias): train those points to the end (a sweep of them "
-        "without early_stop) before trusting the lr0 of this table."
+        "trails and still ends better (the short-horizon bias): train them to the end before trusting this table's "
+        f"lr0, e.g. the same sweep with lr0={','.join(f'{v:g}' for v in sorted(lr0s))} and no early_stop."
     ]
 
 
