@@ -7,7 +7,8 @@ grid, ``engine=local`` (one torch thread) against ``engine=ray cpus_per_trial=1`
 alternating ``--pairs`` times; and **ASHA against the full grid** (9 points, both on Ray): the share of the full grid's
 epochs that ``early_stop=asha`` spends (default and ``--more-grace`` grace periods), and whether it picks the full
 grid's best point or one within a grid step of it, on each of the ``--seeds`` training seeds and against the point with
-the best mean over them.
+the best mean over them; and, worked out from every full-grid run's mAP50-95 after each epoch, what judging all lr0
+values of a policy together at each epoch would spend and pick.
 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
