@@ -189,6 +189,11 @@ def test_a_note_says_when_early_stopping_kept_only_the_lowest_lr0_of_a_schedule(
     assert "wsd" not in note and "short-horizon bias" in note
     assert note.endswith("the same sweep with lr0=0.001,0.01 and no early_stop.")
     assert _low_lr0_kept(rows[3:], "asha") == []  # the stopped lr0 lies below the kept one
+    rows.append(row(1e-2, "wsd", True))  # above every lr0 wsd kept: both schedules named, kept values listed
+    rows[:3] = [row(1e-4, "cosine"), row(1e-3, "cosine"), row(1e-2, "cosine", True)]
+    (note,) = _low_lr0_kept(rows, "asha")
+    assert "with lr_policy=cosine kept lr0=0.0001, 0.001 and stopped lr0=0.01; with lr_policy=wsd kept" in note
+    assert note.endswith("the same sweep with lr0=0.01 and no early_stop.")
     only_lr0 = [SweepRow(1e-3, {}), SweepRow(1e-2, {}, stopped=True)]
     (note,) = _low_lr0_kept(only_lr0, "asha")
     assert note.startswith("asha kept lr0=0.001 and stopped lr0=0.01.")

@@ -620,8 +620,8 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
 
 
 def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
-    """A note when early stopping stopped every lr0 above the one it kept in a schedule: the short-horizon bias favours
-    low lr0 values at an early rung, so the stopped ones have not been judged on how they end."""
+    """A note when early stopping stopped lr0 values above every one it kept in a schedule: the short-horizon bias
+    favours low lr0 values at an early rung, so the stopped ones have not been judged on how they end."""
     schedules: dict[str, list[SweepRow]] = {}
     for r in rows:
         if r.error is None:
@@ -632,7 +632,8 @@ def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
         above = sorted(r.lr0 for r in group if r.stopped and kept and r.lr0 > max(kept))
         if above:
             where = f" with {name}" if name else ""
-            cases.append(f"{where} kept lr0={max(kept):g} and stopped lr0={', '.join(f'{v:g}' for v in above)}")
+            kept_text, above_text = (", ".join(f"{v:g}" for v in sorted(vs)) for vs in (kept, above))
+            cases.append(f"{where} kept lr0={kept_text} and stopped lr0={above_text}")
             lr0s.update(above)
     if not cases:
         return []
