@@ -203,7 +203,7 @@ def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
         for d in per_seed:
             curves, rows = d["full"]["curves"], {r.label: r for r in rows_of(d, "full")}
             epochs, pick = halving(curves, list(rows.values()), first, s.grid_epochs)
-            best = max(curves, key=lambda k: curves[k][-1])
+            best = pick_of(d, "full").label  # the seed's full-grid pick, ranked as the sweep ranks
             spent, top_same = spent + epochs, top_same + (pick == top)
             gaps.append(curves[best][-1] - curves[pick][-1])
             verdicts.append(verdict(s, rows[best], rows[pick]))
