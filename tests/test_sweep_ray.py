@@ -58,6 +58,8 @@ def test_row_json_round_trip_keeps_nan_and_point():
         ({"engine": "ray", "early_stop": "hyperband"}, "early_stop='hyperband': use asha"),
         ({"engine": "ray", "early_stop": "asha", "grace_period": 3}, r"grace_period=3: .* 1 to epochs-1 \(2\)"),
         ({"grace_period": 1}, "give early_stop=asha"),
+        ({"early_stop_metric": "train_loss"}, "early_stop_metric is what early stopping judges at a rung: give"),
+        ({"engine": "ray", "early_stop": "asha", "early_stop_metric": "time"}, "early_stop_metric='time': cannot tell"),
         ({"cpus_per_trial": 2}, "cpus_per_trial: only with engine=ray"),
         ({"engine": "spark"}, "engine='spark': use one of local, ray"),
     ],
@@ -77,19 +79,24 @@ def test_the_plan_holds_what_the_sweep_was_given_resolved(tmp_path, monkeypatch)
     from yolo_lr.tools.sweep import make_plan
 
     train = {"cfg": "finetune", "lr_policy": "cosine,wsd", "epochs": 8, "optimizer": "SGD"}
-    plan = make_plan([1e-3, 1e-2], MODEL, None, tmp_path, "s", None, "ray", "asha", None, dict(train))
+    plan = make_plan([1e-3, 1e-2], MODEL, None, tmp_path, "s", None, "ray", {"early_stop": "asha"}, dict(train))
     assert plan["axes"] == ["lr_policy"] and len(plan["points"]) == 4 and plan["grace_period"] == 2
     assert Path(plan["args"]["cfg"]).is_absolute() and plan["args"]["cfg"].endswith("finetune.yaml")
     assert plan["data"] == str(default_data("detect")) and plan["model"] == MODEL and plan["task"] == "detect"
     assert plan["save_dir"] == str((tmp_path / "s").resolve()) and not (tmp_path / "s").exists()  # made by sweep()
     assert (plan["epochs"], plan["metric"], plan["mode"], plan["engine"]) == (8, "metrics/mAP50-95(B)", "max", "ray")
     assert plan["optimizer"] == "SGD" and plan["notes"] == [] and "lr_policy" not in plan["args"]
+    assert (plan["early_stop_metric"], plan["early_stop_mode"]) == ("metrics/mAP50-95(B)", "max")  # the ranking one
+    early = {"early_stop": "asha", "early_stop_metric": "train_loss"}
+    judged = make_plan([1e-3], MODEL, None, tmp_path, "s", "fitness", "ray", early, {"epochs": 4})
+    assert [judged[k] for k in ("metric", "early_stop_metric", "early_stop_mode")] == ["fitness", "train_loss", "min"]
     data = tmp_path / "my.yaml"
     data.write_text(COCO8.read_text())
     monkeypatch.chdir(tmp_path)
     yolo = YOLO(MODEL)
-    plan = make_plan(0.01, yolo, "my.yaml", None, "s", "fitness", "local", "none", None, {"epochs": 2})
+    plan = make_plan(0.01, yolo, "my.yaml", None, "s", "fitness", "local", {"early_stop": "none"}, {"epochs": 2})
     assert plan["early_stop"] is None and plan["grace_period"] is None and plan["model"] == MODEL
+    assert plan["early_stop_metric"] is None
     assert plan["metric"] == "fitness" and plan["optimizer"] == "SGD" and "ignores lr0" in plan["notes"][0]
     assert plan["data"] == str(data.resolve())  # relative here, absolute for a trial that runs elsewhere
 
@@ -102,6 +109,22 @@ def test_resume_takes_only_the_sweep_directory(tmp_path):
     (tmp_path / "sweep.json").write_text('{"engine": "local", "save_dir": "x"}')
     with pytest.raises(ValueError, match="an engine=local sweep: it continues on that engine"):
         sweep(resume=tmp_path, engine="ray")
+
+
+def test_early_stopping_judges_the_value_its_plan_names(tmp_path):
+    """The ranking metric by default (and in a sweep.json written before early_stop_metric existed), the summed train
+    losses, fitness, or any other results.csv column of the run so far."""
+    from yolo_lr.tools.sweep import early_stop_on, judged_value
+
+    (tmp_path / "results.csv").write_text("epoch, train/box_loss, val/box_loss\n1, 2.0, 3.5\n2, 1.5, 3.25\n")
+    row = SweepRow(1e-3, final_loss=4.0, metric=0.25, metrics={"fitness": 0.5}, run_dir=tmp_path)
+    old = {"metric": "metrics/mAP50-95(B)", "mode": "max"}
+    assert early_stop_on(old) == ("metrics/mAP50-95(B)", "max") and judged_value(old, row) == 0.25
+    for key, mode, value in [("train_loss", "min", 4.0), ("fitness", "max", 0.5), ("val/box_loss", "min", 3.25)]:
+        plan = {**old, "early_stop_metric": key, "early_stop_mode": mode}
+        assert early_stop_on(plan) == (key, mode) and judged_value(plan, row) == value
+    missing = {**old, "early_stop_metric": "val/dfl_loss", "early_stop_mode": "min"}
+    assert math.isnan(judged_value(missing, row))  # not in results.csv (yet): nothing to judge, ASHA lets it go on
 
 
 def test_asha_judges_a_trial_only_against_its_own_schedule():
@@ -243,20 +266,28 @@ def test_killed_ray_sweep_continues_without_retraining_finished_points(tmp_path)
 
 @pytest.mark.training
 def test_asha_stops_trailing_trials_and_ranks_only_finished_ones(tmp_path):
+    """ASHA judges on early_stop_metric (here the summed train losses), reported after every epoch; the runs are ranked
+    on metric (here train/box_loss: both differ between lr0 values from the first epoch on coco8)."""
     res = sweep(
         [1e-4, 1e-3, 1e-2],
         model=MODEL,
         data=str(COCO8),
         project=str(tmp_path),
-        metric="train/box_loss",  # differs between lr0 values from the first epoch on coco8
+        metric="train/box_loss",
         engine="ray",
         early_stop="asha",
         grace_period=1,
+        early_stop_metric="train_loss",
         epochs=4,
         verbose=False,
         **TINY,
     )
+    reported = [json.loads(x) for f in (res.save_dir / "ray").glob("*/result.json") for x in f.read_text().splitlines()]
+    judged = [(r["metric"], json.loads(r["row"])) for r in reported if not r["finished"]]
+    assert len(judged) >= 3 and all(m == pytest.approx(row["final_loss"]) != row["metric"] for m, row in judged)
+    at_rung = {row["lr0"]: m for m, row in judged if row["epochs"] == 1}
     stopped = [r for r in res.rows if r.stopped]
+    assert all(at_rung[r.lr0] > min(at_rung.values()) for r in stopped)  # a lower train loss went on
     assert stopped and all(r.epochs < 4 and not r.best for r in stopped)
     assert all(0 < r.seconds < 300 for r in res.rows)  # each row's own training time, also where ASHA stopped it
     assert all(r.epochs == 4 for r in res.rows if not r.stopped) and res.best is not None and not res.best.stopped

@@ -155,7 +155,7 @@ the keys lr_find_start, lr_find_end, lr_find_iters, lr_find_rule, lr_find_smooth
     "sweep": """\
 yolo-lr [TASK] sweep lr0=A,B,C model=M [lr_KEY=X,Y ...] [data=D] [epochs=N] [metric=NAME] [cfg=PRESET|FILE]
       [engine=local|ray] [cpus_per_trial=1] [gpus_per_trial=G] [address=RAY] [early_stop=asha] [grace_period=E]
-      [key=value ...]
+      [early_stop_metric=NAME] [key=value ...]
 yolo-lr sweep resume=SWEEP_DIR [cpus_per_trial=...] [gpus_per_trial=...] [address=...]
 
 One short training per point of a grid, everything else equal, each in its own run folder of a sweep directory
@@ -165,7 +165,9 @@ loss, the ranking metric, fitness, wall time, epochs, optimizer steps, images): 
 (metric vs lr0, log x, a line per combination of the other keys). engine=ray runs the points as Ray Tune trials in
 parallel (cpus_per_trial, gpus_per_trial; address= an existing cluster; needs pip install 'yolo-lr[ray]');
 early_stop=asha stops trailing trials after grace_period epochs (only against trials of the same schedule, and only
-runs trained to the end are ranked). A killed sweep continues with resume=SWEEP_DIR; finished points are kept.
+runs trained to the end are ranked), judged on early_stop_metric: the ranking metric by default, train_loss (the summed
+train losses, lower is better), fitness or a results.csv column. A killed sweep continues with resume=SWEEP_DIR;
+finished points are kept.
 
 Best = the best ranking metric of the last epoch (a tie goes to the lowest final loss; a tie on both crowns none). The
 ranking metric is the task's own: detect/obb mAP50-95(B), segment mAP50-95(M), pose mAP50-95(P), classify
@@ -695,7 +697,16 @@ def cmd_find(parsed: Words) -> int:
     return 0 if res.lr is not None else 1
 
 
-SWEEP_OPTIONS = ("metric", "engine", "cpus_per_trial", "gpus_per_trial", "address", "early_stop", "grace_period")
+SWEEP_OPTIONS = (
+    "metric",
+    "engine",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "address",
+    "early_stop",
+    "grace_period",
+    "early_stop_metric",
+)
 
 
 def cmd_sweep(parsed: Words) -> int:

@@ -42,6 +42,7 @@ from typing import Any
 
 MAP50, MAP = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 FITNESS = "fitness"
+TRAIN_LOSS = "train_loss"  # early_stop_metric: the sum of the train/* loss columns (a row's final_loss)
 
 
 ENGINES = ("local", "ray")
@@ -330,6 +331,7 @@ def sweep(
     address: str | None = None,
     early_stop: str | bool | None = None,
     grace_period: int | None = None,
+    early_stop_metric: str | None = None,
     resume: str | Path | None = None,
     **train_args: Any,
 ) -> SweepResult:
@@ -352,9 +354,12 @@ def sweep(
         gpus_per_trial: Ray only: GPUs per trial (default 1 when this machine has CUDA, else 0).
         address: Ray only: an existing Ray cluster (``auto``, ``ray://host:10001``); default a local one. Run folders
             are written where each trial runs: on a cluster, put ``project=`` on storage every node shares.
-        early_stop: ``asha`` (Ray only): stop trials that trail at a rung (Ray's ASHA on the ranking metric, judged
-            among the points that differ only in lr0); None/``off``: every point trains to the end.
+        early_stop: ``asha`` (Ray only): stop trials that trail at a rung (Ray's ASHA on ``early_stop_metric``,
+            judged among the points that differ only in lr0); None/``off``: every point trains to the end.
         grace_period: epochs before ASHA's first judgement (default a quarter of the epochs, at least 1).
+        early_stop_metric: what ASHA judges at a rung (default the ranking metric): ``train_loss`` (the sum of the
+            ``train/*`` loss columns, lower is better), ``fitness`` or another results.csv column. The runs are still
+            ranked by ``metric`` at the end.
         resume: a sweep directory whose sweep was killed: continue it, with what it was given (``sweep.json``);
             finished points are not trained again. Only the Ray options above may be given with it.
         **train_args: any ``yolo train`` keys, the same for every run (``epochs``, ``imgsz``, ``optimizer``,
@@ -373,7 +378,8 @@ def sweep(
     """
     ray_opts = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "address": address}
     if resume is not None:
-        if lr0s is not None or model is not None or data is not None or train_args or early_stop or grace_period:
+        given = any(v is not None for v in (lr0s, model, data, early_stop_metric))
+        if given or train_args or early_stop or grace_period:
             raise ValueError(
                 f"resume={resume} continues a sweep with what it was given (its sweep.json): give nothing else but "
                 "cpus_per_trial, gpus_per_trial and address"
@@ -382,7 +388,8 @@ def sweep(
         if engine not in ("local", plan["engine"]):  # "local" is the default: not a choice
             raise ValueError(f"resume={resume} is an engine={plan['engine']} sweep: it continues on that engine")
     else:
-        plan = make_plan(lr0s, model, data, project, name, metric, engine, early_stop, grace_period, train_args)
+        early = {"early_stop": early_stop, "grace_period": grace_period, "early_stop_metric": early_stop_metric}
+        plan = make_plan(lr0s, model, data, project, name, metric, engine, early, train_args)
     if plan["engine"] == "ray":
         require_ray()
     elif any(v is not None for v in ray_opts.values()):
@@ -419,11 +426,11 @@ def make_plan(
     name: str,
     metric: str | None,
     engine: str,
-    early_stop: Any,
-    grace_period: Any,
+    early_stopping: dict[str, Any],
     train_args: dict[str, Any],
 ) -> dict[str, Any]:
     """Check everything a sweep is given and decide its points and folders (JSON-safe: it is ``sweep.json``).
+    ``early_stopping``: the ``early_stop``, ``grace_period`` and ``early_stop_metric`` given to :func:`sweep`.
 
     Raises:
         ValueError: see :func:`sweep`.
@@ -442,6 +449,8 @@ def make_plan(
     values = parse_lr0s(lr0s)
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}: use one of {', '.join(ENGINES)}")
+    early_stop, grace_period = early_stopping.get("early_stop"), early_stopping.get("grace_period")
+    judge = early_stopping.get("early_stop_metric")
     early = None if early_stop in (None, False, "off", "none", "None") else str(early_stop)
     if early not in (None, "asha"):
         raise ValueError(f"early_stop={early_stop!r}: use asha (engine=ray) or off")
@@ -449,6 +458,8 @@ def make_plan(
         raise ValueError("early_stop=asha needs engine=ray (Ray Tune's ASHA scheduler stops the trials)")
     if grace_period is not None and not early:
         raise ValueError("grace_period is the epochs before early stopping's first judgement: give early_stop=asha")
+    if judge is not None and not early:
+        raise ValueError("early_stop_metric is what early stopping judges at a rung: give early_stop=asha")
     if model is None:
         raise ValueError("sweep needs model= (e.g. yolo26n.yaml or a .pt checkpoint)")
     if "lr0" in train_args:
@@ -486,6 +497,11 @@ def make_plan(
         mode = infer_mode(metric)
     except ValueError as e:
         raise ValueError(f"metric={metric!r}: {e}") from None
+    judge = str(judge) if judge is not None and early else (metric if early else None)
+    try:
+        judge_mode = None if judge is None else "min" if judge == TRAIN_LOSS else infer_mode(judge)
+    except ValueError as e:
+        raise ValueError(f"early_stop_metric={judge!r}: {e}") from None
     epochs = int(merged.get("epochs", DEFAULT_CFG_DICT["epochs"]))
     grace = None
     if early:
@@ -525,6 +541,8 @@ def make_plan(
         "engine": engine,
         "early_stop": early,
         "grace_period": grace,
+        "early_stop_metric": judge,
+        "early_stop_mode": judge_mode,
     }
 
 
@@ -556,7 +574,9 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
     points, metric, mode = plan["points"], plan["metric"], plan["mode"]
     axes = "".join(f" x {k} in {', '.join(_val(v) for v in _axis(points, k))}" for k in plan["axes"])
     lr0s = ", ".join(f"{v:.3g}" for v in _axis(points, "lr0"))
-    early = f", early stop {plan['early_stop']} after {plan['grace_period']} epochs" if plan["early_stop"] else ""
+    early = ""
+    if plan["early_stop"]:
+        early = f", early stop {plan['early_stop']} on {early_stop_on(plan)[0]} after {plan['grace_period']} epochs"
     say(
         f"yolo-lr sweep: {len(points)} trainings of {plan['model']} ({plan['task']}) on {plan['data']}, "
         f"optimizer={plan['optimizer']}, lr0 in {lr0s}{axes}, ranked by {metric} ({mode}), engine {plan['engine']}"
@@ -726,11 +746,13 @@ def train_point(
 
     def on_pretrain_routine_end(trainer):  # the metric names exist now (loss names only after the first batch)
         known = [FITNESS, *(trainer.metrics or {})]
-        if metric not in known and not metric.startswith(("train/", "val/")):
-            raise LRConfigError(
-                f"yolo-lr sweep: metric={metric!r} is not produced by this task. Available: "
-                f"{', '.join(known)}, or a train/ or val/ loss column of results.csv."
-            )
+        for key, value in (("metric", metric), ("early_stop_metric", plan.get("early_stop_metric"))):
+            if value not in (None, TRAIN_LOSS, *known) and not value.startswith(("train/", "val/")):
+                raise LRConfigError(
+                    f"yolo-lr sweep: {key}={value!r} is not produced by this task. Available: "
+                    f"{', '.join(known)}, or a train/ or val/ loss column of results.csv"
+                    + (f", or {TRAIN_LOSS}." if key == "early_stop_metric" else ".")
+                )
 
     def on_train_epoch_end(trainer):
         count["epochs"] += 1
@@ -774,6 +796,25 @@ def train_point(
     row.run_dir.mkdir(parents=True, exist_ok=True)
     (row.run_dir / ROW_FILE).write_text(json.dumps(row.to_json(), indent=1) + "\n")
     return row, False
+
+
+def early_stop_on(plan: dict[str, Any]) -> tuple[str, str]:
+    """What early stopping judges at a rung and whether higher or lower is better: the plan's ``early_stop_metric``
+    (the ranking metric in a plan made before it existed)."""
+    return plan.get("early_stop_metric") or plan["metric"], plan.get("early_stop_mode") or plan["mode"]
+
+
+def judged_value(plan: dict[str, Any], row: SweepRow) -> float:
+    """A row's value of what early stopping judges, so far (NaN when there is none yet)."""
+    key = early_stop_on(plan)[0]
+    if key == plan["metric"]:
+        return row.metric
+    if key == TRAIN_LOSS:
+        return row.final_loss
+    if key == FITNESS:
+        return row.metrics.get(FITNESS, math.nan)
+    results = Path(row.run_dir) / "results.csv"
+    return read_last_row(results).get(key, math.nan) if results.exists() else math.nan
 
 
 def _fill(row: SweepRow, count: dict[str, Any], metric: str, seconds: float) -> None:

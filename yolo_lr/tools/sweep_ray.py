@@ -131,12 +131,13 @@ def _trial(config: dict[str, Any], plan: dict[str, Any], threads: int) -> None:
     import torch
 
     from yolo_lr.config import LRConfigError
-    from yolo_lr.tools.sweep import train_point
+    from yolo_lr.tools.sweep import judged_value, train_point
 
     torch.set_num_threads(threads)
 
     def report(row, finished: bool = False) -> None:
-        value = {"metric": row.metric} if math.isfinite(row.metric) else {}  # no metric yet: ASHA lets it go on
+        value = judged_value(plan, row)  # what ASHA judges: the ranking metric unless early_stop_metric says otherwise
+        value = {"metric": value} if math.isfinite(value) else {}  # nothing to judge yet: ASHA lets it go on
         tune.report({"epoch": row.epochs, **value, "row": json.dumps(row.to_json()), "finished": finished})
 
     try:
@@ -151,13 +152,15 @@ _ULTRALYTICS_RAY = "ultralytics.utils.callbacks.raytune"  # it would report each
 
 
 def _scheduler(plan: dict[str, Any]) -> Any:
+    from yolo_lr.tools.sweep import early_stop_on
+
     if plan["early_stop"] != "asha":
         return None
     return _ASHAPerSchedule(
         save_dir=plan["save_dir"],
         time_attr="epoch",
         metric="metric",
-        mode=plan["mode"],
+        mode=early_stop_on(plan)[1],
         max_t=plan["epochs"],
         grace_period=plan["grace_period"],
         reduction_factor=3,
