@@ -7,8 +7,10 @@ grid, ``engine=local`` (one torch thread) against ``engine=ray cpus_per_trial=1`
 alternating ``--pairs`` times; and **ASHA against the full grid** (9 points, both on Ray): the share of the full grid's
 epochs that ``early_stop=asha`` spends (default and ``--more-grace`` grace periods), and whether it picks the full
 grid's best point or one within a grid step of it, on each of the ``--seeds`` training seeds and against the point with
-the best mean over them; and, worked out from every full-grid run's mAP50-95 after each epoch, what judging all lr0
-values of a policy together at each epoch would spend and pick.
+the best mean over them, also for ASHA judging another ``early_stop_metric`` at its rungs (``--judges``: the train
+loss); and, worked out from every full-grid run's mAP50-95 and train loss after each epoch, what judging all lr0 values
+of a policy together at each epoch, on either, would spend and pick. A grid whose folder holds the same sweep from an
+earlier run (killed or not) is continued, not trained again.
 
     python benchmarks/sweep_engines.py               # full run
     python benchmarks/sweep_engines.py --write-md    # ... and rewrite its block of BENCHMARKS.md
@@ -32,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (benchmarks/ is not a package)
 
+TRAIN_LOSS = "train_loss"  # the sweep's early_stop_metric for the summed train/* losses
 CHECKPOINT = common.ROOT / "benchmarks" / "assets" / "source.pt"
 TRAIN = dict(optimizer="AdamW", momentum=0.9, warmup_epochs=1, workers=0, seed=0, amp=False, plots=False, device="cpu")
 SETTINGS = {  # key: (full run, --smoke)
@@ -47,6 +50,7 @@ SETTINGS = {  # key: (full run, --smoke)
     "grid_lr0": ([0.0003, 0.001, 0.003], [0.001, 0.003]),
     "grid_policies": (["cosine", "wsd", "linear"], ["cosine"]),
     "more_grace": ([6], []),
+    "judges": (["train_loss"], ["train_loss"]),  # early_stop_metric of more ASHA grids, at the default grace
     "seeds": ([0, 1, 2], [0]),  # training seeds of the ASHA part (the wall-time part trains with seed 0)
     "parts": (["speed", "asha"], None),  # None: --smoke keeps the full run's
 }
@@ -60,6 +64,7 @@ BENCH = common.Bench(
         "pairs": "alternating local/ray pairs of the wall-time grid",
         "parts": "which measurements to run",
         "more_grace": "ASHA grace periods (epochs) measured besides the default",
+        "judges": "what more ASHA grids judge at a rung (early_stop_metric), at the default grace period",
         "seeds": "training seeds of the ASHA part: the full grid and every ASHA grid once per seed",
     },
     choices={"parts": ["speed", "asha"]},
@@ -139,17 +144,25 @@ def asha_seed(ctx: common.Context, data: Path, seed: int) -> dict:
     results, out = {}, {"seed": seed}
 
     def grid(arm: str, **extra) -> None:
-        t0 = time.perf_counter()
-        res = results[arm] = sweep(s.grid_lr0, name=arm if seed == 0 else f"{arm}_seed{seed}", **kw, **extra)
-        seconds = time.perf_counter() - t0
+        name, t0 = arm if seed == 0 else f"{arm}_seed{seed}", time.perf_counter()
+        earlier = same_sweep(Path(kw["project"]) / name, s.grid_lr0, {**kw, **extra})
+        res = results[arm] = sweep(resume=earlier) if earlier else sweep(s.grid_lr0, name=name, **kw, **extra)
+        wall = Path(res.save_dir) / "wall_s"  # a sweep finished by an earlier run keeps that run's wall time
+        seconds = float(wall.read_text()) if wall.exists() else time.perf_counter() - t0
+        wall.write_text(f"{seconds}\n")
         best = res.best.label if res.best else None
-        grace = load_plan(res.save_dir)["grace_period"]
+        plan = load_plan(res.save_dir)
+        grace, judge = plan["grace_period"], plan.get("early_stop_metric")
         out[arm] = {"epochs": res.epochs, "seconds": seconds, "grace": grace, "best": best}
+        out[arm] |= {"judge": judge} if judge not in (None, plan["metric"]) else {}
         ctx.log(f"sweep_engines: seed {seed}, {arm} grid: {res.epochs} epochs, best {best}")
 
     grid("full")
-    out["full"]["curves"] = {r.label: curve(r) for r in results["full"].rows}  # for the judging-epoch table
+    out["full"]["curves"] = {r.label: curve(r) for r in results["full"].rows}  # for the judging-epoch tables
+    out["full"]["loss_curves"] = {r.label: curve(r, TRAIN_LOSS) for r in results["full"].rows}
     grid("asha", early_stop="asha")  # the sweep's default grace period, as its plan records it
+    for m in s.judges:
+        grid(f"asha_{m}", early_stop="asha", early_stop_metric=m)
     for g in s.more_grace:
         if g != out["asha"]["grace"]:
             grid(f"asha_grace_{g}", early_stop="asha", grace_period=g)
@@ -158,24 +171,48 @@ def asha_seed(ctx: common.Context, data: Path, seed: int) -> dict:
     return {**out, "share": results["asha"].epochs / results["full"].epochs}
 
 
-def curve(row) -> list[float]:
-    """A run's mAP50-95 after each epoch (its results.csv): what a rung at that epoch would judge."""
-    import csv
+def same_sweep(folder: Path, lr0s: list[float], kw: dict) -> Path | None:
+    """``folder`` (or ``folder-2``, ``-3`` ... as the sweep names a folder that exists) when it holds a sweep of this
+    grid (an earlier run of this benchmark, killed or not): the sweep then continues it, rereading the points that
+    finished (a point killed mid-training starts again)."""
+    return next((f for f in [folder, *folder.parent.glob(f"{folder.name}-*")] if _same(f, lr0s, kw)), None)
 
-    with open(Path(row.run_dir) / "results.csv", newline="") as f:
-        return [float(r["metrics/mAP50-95(B)"]) for r in csv.DictReader(f, skipinitialspace=True)]
+
+def _same(folder: Path, lr0s: list[float], kw: dict) -> bool:
+    from yolo_lr.tools.sweep import load_plan
+
+    if not (folder / "sweep.json").is_file():
+        return False
+    plan, skip = load_plan(folder), ("model", "data", "project", "verbose", "engine")
+    args = {k: v for k, v in kw.items() if k not in skip}
+    policies = args.pop("lr_policy")
+    grid = [{"lr0": lr0, "lr_policy": p} for lr0 in lr0s for p in policies]
+    mine = {"early_stop": args.pop("early_stop", None), "grace": args.pop("grace_period", None), "args": args}
+    theirs = {"early_stop": plan["early_stop"], "grace": plan["grace_period"], "args": plan["args"]}
+    if mine["early_stop"] and mine["grace"] is None:
+        theirs["grace"] = None  # the default grace period, as the sweep decided it
+    same = sorted(map(str, plan["points"])) == sorted(map(str, grid)) and mine == theirs
+    return same and Path(plan["data"]) == Path(kw["data"]).resolve()
 
 
-def halving(curves: dict[str, list[float]], rows: list, first: int, epochs: int) -> tuple[int, str]:
+def curve(row, key: str = common.MAP) -> list[float]:
+    """A run's ``key`` after each epoch (its results.csv; ``train_loss``: the sum of the ``train/*`` losses): what a
+    rung at that epoch would judge."""
+    rows = common.read_results_csv(Path(row.run_dir) / "results.csv")
+    return [sum(v for k, v in r.items() if k.startswith("train/")) if key == TRAIN_LOSS else r[key] for r in rows]
+
+
+def halving(judge: dict[str, list[float]], final: dict, rows: list, first: int, epochs: int) -> tuple[int, str]:
     """Synchronous successive halving on one seed's full-grid curves, one per policy as the sweep's ASHA: at epoch
-    ``first``, then 3x, 9x ... (before the last epoch), the best third (at least one) of a policy's runs still going
-    go on; the survivors train to the end and the best final value is the pick. A run stopped at a rung is the same
-    training as the full-length run up to there (same seed, same schedule so far). Returns the epochs and the pick."""
+    ``first``, then 3x, 9x ... (before the last epoch), the best third (at least one, highest ``judge`` value) of a
+    policy's runs still going go on; the survivors train to the end and the best ``final`` value is the pick. A run
+    stopped at a rung is the same training as the full-length run up to there (same seed, same schedule so far).
+    Returns the epochs and the pick."""
     groups: dict[str, list[str]] = {}
     for r in rows:
         groups.setdefault(str(r.point), []).append(r.label)
 
-    def at(label: str, epoch: int) -> float:
+    def at(curves: dict, label: str, epoch: int) -> float:
         v = curves[label][epoch - 1]
         return -math.inf if math.isnan(v) else v
 
@@ -183,34 +220,21 @@ def halving(curves: dict[str, list[float]], rows: list, first: int, epochs: int)
     for alive in groups.values():
         rung = first
         while rung < epochs and len(alive) > 1:
-            alive = sorted(alive, key=lambda k: -at(k, rung))
+            alive = sorted(alive, key=lambda k: -at(judge, k, rung))
             keep = math.ceil(len(alive) / 3)
             spent += rung * (len(alive) - keep)
             alive, rung = alive[:keep], rung * 3
         spent += epochs * len(alive)
         survivors += alive
-    return spent, max(survivors, key=lambda k: at(k, epochs))
+    return spent, max(survivors, key=lambda k: at(final, k, epochs))
 
 
 def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
     """What rung-based early stopping can pick, judging from epoch 1 to the last but one (``halving`` on each seed's
-    full-grid curves), and whether the measured ASHA rows match those curves."""
+    full-grid curves) on mAP50-95 and (where recorded) on the train loss, and whether the measured ASHA rows match
+    those curves."""
     if not all("curves" in d["full"] for d in per_seed):
         return []  # recorded before the curves were
-    table = []
-    for first in range(1, s.grid_epochs):
-        spent, top_same, gaps, verdicts = 0, 0, [], []
-        for d in per_seed:
-            curves, rows = d["full"]["curves"], {r.label: r for r in rows_of(d, "full")}
-            epochs, pick = halving(curves, list(rows.values()), first, s.grid_epochs)
-            best = pick_of(d, "full").label  # the seed's full-grid pick, ranked as the sweep ranks
-            spent, top_same = spent + epochs, top_same + (pick == top)
-            gaps.append(curves[best][-1] - curves[pick][-1])
-            verdicts.append(verdict(s, rows[best], rows[pick]))
-        n, full = len(per_seed), len(per_seed) * len(rows) * s.grid_epochs
-        same, near = verdicts.count("the same point"), verdicts.count("within a grid step")
-        row = [str(first), f"{spent / full:.0%}", f"{same} of {n}", f"{near} of {n}", f"{statistics.fmean(gaps):.4f}"]
-        table.append([*row, f"{top_same} of {n}"])
     stopped = [
         (r.metric, d["full"]["curves"][r.label][r.epochs - 1])
         for d in per_seed
@@ -220,16 +244,49 @@ def judged_text(s, per_seed: list[dict], top: str) -> list[str]:
         if r.stopped
     ]
     match = sum(abs(a - b) <= 1e-4 for a, b in stopped)
-    head = ["judged first at epoch", "epochs (share)", "picks its seed's best", "one lr0 step from it"]
-    head += ["behind it on average"]
-    return [
+    text = [
         "**Judged at which epoch?** Synchronous successive halving (every run of a policy judged at the same rung, the "
         "best third goes on, rungs at 3x the first) worked out from each seed's full-grid mAP50-95 after every epoch, "
         "not run: a run stopped at a rung is the same training as the full-length run up to there. Check: of the "
         f"{len(stopped)} runs the ASHA grids above stopped, {match} ended at the full grid's value for that epoch.",
         "",
-        common.md_table([*head, "picks the mean best"], table),
+        common.md_table(JUDGED_HEAD, judged_table(s, per_seed, top, "curves")),
     ]
+    if all("loss_curves" in d["full"] for d in per_seed):
+        text += [
+            "",
+            "The same, judged on the train loss at each rung (the sum of the `train/*` losses, lower goes on: "
+            f"`early_stop_metric={TRAIN_LOSS}`); the pick is still the best final mAP50-95 of the survivors:",
+            "",
+            common.md_table(JUDGED_HEAD, judged_table(s, per_seed, top, "loss_curves")),
+        ]
+    return text
+
+
+JUDGED_HEAD = ["judged first at epoch", "epochs (share)", "picks its seed's best", "one lr0 step from it"]
+JUDGED_HEAD += ["behind it on average", "picks the mean best"]
+
+
+def judged_table(s, per_seed: list[dict], top: str, judge: str) -> list[list[str]]:
+    """The rows of a judging-epoch table: ``halving`` judging on the full grid's ``curves`` (mAP50-95) or
+    ``loss_curves`` (train loss, lower is better)."""
+    table = []
+    for first in range(1, s.grid_epochs):
+        spent, top_same, gaps, verdicts = 0, 0, [], []
+        for d in per_seed:
+            curves, rows = d["full"]["curves"], {r.label: r for r in rows_of(d, "full")}
+            sign = -1 if judge == "loss_curves" else 1
+            judged = {k: [sign * v for v in c] for k, c in d["full"][judge].items()}
+            epochs, pick = halving(judged, curves, list(rows.values()), first, s.grid_epochs)
+            best = pick_of(d, "full").label  # the seed's full-grid pick, ranked as the sweep ranks
+            spent, top_same = spent + epochs, top_same + (pick == top)
+            gaps.append(curves[best][-1] - curves[pick][-1])
+            verdicts.append(verdict(s, rows[best], rows[pick]))
+        n, full = len(per_seed), len(per_seed) * len(rows) * s.grid_epochs
+        same, near = verdicts.count("the same point"), verdicts.count("within a grid step")
+        row = [str(first), f"{spent / full:.0%}", f"{same} of {n}", f"{near} of {n}", f"{statistics.fmean(gaps):.4f}"]
+        table.append([*row, f"{top_same} of {n}"])
+    return table
 
 
 def verdict(s, best, pick) -> str:
@@ -260,7 +317,9 @@ def asha_text(s, data: dict) -> list[str]:
     """The table of the first seed, then every seed's picks (``asha``'s numbers)."""
     first = data["seeds"][0]
     early = [a for a in first if a not in ("seed", "full", "share")]
-    grace = {a: first[a]["grace"] for a in early}
+    grace = {
+        a: f"{first[a]['grace']}" + (f" judged on {first[a]['judge']}" if "judge" in first[a] else "") for a in early
+    }
     rows = {a: rows_of(first, a) for a in ("full", *early)}
 
     def best(arm: str) -> str:

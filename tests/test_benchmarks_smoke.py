@@ -115,12 +115,17 @@ def test_sweep_engines_smoke(tmp_path, md_before):
     assert full["epochs"] == sum(row["epochs"] for row in full["rows"]) == 4  # 2 points x 2 epochs
     assert asha["epochs"] == sum(row["epochs"] for row in asha["rows"]) <= 4
     assert seed["share"] == pytest.approx(asha["epochs"] / full["epochs"])
-    for row in full["rows"]:  # each run's mAP50-95 after every epoch, ending at its ranked value
-        assert len(full["curves"][label(row)]) == 2
+    judged = seed["asha_train_loss"]  # the same ASHA grid, judging the train loss at its rung
+    assert judged["judge"] == "train_loss" and "judge" not in asha and judged["grace"] == asha["grace"]
+    assert judged["epochs"] == sum(row["epochs"] for row in judged["rows"]) <= 4
+    for row in full["rows"]:  # each run's mAP50-95 and train loss after every epoch, ending at its row's values
+        assert len(full["curves"][label(row)]) == len(full["loss_curves"][label(row)]) == 2
         assert full["curves"][label(row)][-1] == pytest.approx(row["metric"], abs=1e-5)
+        assert full["loss_curves"][label(row)][-1] == pytest.approx(row["final_loss"], abs=1e-4)
     md = (tmp_path / "results" / "sweep_engines.md").read_text()
-    # judged at epoch 1: of the 2 points of one policy, one stopped after 1 of 2 epochs
-    assert "| judged first at epoch |" in md and "| 1 | 75% |" in md
+    # judged at epoch 1: of the 2 points of one policy, one stopped after 1 of 2 epochs (on mAP50-95, on train loss)
+    assert "| judged first at epoch |" in md and md.count("| 1 | 75% |") == 2
+    assert "judged on the train loss at each rung" in md and "ASHA grace 1 judged on train_loss" in md
     assert "python benchmarks/sweep_engines.py --smoke" in md and "ratio local / ray" in md
     assert "| 0 | full grid | 4 (100%) |" in md and "Over 1 training seed(s)" in md
     # the load note is written once the measurement ended, from every load sample the JSON keeps
@@ -145,9 +150,12 @@ def test_halving_judges_every_run_of_a_policy_at_the_same_rung():
     curves["lr0=0.01 lr_policy=cosine"] = [0.0, 0.0, 0.4, 0.9]  # trails early, ends best
     curves["lr0=0.001 lr_policy=wsd"] = [0.2, 0.2, 0.5, 0.5]
     # judged at epoch 1: per policy, two runs stopped after 1 epoch and one trained to the end
-    assert sweep_engines.halving(curves, rows, 1, 4) == (2 * (2 * 1 + 4), "lr0=0.001 lr_policy=wsd")
+    assert sweep_engines.halving(curves, curves, rows, 1, 4) == (2 * (2 * 1 + 4), "lr0=0.001 lr_policy=wsd")
     # judged at epoch 3 (its next rung, 9, is past the end): the late riser survives and wins
-    assert sweep_engines.halving(curves, rows, 3, 4) == (2 * (2 * 3 + 4), "lr0=0.01 lr_policy=cosine")
+    assert sweep_engines.halving(curves, curves, rows, 3, 4) == (2 * (2 * 3 + 4), "lr0=0.01 lr_policy=cosine")
+    # judged at epoch 1 on another curve (a train loss, negated: higher goes on) where the late riser leads early
+    judge = {k: [-1.0] * 4 for k in curves} | {"lr0=0.01 lr_policy=cosine": [-0.5] * 4}
+    assert sweep_engines.halving(judge, curves, rows, 1, 4) == (2 * (2 * 1 + 4), "lr0=0.01 lr_policy=cosine")
 
 
 def read_csv_rows(path: Path) -> list[dict]:
