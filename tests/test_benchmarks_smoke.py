@@ -618,6 +618,7 @@ RENDERED = [  # (script, results stem, BENCHMARKS.md block): every block the har
     ("sweep_engines.py", "sweep_engines_engines_long", "engines_long"),
     ("sweep_engines.py", "sweep_engines_engines_256", "engines_256"),
     ("sweep_engines.py", "sweep_engines_engines_256_fresh", "engines_256_fresh"),
+    ("sweep_engines.py", "sweep_engines_engines_256_judge", "engines_256_judge"),
     ("overhead.py", "overhead", "overhead"),
     ("pretrain.py", "pretrain", "pretrain"),
     ("startup.py", "startup", "startup"),

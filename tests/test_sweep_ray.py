@@ -292,7 +292,7 @@ def test_asha_stops_trailing_trials_and_ranks_only_finished_ones(tmp_path):
     assert all(0 < r.seconds < 300 for r in res.rows)  # each row's own training time, also where ASHA stopped it
     assert all(r.epochs == 4 for r in res.rows if not r.stopped) and res.best is not None and not res.best.stopped
     assert res.epochs == sum(r.epochs for r in res.rows) < 12
-    assert any("stopped early by asha" in n for n in res.notes)
+    assert any("stopped early by asha on train_loss" in n for n in res.notes)
     kept = max(r.lr0 for r in res.rows if not r.stopped)  # the short-horizon note: only when a higher lr0 was stopped
     assert any("before their schedule decayed" in n for n in res.notes) == any(r.lr0 > kept for r in stopped)
     assert read_csv(res.csv)[res.rows.index(stopped[0])]["stopped_early"] == "1"

@@ -606,8 +606,9 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
     stopped, early_notes = sum(r.stopped for r in rows), []
     if stopped:
         early_notes = [
-            f"{stopped} of {len(rows)} runs were stopped early by {plan['early_stop']} ({sum(r.epochs for r in rows)} "
-            f"of {len(rows) * plan['epochs']} epochs trained); only runs trained to the end are ranked.",
+            f"{stopped} of {len(rows)} runs were stopped early by {plan['early_stop']} on {early_stop_on(plan)[0]} "
+            f"({sum(r.epochs for r in rows)} of {len(rows) * plan['epochs']} epochs trained); only runs trained to the "
+            "end are ranked.",
             *_low_lr0_kept(rows, plan["early_stop"]),
         ]
         notes += early_notes
