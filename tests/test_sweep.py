@@ -177,23 +177,24 @@ def test_find_and_sweep_land_where_yolo_train_puts_runs(tmp_path):
 
 def test_a_note_says_when_early_stopping_kept_only_the_lowest_lr0_of_a_schedule():
     """The short-horizon bias favours low lr0 at an early rung: when every stopped lr0 of a schedule lies above the
-    one kept, the sweep names them; stopping below the kept lr0, or a failed run, is no reason for the note."""
+    one kept, the sweep names them (and, unless it judged the train loss, says that judging it trails them less);
+    stopping below the kept lr0, or a failed run, is no reason for the note."""
 
     def row(lr0, policy, stopped=False, error=None):
         return SweepRow(lr0, {"lr_policy": policy}, stopped=stopped, error=error)
 
     rows = [row(1e-4, "cosine"), row(1e-3, "cosine", True), row(1e-2, "cosine", True)]
     rows += [row(1e-4, "wsd", True), row(1e-3, "wsd"), row(1e-2, "wsd", error="nan loss")]
-    (note,) = _low_lr0_kept(rows, "asha")
+    (note,) = _low_lr0_kept(rows, "asha", "train_loss")
     assert note.startswith("asha with lr_policy=cosine kept lr0=0.0001 and stopped lr0=0.001, 0.01.")
     assert "wsd" not in note and "short-horizon bias" in note
-    assert note.endswith("the same sweep with lr0=0.001,0.01 and no early_stop.")
+    assert note.endswith("the same sweep with lr0=0.001,0.01 and no early_stop.")  # it judged the train loss already
     assert _low_lr0_kept(rows[3:], "asha") == []  # the stopped lr0 lies below the kept one
     rows.append(row(1e-2, "wsd", True))  # above every lr0 wsd kept: both schedules named, kept values listed
     rows[:3] = [row(1e-4, "cosine"), row(1e-3, "cosine"), row(1e-2, "cosine", True)]
-    (note,) = _low_lr0_kept(rows, "asha")
+    (note,) = _low_lr0_kept(rows, "asha", "metrics/mAP50-95(B)")
     assert "with lr_policy=cosine kept lr0=0.0001, 0.001 and stopped lr0=0.01; with lr_policy=wsd kept" in note
-    assert note.endswith("the same sweep with lr0=0.01 and no early_stop.")
+    assert "lr0=0.01 and no early_stop. Judging the training loss (early_stop_metric=train_loss) trails" in note
     only_lr0 = [SweepRow(1e-3, {}), SweepRow(1e-2, {}, stopped=True)]
     (note,) = _low_lr0_kept(only_lr0, "asha")
     assert note.startswith("asha kept lr0=0.001 and stopped lr0=0.01.")

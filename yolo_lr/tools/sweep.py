@@ -609,7 +609,7 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
             f"{stopped} of {len(rows)} runs were stopped early by {plan['early_stop']} on {early_stop_on(plan)[0]} "
             f"({sum(r.epochs for r in rows)} of {len(rows) * plan['epochs']} epochs trained); only runs trained to the "
             "end are ranked.",
-            *_low_lr0_kept(rows, plan["early_stop"]),
+            *_low_lr0_kept(rows, plan["early_stop"], early_stop_on(plan)[0]),
         ]
         notes += early_notes
     res = SweepResult(
@@ -640,9 +640,10 @@ def _run(plan: dict[str, Any], verbose: bool, ray_opts: dict[str, Any]) -> Sweep
     return res
 
 
-def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
-    """A note when early stopping stopped lr0 values above every one it kept in a schedule: the short-horizon bias
-    favours low lr0 values at an early rung, so the stopped ones have not been judged on how they end."""
+def _low_lr0_kept(rows: list[SweepRow], early_stop: str, judge: str | None = None) -> list[str]:
+    """A note when early stopping (judging ``judge``) stopped lr0 values above every one it kept in a schedule: the
+    short-horizon bias favours low lr0 values at an early rung, so the stopped ones have not been judged on how they
+    end."""
     schedules: dict[str, list[SweepRow]] = {}
     for r in rows:
         if r.error is None:
@@ -662,6 +663,12 @@ def _low_lr0_kept(rows: list[SweepRow], early_stop: str) -> list[str]:
         f"{early_stop}{';'.join(cases)}. It judged them before their schedule decayed, where a higher lr0 often "
         "trails and still ends better (the short-horizon bias): train them to the end before trusting this table's "
         f"lr0, e.g. the same sweep with lr0={','.join(f'{v:g}' for v in sorted(lr0s))} and no early_stop."
+        + (
+            ""
+            if judge == TRAIN_LOSS
+            else f" Judging the training loss (early_stop_metric={TRAIN_LOSS}) trails a higher lr0 less at an early "
+            "rung, unless the training set is small enough to overfit (docs/finding-the-lr.md)."
+        )
     ]
 
 
