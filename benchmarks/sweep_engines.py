@@ -187,8 +187,11 @@ def _same(folder: Path, lr0s: list[float], kw: dict) -> bool:
     args = {k: v for k, v in kw.items() if k not in skip}
     policies = args.pop("lr_policy")
     grid = [{"lr0": lr0, "lr_policy": p} for lr0 in lr0s for p in policies]
-    mine = {"early_stop": args.pop("early_stop", None), "grace": args.pop("grace_period", None), "args": args}
-    theirs = {"early_stop": plan["early_stop"], "grace": plan["grace_period"], "args": plan["args"]}
+    mine = {"early_stop": args.pop("early_stop", None), "grace": args.pop("grace_period", None)}
+    mine |= {"judge": args.pop("early_stop_metric", None), "args": args}
+    judge = plan.get("early_stop_metric")  # the ranking metric, or None, unless another was given
+    theirs = {"early_stop": plan["early_stop"], "grace": plan["grace_period"]}
+    theirs |= {"judge": None if judge in (None, plan["metric"]) else judge, "args": plan["args"]}
     if mine["early_stop"] and mine["grace"] is None:
         theirs["grace"] = None  # the default grace period, as the sweep decided it
     same = sorted(map(str, plan["points"])) == sorted(map(str, grid)) and mine == theirs

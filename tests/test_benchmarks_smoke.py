@@ -158,6 +158,26 @@ def test_halving_judges_every_run_of_a_policy_at_the_same_rung():
     assert sweep_engines.halving(judge, curves, rows, 1, 4) == (2 * (2 * 1 + 4), "lr0=0.01 lr_policy=cosine")
 
 
+def test_a_grid_an_earlier_run_left_is_continued_only_when_it_is_the_same_grid(tmp_path):
+    """sweep_engines rereads a grid folder (or its -2, -3 ... sibling) whose sweep.json holds the same points, train
+    arguments and early stopping, what it judges included; any difference trains a new grid."""
+    data = tmp_path / "data.yaml"
+    kw = {"lr_policy": ["cosine", "wsd"], "model": "m.pt", "data": str(data), "project": str(tmp_path), "epochs": 4}
+    kw |= {"verbose": False, "engine": "ray", "seed": 1}
+    points = [{"lr0": lr0, "lr_policy": p} for lr0 in (1e-3, 1e-2) for p in ("cosine", "wsd")]
+    plan = {"points": points, "args": {"epochs": 4, "seed": 1}, "data": str(data), "metric": "metrics/mAP50-95(B)"}
+    plan |= {"early_stop": "asha", "grace_period": 1, "early_stop_metric": "train_loss"}
+    (tmp_path / "asha-2").mkdir()
+    (tmp_path / "asha-2" / "sweep.json").write_text(json.dumps(plan))
+    asha = {**kw, "early_stop": "asha", "early_stop_metric": "train_loss"}
+    assert sweep_engines.same_sweep(tmp_path / "asha", [1e-3, 1e-2], asha) == tmp_path / "asha-2"
+    assert sweep_engines.same_sweep(tmp_path / "asha", [1e-3, 1e-2], {**asha, "grace_period": 1}) == tmp_path / "asha-2"
+    for other in ({"early_stop_metric": None}, {"grace_period": 2}, {"seed": 2}, {"lr_policy": ["cosine"]}):
+        assert sweep_engines.same_sweep(tmp_path / "asha", [1e-3, 1e-2], {**asha, **other}) is None, other
+    assert sweep_engines.same_sweep(tmp_path / "asha", [1e-3, 3e-2], asha) is None
+    assert sweep_engines.same_sweep(tmp_path / "full", [1e-3, 1e-2], kw) is None  # no such folder
+
+
 def read_csv_rows(path: Path) -> list[dict]:
     import csv
 
