@@ -298,6 +298,16 @@ def test_asha_stops_trailing_trials_and_ranks_only_finished_ones(tmp_path):
     assert read_csv(res.csv)[res.rows.index(stopped[0])]["stopped_early"] == "1"
 
 
+@pytest.mark.training
+def test_a_metric_the_task_does_not_produce_stops_the_sweep_before_any_epoch(tmp_path):
+    """train_loss is a value early stopping can judge, not a results.csv column a sweep can rank on."""
+    from yolo_lr.config import LRConfigError
+
+    with pytest.raises(LRConfigError, match=r"metric='train_loss' is not produced by this task\. Available: fitness"):
+        sweep([1e-3], model=MODEL, data=str(COCO8), project=str(tmp_path), metric="train_loss", epochs=1, **TINY)
+    assert not list(tmp_path.rglob("results.csv"))
+
+
 def test_engine_ray_without_ray_fails_at_once_with_the_install_command(tmp_path):
     fake = tmp_path / "no_ray"
     (fake / "ray").mkdir(parents=True)

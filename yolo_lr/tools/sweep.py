@@ -499,7 +499,7 @@ def make_plan(
         raise ValueError(f"metric={metric!r}: {e}") from None
     judge = str(judge) if judge is not None and early else (metric if early else None)
     try:
-        judge_mode = None if judge is None else "min" if judge == TRAIN_LOSS else infer_mode(judge)
+        judge_mode = None if judge is None else infer_mode(judge)  # train_loss: a loss, lower is better
     except ValueError as e:
         raise ValueError(f"early_stop_metric={judge!r}: {e}") from None
     epochs = int(merged.get("epochs", DEFAULT_CFG_DICT["epochs"]))
@@ -754,12 +754,12 @@ def train_point(
 
     def on_pretrain_routine_end(trainer):  # the metric names exist now (loss names only after the first batch)
         known = [FITNESS, *(trainer.metrics or {})]
-        for key, value in (("metric", metric), ("early_stop_metric", plan.get("early_stop_metric"))):
-            if value not in (None, TRAIN_LOSS, *known) and not value.startswith(("train/", "val/")):
+        judge = plan.get("early_stop_metric")
+        for key, value, allowed in (("metric", metric, known), ("early_stop_metric", judge, [*known, TRAIN_LOSS])):
+            if value is not None and value not in allowed and not value.startswith(("train/", "val/")):
                 raise LRConfigError(
                     f"yolo-lr sweep: {key}={value!r} is not produced by this task. Available: "
-                    f"{', '.join(known)}, or a train/ or val/ loss column of results.csv"
-                    + (f", or {TRAIN_LOSS}." if key == "early_stop_metric" else ".")
+                    f"{', '.join(allowed)}, or a train/ or val/ loss column of results.csv."
                 )
 
     def on_train_epoch_end(trainer):
@@ -819,8 +819,8 @@ def judged_value(plan: dict[str, Any], row: SweepRow) -> float:
         return row.metric
     if key == TRAIN_LOSS:
         return row.final_loss
-    if key == FITNESS:
-        return row.metrics.get(FITNESS, math.nan)
+    if key in row.metrics:  # fitness and every metrics/* column of the last results.csv row
+        return row.metrics[key]
     results = Path(row.run_dir) / "results.csv"
     return read_last_row(results).get(key, math.nan) if results.exists() else math.nan
 
